@@ -1,0 +1,126 @@
+// The wire contract between sensor, output files, collector and dashboards.
+// Field names are snake_case because they are read by humans, jq and other
+// tools (Zeek/Suricata users) as much as by our own code. Changing a name here
+// is a breaking change for users.
+
+/** One bidirectional flow, as written to flows.jsonl. */
+export interface FlowRecord {
+  uid: string;
+  community_id: string | null;
+  /** epoch seconds of the first packet */
+  ts: number;
+  /** seconds between first and last packet */
+  duration: number;
+  /** tcp, udp, icmp, icmp6, or the IP protocol number as a string */
+  proto: string;
+  src_ip: string;
+  src_port: number;
+  dst_ip: string;
+  dst_port: number;
+  src_mac: string | null;
+  dst_mac: string | null;
+  src_pkts: number;
+  /** frame bytes on the wire, as tshark's conversation statistics count them */
+  src_bytes: number;
+  dst_pkts: number;
+  dst_bytes: number;
+  /** Zeek-style connection state: S0, S1, SF, REJ, RSTO, RSTR, SH, OTH */
+  state: string;
+  sni: string | null;
+  alpn: string[] | null;
+  http_host: string | null;
+  user_agent: string | null;
+  dns_name: string | null;
+  /** the first of sni, http_host, dns_name that is set */
+  server_name: string | null;
+  /** why the flow was emitted: idle, closed, evicted, end */
+  end_reason: 'idle' | 'closed' | 'evicted' | 'end' | 'reused';
+}
+
+export interface DnsAnswer {
+  name: string;
+  type: string;
+  data: string;
+  ttl: number;
+}
+
+/** One DNS, mDNS or LLMNR message, as written to dns.jsonl. */
+export interface DnsRecord {
+  ts: number;
+  src_ip: string;
+  src_mac: string | null;
+  dst_ip: string;
+  dst_port: number;
+  proto: 'dns' | 'mdns' | 'llmnr';
+  is_response: boolean;
+  id: number;
+  rcode: number;
+  query: string | null;
+  qtype: string | null;
+  answers: DnsAnswer[];
+}
+
+export interface DeviceDestination {
+  ip: string;
+  name: string | null;
+  ports: number[];
+  protos: string[];
+  flows: number;
+  bytes_out: number;
+  bytes_in: number;
+  first_seen: number;
+  last_seen: number;
+}
+
+/** One local host, as written to devices.json. */
+export interface DeviceRecord {
+  /** lower-case colon-separated MAC; null when the link layer carries none (raw IP captures) */
+  mac: string | null;
+  vendor: string | null;
+  /** ISO 3166-1 alpha-2 country of the manufacturer's registered address in the IEEE OUI registry */
+  vendor_country: string | null;
+  ips: string[];
+  hostnames: string[];
+  dhcp_fingerprint: string | null;
+  dhcp_vendor_class: string | null;
+  mud_url: string | null;
+  ssdp_server: string | null;
+  user_agents: string[];
+  first_seen: number;
+  last_seen: number;
+  /** flows this device initiated */
+  flows: number;
+  /** frame bytes this device sent to external (public) addresses */
+  bytes_out: number;
+  /** distinct external IPs this device initiated flows to */
+  external_destinations: number;
+  destinations: DeviceDestination[];
+}
+
+export interface FileStats {
+  file: string;
+  format: string | null;
+  linktypes: number[];
+  packets: number;
+  bytes: number;
+  first_ts: number | null;
+  last_ts: number | null;
+  truncated: boolean;
+  /** set when reading stopped early; the message says where and why */
+  error: string | null;
+  warnings: string[];
+}
+
+/** stats.json */
+export interface RunStats {
+  packets: number;
+  bytes: number;
+  flows: number;
+  dns_messages: number;
+  devices: number;
+  files: FileStats[];
+  decode_warnings: Record<string, number>;
+  truncated: boolean;
+  /** files in a directory argument that were not captures and were skipped */
+  skipped_files: string[];
+}

@@ -1,0 +1,257 @@
+import { createHash } from 'node:crypto';
+import type { DeviceRecord, DnsRecord, FlowRecord } from '../contract/types.js';
+import type { RawPacket } from './capture/packet.js';
+import { parseArp } from './decode/arp.js';
+import { newDecoded, TCP, UDP, type Decoded } from './decode/decoded.js';
+import { decodePacket } from './decode/packet.js';
+import { DecodeWarnings } from './decode/warnings.js';
+import { Inventory } from './devices/inventory.js';
+import { communityId } from './flows/community-id.js';
+import { protoName, type Flow, type FlowEndReason } from './flows/flow.js';
+import { DnsNameCache } from './flows/names.js';
+import { DEFAULT_MAX_FLOWS, DEFAULT_TIMEOUTS, FlowTable, type FlowTimeouts } from './flows/table.js';
+import { parseDhcp, parseDhcp6 } from './protocols/dhcp.js';
+import { parseDns, type DnsMessage } from './protocols/dns.js';
+import { parseHttpRequest } from './protocols/http.js';
+import { parseSsdp } from './protocols/ssdp.js';
+import { parseClientHello } from './protocols/tls.js';
+import { ip4String, ip6String, isSpecial4, isSpecial6, macString } from './util/addr.js';
+
+export interface AnalyzerOptions {
+  timeouts?: Partial<FlowTimeouts>;
+  maxFlows?: number;
+}
+
+export interface AnalyzerSinks {
+  flow?: (r: FlowRecord) => void;
+  dns?: (r: DnsRecord) => void;
+}
+
+/** Initiator payload segments of a TCP flow inspected for TLS SNI / HTTP Host. */
+const APP_SEGMENTS = 4;
+const TLS_MAX_HELLO = 16384 + 5;
+
+const DNS_PORTS: Record<number, DnsRecord['proto']> = { 53: 'dns', 5353: 'mdns', 5355: 'llmnr' };
+
+/**
+ * The per-packet pipeline: decode, account to a flow, pull names and device
+ * facts out of the few payloads that carry them. Everything else is skipped.
+ */
+export class Analyzer {
+  readonly warnings = new DecodeWarnings();
+  readonly inventory = new Inventory();
+  readonly names = new DnsNameCache();
+  readonly table: FlowTable;
+  packets = 0;
+  bytes = 0;
+  flows = 0;
+  dnsMessages = 0;
+  private readonly d: Decoded = newDecoded();
+
+  constructor(
+    private readonly sinks: AnalyzerSinks,
+    opts: AnalyzerOptions = {},
+  ) {
+    this.table = new FlowTable((f, why) => this.flowEnded(f, why), { ...DEFAULT_TIMEOUTS, ...opts.timeouts }, opts.maxFlows ?? DEFAULT_MAX_FLOWS);
+  }
+
+  readonly onPacket = (p: RawPacket): void => {
+    this.packets++;
+    this.bytes += p.wirelen;
+    const d = this.d;
+    if (!decodePacket(p, d, this.warnings)) {
+      if (d.isArp && d.srcMac >= 0) {
+        const arp = parseArp(d.data, d.payOff, d.payLen);
+        if (arp && isSpecial4(arp.ip)) this.inventory.seen(arp.mac, arp.ip === 0 ? '' : ip4String(arp.ip), d.ts);
+      }
+      return;
+    }
+    const flow = this.table.update(d);
+    const orig = this.table.isOrig;
+    if (orig ? flow.srcLocal : flow.dstLocal) this.sawLocalSender(d, flow, orig);
+    if (flow.srcPkts + flow.dstPkts === 1 && flow.srcLocal && !flow.dstLocal) {
+      flow.dnsName = this.names.lookup(flow.srcIp, flow.dstIp, d.ts);
+    }
+    if (d.payLen === 0) return;
+    if (d.proto === UDP) this.udpPayload(d, flow, orig);
+    else if (d.proto === TCP) this.tcpPayload(d, flow, orig);
+  };
+
+  private sawLocalSender(d: Decoded, flow: Flow, orig: boolean): void {
+    const ip = orig ? flow.srcIp : flow.dstIp;
+    // DHCP clients send from 0.0.0.0 before they have an address.
+    this.inventory.seen(d.srcMac, ip === '0.0.0.0' || ip === '::' ? '' : ip, d.ts);
+  }
+
+  private udpPayload(d: Decoded, flow: Flow, orig: boolean): void {
+    const { sport, dport } = d;
+    const dnsProto = DNS_PORTS[sport] ?? DNS_PORTS[dport];
+    if (dnsProto) return this.dns(d, flow, orig, d.payOff, d.payLen, dnsProto);
+    if (sport === 67 || sport === 68 || dport === 67 || dport === 68) return this.dhcp(d);
+    if (sport === 546 || sport === 547 || dport === 546 || dport === 547) return this.dhcp6(d);
+    if (sport === 1900 || dport === 1900) return this.ssdp(d, flow, orig);
+  }
+
+  private tcpPayload(d: Decoded, flow: Flow, orig: boolean): void {
+    if (d.sport === 53 || d.dport === 53) {
+      // DNS over TCP: a 2-byte length, then the message; only whole messages in one segment are read.
+      if (d.payLen > 2 && d.data.readUInt16BE(d.payOff) <= d.payLen - 2) {
+        this.dns(d, flow, orig, d.payOff + 2, d.data.readUInt16BE(d.payOff), 'dns');
+      }
+      return;
+    }
+    if (!orig || flow.appTries >= APP_SEGMENTS) return;
+    flow.appTries++;
+    const b = d.data;
+    if (flow.tlsBuf) {
+      const joined = Buffer.concat([flow.tlsBuf, b.subarray(d.payOff, d.payOff + d.payLen)]);
+      if (joined.length >= flow.tlsNeed) {
+        flow.tlsBuf = null;
+        this.tls(flow, joined, 0, joined.length);
+      } else flow.tlsBuf = joined;
+      return;
+    }
+    if (flow.sni === null && b[d.payOff] === 0x16) this.tls(flow, b, d.payOff, d.payLen);
+    else if (flow.httpHost === null) {
+      const req = parseHttpRequest(b, d.payOff, d.payLen);
+      if (req) {
+        flow.httpHost = req.host;
+        flow.userAgent = req.userAgent;
+        if (req.userAgent && flow.srcLocal) this.inventory.userAgent(flow.srcMac, flow.srcIp, req.userAgent, d.ts);
+      }
+    }
+  }
+
+  private tls(flow: Flow, b: Buffer, off: number, len: number): void {
+    const r = parseClientHello(b, off, len);
+    if (r === null) return;
+    if ('needMore' in r) {
+      if (r.needMore <= TLS_MAX_HELLO && flow.tlsNeed === 0) {
+        flow.tlsBuf = Buffer.from(b.subarray(off, off + len));
+        flow.tlsNeed = r.needMore;
+      } else this.warnings.add('tls_truncated');
+      return;
+    }
+    if ('error' in r) return this.warnings.add(r.error);
+    flow.sni = r.sni;
+    flow.alpn = r.alpn;
+  }
+
+  private dns(d: Decoded, flow: Flow, orig: boolean, off: number, len: number, proto: DnsRecord['proto']): void {
+    const r = parseDns(d.data, off, len);
+    if ('error' in r) return this.warnings.add(r.error);
+    this.dnsMessages++;
+    const srcIp = orig ? flow.srcIp : flow.dstIp;
+    const dstIp = orig ? flow.dstIp : flow.srcIp;
+    if (this.sinks.dns) {
+      this.sinks.dns({
+        ts: d.ts,
+        src_ip: srcIp,
+        src_mac: d.srcMac >= 0 ? macString(d.srcMac) : null,
+        dst_ip: dstIp,
+        dst_port: d.dport,
+        proto,
+        is_response: r.isResponse,
+        id: r.id,
+        rcode: r.rcode,
+        query: r.query,
+        qtype: r.qtype,
+        answers: r.answers,
+      });
+    }
+    if (!r.isResponse) return;
+    if (proto === 'mdns') this.mdnsNames(d, srcIp, r);
+    else if (r.query !== null) {
+      for (const a of r.answers) {
+        if (a.type === 'A' || a.type === 'AAAA') this.names.remember(dstIp, a.data, r.query, d.ts, a.ttl);
+      }
+    }
+  }
+
+  /** A host answering for its own address in mDNS is telling us its name. */
+  private mdnsNames(d: Decoded, srcIp: string, r: DnsMessage): void {
+    for (const a of [...r.answers, ...r.additionals]) {
+      if ((a.type === 'A' || a.type === 'AAAA') && a.data === srcIp) this.inventory.hostname(d.srcMac, srcIp, a.name, d.ts);
+    }
+  }
+
+  private dhcp(d: Decoded): void {
+    const r = parseDhcp(d.data, d.payOff, d.payLen);
+    if (r === null) return;
+    if ('error' in r) return this.warnings.add(r.error);
+    if (r.clientMac === null) return;
+    // Only what the client says about itself describes the device (requests), plus the address it is given.
+    if (r.messageType === 1 || r.messageType === 3 || r.messageType === 8) {
+      this.inventory.dhcp(r.clientMac, d.ts, {
+        hostname: r.hostname,
+        vendorClass: r.vendorClass,
+        fingerprint: r.paramRequestList ? r.paramRequestList.join(',') : null,
+        mudUrl: r.mudUrl,
+      });
+    } else if (r.messageType === 5 && r.yourIp !== null) {
+      this.inventory.seen(r.clientMac, ip4String(r.yourIp), d.ts);
+    }
+  }
+
+  private dhcp6(d: Decoded): void {
+    const r = parseDhcp6(d.data, d.payOff, d.payLen);
+    if (r === null) return;
+    if ('error' in r) return this.warnings.add(r.error);
+    if (d.srcMac < 0 || d.sport !== 546) return;
+    this.inventory.dhcp(d.srcMac, d.ts, { hostname: r.fqdn, vendorClass: r.vendorClass, mudUrl: r.mudUrl });
+  }
+
+  private ssdp(d: Decoded, flow: Flow, orig: boolean): void {
+    const r = parseSsdp(d.data, d.payOff, d.payLen);
+    if (!r) return;
+    const ip = orig ? flow.srcIp : flow.dstIp;
+    const local = d.ipVersion === 4 ? isSpecial4(d.src4) : isSpecial6(d.data, d.src6Off);
+    if (!local) return;
+    if (r.server && r.kind !== 'search') this.inventory.ssdpServer(d.srcMac, ip, r.server, d.ts);
+    if (r.userAgent) this.inventory.userAgent(d.srcMac, ip, r.userAgent, d.ts);
+  }
+
+  private flowEnded(f: Flow, reason: FlowEndReason): void {
+    this.flows++;
+    const serverName = f.sni ?? f.httpHost ?? f.dnsName;
+    this.inventory.flowEnded(f, serverName);
+    if (!this.sinks.flow) return;
+    const cid = communityId(f.proto, f.srcAddr, f.sport, f.dstAddr, f.dport, f.icmpOneWay);
+    this.sinks.flow({
+      uid: flowUid(cid, f.first),
+      community_id: cid,
+      ts: f.first,
+      duration: Math.round((f.last - f.first) * 1e6) / 1e6,
+      proto: protoName(f.proto),
+      src_ip: f.srcIp,
+      src_port: f.sport,
+      dst_ip: f.dstIp,
+      dst_port: f.dport,
+      src_mac: f.srcMac >= 0 ? macString(f.srcMac) : null,
+      dst_mac: f.dstMac >= 0 ? macString(f.dstMac) : null,
+      src_pkts: f.srcPkts,
+      src_bytes: f.srcBytes,
+      dst_pkts: f.dstPkts,
+      dst_bytes: f.dstBytes,
+      state: f.state,
+      sni: f.sni,
+      alpn: f.alpn,
+      http_host: f.httpHost,
+      user_agent: f.userAgent,
+      dns_name: f.dnsName,
+      server_name: serverName,
+      end_reason: reason,
+    });
+  }
+
+  /** End of input: emit every live flow. */
+  finish(): DeviceRecord[] {
+    this.table.flush();
+    return this.inventory.records();
+  }
+}
+
+/** Same flow, same capture: same uid, whichever run or sensor produced it. */
+export function flowUid(communityIdValue: string, firstTs: number): string {
+  return `C${createHash('sha1').update(`${communityIdValue}|${firstTs.toFixed(6)}`).digest('base64url').slice(0, 17)}`;
+}

@@ -1,0 +1,73 @@
+import type { FlowRecord } from '../../contract/types.js';
+
+/** Mutable per-flow state while the flow is live. Turned into a FlowRecord when it ends. */
+export class Flow {
+  // endpoints, as the initiator sees them
+  src: number | string = 0;
+  dst: number | string = 0;
+  srcIp = '';
+  dstIp = '';
+  srcAddr: Buffer = Buffer.alloc(0);
+  dstAddr: Buffer = Buffer.alloc(0);
+  sport = 0;
+  dport = 0;
+  srcMac = -1;
+  dstMac = -1;
+  srcLocal = false;
+  dstLocal = false;
+  icmpOneWay = false;
+
+  first = 0;
+  last = 0;
+  srcPkts = 0;
+  srcBytes = 0;
+  dstPkts = 0;
+  dstBytes = 0;
+
+  // TCP handshake and teardown, for the state and for closing
+  origSyn = false;
+  respSynAck = false;
+  origFin = false;
+  respFin = false;
+  origRst = false;
+  respRst = false;
+  /** capture time the flow closed (both FINs or a RST), or -1 */
+  closedAt = -1;
+
+  sni: string | null = null;
+  alpn: string[] | null = null;
+  httpHost: string | null = null;
+  userAgent: string | null = null;
+  dnsName: string | null = null;
+  /** initiator payload segments looked at for names; bounded so long flows cost nothing */
+  appTries = 0;
+  /** a ClientHello split over segments, being put back together */
+  tlsBuf: Buffer | null = null;
+  tlsNeed = 0;
+
+  constructor(
+    readonly key: string,
+    readonly proto: number,
+  ) {}
+
+  get state(): string {
+    if (this.proto !== 6) return this.dstPkts > 0 ? 'SF' : 'S0';
+    if (!this.origSyn) return 'OTH';
+    if (this.respRst && !this.respSynAck) return 'REJ';
+    if (this.origRst) return 'RSTO';
+    if (this.respRst) return 'RSTR';
+    if (!this.respSynAck) return this.dstPkts > 0 ? 'OTH' : 'S0';
+    if (this.origFin && this.respFin) return 'SF';
+    if (this.origFin) return 'S2';
+    if (this.respFin) return 'S3';
+    return 'S1';
+  }
+}
+
+export const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 1: 'icmp', 58: 'icmp6' };
+
+export function protoName(proto: number): string {
+  return PROTO_NAMES[proto] ?? String(proto);
+}
+
+export type FlowEndReason = FlowRecord['end_reason'];

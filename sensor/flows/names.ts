@@ -1,0 +1,33 @@
+/**
+ * Remembers which name a client resolved to which address, so a later flow
+ * from that client to that address can be named even without SNI or Host.
+ * Devices keep using addresses past the DNS TTL, so an answer stays valid for
+ * at least MIN_VALID_S; the table is bounded and forgets the oldest answers.
+ */
+const MIN_VALID_S = 3600;
+
+interface Entry {
+  name: string;
+  until: number;
+}
+
+export class DnsNameCache {
+  private readonly map = new Map<string, Entry>();
+
+  constructor(private readonly maxEntries = 200_000) {}
+
+  remember(clientIp: string, answerIp: string, name: string, ts: number, ttl: number): void {
+    const key = `${clientIp}|${answerIp}`;
+    this.map.delete(key);
+    this.map.set(key, { name, until: ts + Math.max(ttl, MIN_VALID_S) });
+    if (this.map.size > this.maxEntries) {
+      const oldest = this.map.keys().next().value;
+      if (oldest !== undefined) this.map.delete(oldest);
+    }
+  }
+
+  lookup(clientIp: string, serverIp: string, ts: number): string | null {
+    const e = this.map.get(`${clientIp}|${serverIp}`);
+    return e && ts <= e.until ? e.name : null;
+  }
+}

@@ -1,0 +1,35 @@
+import { closeSync, openSync, writeSync } from 'node:fs';
+
+const FLUSH_AT = 1 << 20;
+
+/** Appends one JSON object per line, batching writes so output costs little per record. */
+export class JsonlWriter {
+  private readonly fd: number;
+  private pending: string[] = [];
+  private pendingLen = 0;
+  count = 0;
+
+  constructor(readonly path: string) {
+    this.fd = openSync(path, 'w');
+  }
+
+  write(obj: unknown): void {
+    const line = JSON.stringify(obj);
+    this.pending.push(line);
+    this.pendingLen += line.length + 1;
+    this.count++;
+    if (this.pendingLen >= FLUSH_AT) this.flush();
+  }
+
+  flush(): void {
+    if (this.pending.length === 0) return;
+    writeSync(this.fd, `${this.pending.join('\n')}\n`);
+    this.pending = [];
+    this.pendingLen = 0;
+  }
+
+  close(): void {
+    this.flush();
+    closeSync(this.fd);
+  }
+}

@@ -1,0 +1,55 @@
+import type { DeviceRecord, RunStats } from '../../contract/types.js';
+
+const MAX_DESTINATIONS = 10;
+
+export function humanBytes(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+
+/** The readable report `phonehome analyze` prints. */
+export function formatSummary(stats: RunStats, devices: DeviceRecord[]): string {
+  const lines: string[] = [];
+  const nFiles = stats.files.length;
+  lines.push(
+    `${nFiles} capture${nFiles === 1 ? '' : 's'}, ${stats.packets.toLocaleString('en')} packets, ${humanBytes(stats.bytes)}, ` +
+      `${stats.flows.toLocaleString('en')} flows, ${stats.dns_messages.toLocaleString('en')} DNS messages, ${devices.length} local devices`,
+  );
+  lines.push('', 'Devices');
+  if (devices.length === 0) lines.push('  (none seen)');
+  for (const d of devices) {
+    const who = d.mac ?? d.ips[0];
+    const vendor = d.vendor ? `${d.vendor}${d.vendor_country ? ` (${d.vendor_country})` : ''}` : 'unknown vendor';
+    const names = d.hostnames.length ? `  names: ${d.hostnames.join(', ')}` : '';
+    lines.push(`  ${who}  ${vendor}  ${d.ips.join(' ') || 'no IP'}${names}`);
+    lines.push(`    ${d.flows} flows, ${humanBytes(d.bytes_out)} out to ${d.external_destinations} external destinations`);
+    for (const dst of d.destinations.slice(0, MAX_DESTINATIONS)) {
+      const ports = `${dst.protos.join('/')} ${dst.ports.join(',')}`;
+      lines.push(`      -> ${dst.ip.padEnd(16)} ${(dst.name ?? '(no name)').padEnd(40)} ${ports.padEnd(14)} ${dst.flows} flows, ${humanBytes(dst.bytes_out)} out`);
+    }
+    if (d.destinations.length > MAX_DESTINATIONS) lines.push(`      ... and ${d.destinations.length - MAX_DESTINATIONS} more (see devices.json)`);
+  }
+  const talkers = devices.filter((d) => d.bytes_out > 0).slice(0, 5);
+  if (talkers.length) {
+    lines.push('', 'Top talkers (bytes out to the Internet)');
+    for (const d of talkers) lines.push(`  ${(d.mac ?? d.ips[0]).padEnd(18)} ${humanBytes(d.bytes_out).padStart(10)}  ${d.vendor ?? ''}`);
+  }
+  const warnings = Object.entries(stats.decode_warnings).sort((a, b) => b[1] - a[1]);
+  if (warnings.length) {
+    lines.push('', 'Decode warnings');
+    for (const [kind, n] of warnings) lines.push(`  ${kind.padEnd(28)} ${n}`);
+  }
+  const problems = stats.files.flatMap((f) => [...f.warnings, ...(f.error ? [f.error] : [])]);
+  if (problems.length) {
+    lines.push('', 'Capture problems');
+    for (const p of problems) lines.push(`  ${p}`);
+  }
+  if (stats.skipped_files.length) lines.push('', `Skipped ${stats.skipped_files.length} file(s) in directories that are not captures.`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,126 @@
+/** Address formatting and classification shared by every stage. */
+
+export function ip4String(n: number): string {
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+/** RFC 5952 text form of the IPv6 address at b[off, off + 16). */
+export function ip6String(b: Buffer, off: number): string {
+  const w: number[] = [];
+  for (let i = 0; i < 8; i++) w.push(b.readUInt16BE(off + i * 2));
+  // IPv4-mapped addresses are written with a dotted quad.
+  if (w[0] === 0 && w[1] === 0 && w[2] === 0 && w[3] === 0 && w[4] === 0 && w[5] === 0xffff) {
+    return `::ffff:${w[6] >> 8}.${w[6] & 255}.${w[7] >> 8}.${w[7] & 255}`;
+  }
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (w[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && w[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = w.map((x) => x.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+}
+
+export function macString(n: number): string {
+  if (n < 0) return '';
+  const s = n.toString(16).padStart(12, '0');
+  return `${s.slice(0, 2)}:${s.slice(2, 4)}:${s.slice(4, 6)}:${s.slice(6, 8)}:${s.slice(8, 10)}:${s.slice(10, 12)}`;
+}
+
+/** Parses "a.b.c.d" to an unsigned 32-bit number, or null. */
+export function parseIp4(s: string): number | null {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+  if (!m) return null;
+  const p = m.slice(1).map(Number);
+  if (p.some((x) => x > 255)) return null;
+  return ((p[0] << 24) >>> 0) + (p[1] << 16) + (p[2] << 8) + p[3];
+}
+
+/**
+ * Addresses that are not somewhere on the Internet: private, loopback,
+ * link-local, CGNAT, multicast, broadcast, documentation and reserved ranges.
+ * Hosts with these addresses are local; flows to them are not outbound.
+ */
+export function isSpecial4(n: number): boolean {
+  const a = n >>> 24;
+  const b = (n >>> 16) & 255;
+  return (
+    a === 0 || a === 10 || a === 127 || a >= 224 || // this-network, private, loopback, multicast, reserved, broadcast
+    (a === 100 && b >= 64 && b < 128) || // CGNAT 100.64/10
+    (a === 169 && b === 254) ||
+    (a === 172 && b >= 16 && b < 32) ||
+    (a === 192 && b === 168) ||
+    (a === 192 && b === 0 && ((n >>> 8) & 255) === 0) || // IETF protocol assignments 192.0.0/24
+    (a === 192 && b === 0 && ((n >>> 8) & 255) === 2) || // TEST-NET-1
+    (a === 198 && (b === 18 || b === 19)) || // benchmarking
+    (a === 198 && b === 51 && ((n >>> 8) & 255) === 100) || // TEST-NET-2
+    (a === 203 && b === 0 && ((n >>> 8) & 255) === 113) // TEST-NET-3
+  );
+}
+
+/** IPv6 counterpart of isSpecial4 for the address at b[off]. */
+export function isSpecial6(b: Buffer, off: number): boolean {
+  const w0 = b.readUInt16BE(off);
+  if (w0 === 0) {
+    // ::, ::1, IPv4-mapped and IPv4-compatible: judge by the embedded IPv4 address when mapped
+    const mapped = b.readUInt32BE(off + 4) === 0 && b.readUInt16BE(off + 8) === 0 && b.readUInt16BE(off + 10) === 0xffff;
+    return mapped ? isSpecial4(b.readUInt32BE(off + 12)) : true;
+  }
+  if ((w0 & 0xfe00) === 0xfc00) return true; // unique local fc00::/7
+  if ((w0 & 0xffc0) === 0xfe80) return true; // link-local fe80::/10
+  if ((w0 & 0xffc0) === 0xfec0) return true; // site-local (deprecated) fec0::/10
+  if ((w0 & 0xff00) === 0xff00) return true; // multicast
+  if (w0 === 0x2001 && b.readUInt16BE(off + 2) === 0x0db8) return true; // documentation
+  if (w0 === 0x3fff && (b.readUInt16BE(off + 2) & 0xf000) === 0) return true; // documentation 3fff::/20
+  if (w0 === 0x0100 && b.readUInt32BE(off + 2) === 0 && b.readUInt16BE(off + 6) === 0) return true; // discard-only 100::/64
+  if (w0 === 0x64 && b.readUInt16BE(off + 2) === 0xff9b) return false; // NAT64 carries public IPv4
+  if (w0 === 0x2001 && b.readUInt16BE(off + 2) < 0x0200) return true; // IETF protocol assignments 2001::/23
+  return false;
+}
+
+/** Classifies an address given as text (used outside the hot path). */
+export function isSpecialIp(ip: string): boolean {
+  const v4 = parseIp4(ip);
+  if (v4 !== null) return isSpecial4(v4);
+  const buf = parseIp6(ip);
+  return buf === null ? true : isSpecial6(buf, 0);
+}
+
+export function parseIp6(s: string): Buffer | null {
+  if (!s.includes(':')) return null;
+  let head = s;
+  let tailV4: number | null = null;
+  const lastColon = s.lastIndexOf(':');
+  if (s.slice(lastColon + 1).includes('.')) {
+    tailV4 = parseIp4(s.slice(lastColon + 1));
+    if (tailV4 === null) return null;
+    head = `${s.slice(0, lastColon + 1)}0:0`;
+  }
+  const halves = head.split('::');
+  if (halves.length > 2) return null;
+  const parse = (x: string) => (x === '' ? [] : x.split(':'));
+  const left = parse(halves[0]);
+  const right = halves.length === 2 ? parse(halves[1]) : [];
+  const fill = 8 - left.length - right.length;
+  if ((halves.length === 1 && fill !== 0) || fill < 0) return null;
+  const words = [...left, ...Array(halves.length === 2 ? fill : 0).fill('0'), ...right];
+  if (words.length !== 8) return null;
+  const out = Buffer.alloc(16);
+  for (let i = 0; i < 8; i++) {
+    if (!/^[0-9a-fA-F]{1,4}$/.test(words[i])) return null;
+    out.writeUInt16BE(parseInt(words[i], 16), i * 2);
+  }
+  if (tailV4 !== null) out.writeUInt32BE(tailV4, 12);
+  return out;
+}

@@ -1,0 +1,42 @@
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/** The IoT Sentinel captures beside the project (../shared), or null with the reason printed. */
+export const CORPUS_DIR = resolve(import.meta.dirname, '../../../shared/corpus/iot-sentinel');
+export const FIXTURES = resolve(import.meta.dirname, '../fixtures');
+
+export function corpusAvailable(): boolean {
+  if (existsSync(CORPUS_DIR)) return true;
+  console.warn(`skipping corpus tests: ${CORPUS_DIR} is not there`);
+  return false;
+}
+
+export function corpusDevices(): { name: string; dir: string; mac: string; files: string[] }[] {
+  if (!existsSync(CORPUS_DIR)) return [];
+  return readdirSync(CORPUS_DIR)
+    .filter((n) => statSync(join(CORPUS_DIR, n)).isDirectory())
+    .sort()
+    .map((name) => {
+      const dir = join(CORPUS_DIR, name);
+      const macFile = join(dir, '_iotdevice-mac.txt');
+      const mac = existsSync(macFile) ? readFileSync(macFile, 'utf8').trim().toLowerCase() : '';
+      const files = readdirSync(dir).filter((f) => f.endsWith('.pcap')).sort().map((f) => join(dir, f));
+      return { name, dir, mac, files };
+    });
+}
+
+
+/** Every capture file under a directory (recursively), for oracle comparisons on other corpora. */
+export function capturesUnder(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const n of readdirSync(d).sort()) {
+      const p = join(d, n);
+      const st = statSync(p);
+      if (st.isDirectory()) walk(p);
+      else if (/\.(pcap|pcapng|cap)$/i.test(n)) out.push(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
