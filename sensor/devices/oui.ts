@@ -8,6 +8,8 @@ export interface Manufacturer {
 }
 
 let registry: Record<string, string> | null = null;
+// Withdrawn codes that CLDR still names like their successors (FX "France", SU "Russia", ...).
+const WITHDRAWN = new Set(['AN', 'BU', 'CS', 'DD', 'DY', 'FX', 'HV', 'NH', 'RH', 'SU', 'TP', 'UK', 'VD', 'YD', 'YU', 'ZR']);
 let countryCodes: Map<string, string> | null = null;
 
 function load(): Record<string, string> {
@@ -27,6 +29,7 @@ function countryCode(name: string): string | null {
     for (let a = 65; a <= 90; a++) {
       for (let b = 65; b <= 90; b++) {
         const code = String.fromCharCode(a, b);
+        if (WITHDRAWN.has(code)) continue;
         let n: string | undefined;
         try {
           n = names.of(code);
