@@ -4,94 +4,17 @@
 // PHONEHOME_ORACLE_CAPTURES at another directory to check other captures.
 import { describe, expect, it } from 'vitest';
 import { capturesUnder, CORPUS_DIR, corpusAvailable } from '../helpers/corpus.js';
-import { phonehomeView } from '../helpers/phonehome.js';
-import { pool, tsharkView } from '../helpers/tshark.js';
+import { compareWithTshark, seen } from '../helpers/oracle.js';
+import { pool } from '../helpers/tshark.js';
 
 const dir = process.env.PHONEHOME_ORACLE_CAPTURES ?? CORPUS_DIR;
 const enabled = process.env.PHONEHOME_ORACLE_CAPTURES !== undefined || corpusAvailable();
-
-function endpoint(ip: string, port: number): string {
-  return ip.includes(':') ? `${ip}:${port}` : `${ip}:${port}`;
-}
-
-type Conv = Map<string, { frames: number; bytes: number | null }>;
-
-function counts(list: string[]): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const x of list) m.set(x, (m.get(x) ?? 0) + 1);
-  return m;
-}
-
-function diffCounts(what: string, ours: Map<string, number>, theirs: Map<string, number>): string[] {
-  const out: string[] = [];
-  for (const k of new Set([...ours.keys(), ...theirs.keys()])) {
-    if ((ours.get(k) ?? 0) !== (theirs.get(k) ?? 0)) out.push(`${what} ${JSON.stringify(k)}: phonehome ${ours.get(k) ?? 0}, tshark ${theirs.get(k) ?? 0}`);
-  }
-  return out;
-}
-
-const seen = { conversations: 0, dns: 0, sni: 0 };
-
-async function compare(file: string): Promise<string[]> {
-  const [t, p] = await Promise.all([tsharkView(file), phonehomeView([file])]);
-  const problems: string[] = [];
-  const theirs = new Map<string, Conv>();
-  seen.conversations += t.conversations.length;
-  seen.dns += t.dnsQueries.length;
-  seen.sni += t.sni.length;
-  for (const c of t.conversations) {
-    const key = `${c.proto} ${[c.a, c.b].sort().join(' ')}`;
-    const conv: Conv = theirs.get(key) ?? new Map();
-    const add = (ep: string, frames: number, bytes: number | null) => {
-      const e = conv.get(ep) ?? { frames: 0, bytes: 0 };
-      e.frames += frames;
-      e.bytes = e.bytes === null || bytes === null ? null : e.bytes + bytes;
-      conv.set(ep, e);
-    };
-    add(c.a, c.aFrames, c.aBytes);
-    add(c.b, c.bFrames, c.bBytes);
-    theirs.set(key, conv);
-  }
-  const ours = new Map<string, Conv>();
-  for (const f of p.flows) {
-    if (f.proto !== 'tcp' && f.proto !== 'udp') continue;
-    const a = endpoint(f.src_ip, f.src_port);
-    const b = endpoint(f.dst_ip, f.dst_port);
-    const key = `${f.proto} ${[a, b].sort().join(' ')}`;
-    const conv: Conv = ours.get(key) ?? new Map();
-    const add = (ep: string, frames: number, bytes: number) => {
-      const e = conv.get(ep) ?? { frames: 0, bytes: 0 };
-      e.frames += frames;
-      e.bytes = (e.bytes ?? 0) + bytes;
-      conv.set(ep, e);
-    };
-    add(a, f.src_pkts, f.src_bytes);
-    add(b, f.dst_pkts, f.dst_bytes);
-    ours.set(key, conv);
-  }
-  for (const key of new Set([...theirs.keys(), ...ours.keys()])) {
-    const o = ours.get(key);
-    const th = theirs.get(key);
-    if (!o || !th) {
-      problems.push(`conversation ${key} only in ${o ? 'phonehome' : 'tshark'}`);
-      continue;
-    }
-    for (const [ep, e] of th) {
-      const mine = o.get(ep) ?? { frames: 0, bytes: 0 };
-      if (mine.frames !== e.frames) problems.push(`conversation ${key}: ${ep} sent ${mine.frames} frames per phonehome, ${e.frames} per tshark`);
-      else if (e.bytes !== null && e.frames > 0 && mine.bytes !== e.bytes) problems.push(`conversation ${key}: ${ep} sent ${mine.bytes} bytes per phonehome, ${e.bytes} per tshark`);
-    }
-  }
-  problems.push(...diffCounts('DNS query', counts(p.dns.filter((d) => d.query !== null).map((d) => d.query!)), counts(t.dnsQueries)));
-  problems.push(...diffCounts('SNI', counts([...new Set(p.flows.map((f) => f.sni).filter((s): s is string => s !== null))]), counts([...new Set(t.sni)])));
-  return problems.map((x) => `${file}: ${x}`);
-}
 
 describe.skipIf(!enabled)('phonehome agrees with tshark on real captures', () => {
   it('conversations, frames per direction, DNS names and SNI match on every capture', async () => {
     const files = capturesUnder(dir);
     expect(files.length).toBeGreaterThan(0);
-    const problems = (await pool(files, 3, compare)).flat();
+    const problems = (await pool(files, 3, compareWithTshark)).flat();
     console.log(`compared ${files.length} captures: ${seen.conversations} conversations, ${seen.dns} DNS queries, ${seen.sni} SNI values`);
     // The comparison must have had something to compare.
     expect(seen.conversations).toBeGreaterThan(files.length);
