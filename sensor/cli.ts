@@ -66,7 +66,7 @@ function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>)
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError((e as Error).message.split('\n')[0]);
+    throw new UsageError((e as Error).message.split('\n')[0].replace(/\. To specify .*/, ''));
   }
 }
 
