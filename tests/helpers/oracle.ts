@@ -2,7 +2,7 @@ import { phonehomeView } from './phonehome.js';
 import { tsharkView } from './tshark.js';
 
 /** Totals of what the comparisons looked at, so a test can prove it compared something. */
-export const seen = { conversations: 0, dns: 0, sni: 0 };
+export const seen = { conversations: 0, dns: 0, sni: 0, communityIds: 0 };
 
 function endpoint(ip: string, port: number): string {
   return `${ip}:${port}`;
@@ -77,6 +77,10 @@ export async function compareWithTshark(file: string): Promise<string[]> {
   }
   problems.push(...diffCounts('DNS query', counts(p.dns.filter((d) => d.query !== null).map((d) => d.query!)), counts(t.dnsQueries)));
   problems.push(...diffCounts('SNI', counts([...new Set(p.flows.map((f) => f.sni).filter((s): s is string => s !== null))]), counts([...new Set(t.sni)])));
+  const ourIds = new Set(p.flows.map((f) => f.community_id).filter((c): c is string => c !== null));
+  for (const c of t.communityIds) if (!ourIds.has(c)) problems.push(`community_id ${c} computed by tshark, not by phonehome`);
+  for (const c of ourIds) if (!t.communityIds.has(c)) problems.push(`community_id ${c} computed by phonehome, not by tshark`);
+  seen.communityIds += t.communityIds.size;
   return problems.map((x) => `${file}: ${x}`);
 }
 

@@ -20,6 +20,8 @@ export interface TsharkView {
   dnsQueries: string[];
   sni: string[];
   httpHosts: string[];
+  /** distinct Community ID v1 values tshark computed */
+  communityIds: Set<string>;
 }
 
 function bytes(n: string, unit: string): number | null {
@@ -30,10 +32,10 @@ function bytes(n: string, unit: string): number | null {
 export async function tsharkView(file: string): Promise<TsharkView> {
   const { stdout } = await run(
     'tshark',
-    ['-n', '-r', file, '-T', 'fields', '-E', 'separator=\t', '-e', 'dns.qry.name', '-e', 'tls.handshake.extensions_server_name', '-e', 'http.host', '-z', 'conv,tcp', '-z', 'conv,udp'],
+    ['-n', '--enable-protocol', 'communityid', '-r', file, '-T', 'fields', '-E', 'separator=\t', '-e', 'dns.qry.name', '-e', 'tls.handshake.extensions_server_name', '-e', 'http.host', '-e', 'communityid', '-z', 'conv,tcp', '-z', 'conv,udp'],
     { maxBuffer: 1 << 28 },
   );
-  const view: TsharkView = { conversations: [], dnsQueries: [], sni: [], httpHosts: [] };
+  const view: TsharkView = { conversations: [], dnsQueries: [], sni: [], httpHosts: [], communityIds: new Set() };
   let proto: 'tcp' | 'udp' | null = null;
   for (const line of stdout.split('\n')) {
     if (line.startsWith('====')) continue;
@@ -50,7 +52,8 @@ export async function tsharkView(file: string): Promise<TsharkView> {
       }
       continue;
     }
-    const [dns, sni, host] = line.split('\t');
+    const [dns, sni, host, cid] = line.split('\t');
+    if (cid) view.communityIds.add(cid.split(',')[0]);
     if (dns) view.dnsQueries.push(dns.split(',')[0]);
     if (sni) view.sni.push(sni);
     if (host) view.httpHosts.push(host.split(',')[0]);

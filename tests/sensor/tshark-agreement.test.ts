@@ -15,7 +15,7 @@ describe.skipIf(!enabled)('phonehome agrees with tshark on real captures', () =>
     const files = capturesUnder(dir);
     expect(files.length).toBeGreaterThan(0);
     const problems = (await pool(files, 3, compareWithTshark)).flat();
-    console.log(`compared ${files.length} captures: ${seen.conversations} conversations, ${seen.dns} DNS queries, ${seen.sni} SNI values`);
+    console.log(`compared ${files.length} captures: ${seen.conversations} conversations, ${seen.dns} DNS queries, ${seen.sni} SNI values, ${seen.communityIds} community ids`);
     // The comparison must have had something to compare.
     expect(seen.conversations).toBeGreaterThan(files.length);
     expect(problems.slice(0, 40), `${problems.length} disagreements over ${files.length} captures`).toEqual([]);
