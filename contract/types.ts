@@ -123,4 +123,6 @@ export interface RunStats {
   truncated: boolean;
   /** files in a directory argument that were not captures and were skipped */
   skipped_files: string[];
+  /** peak resident memory of the process, bytes */
+  peak_rss_bytes: number;
 }

@@ -8,6 +8,7 @@ import { CaptureError } from './capture/errors.js';
 import { expandInputs } from './capture/inputs.js';
 import { firstTimestamp, readCaptureFile, readCaptureStream, type ReadResult } from './capture/reader.js';
 import { JsonlWriter } from './output/jsonl.js';
+import { peakRssBytes } from './util/rss.js';
 
 export interface AnalyzeOptions extends AnalyzerOptions {
   /** write flows.jsonl, dns.jsonl, devices.json, stats.json here */
@@ -72,6 +73,7 @@ export async function analyze(args: string[], opts: AnalyzeOptions = {}): Promis
     decode_warnings: { ...analyzer.warnings.counts },
     truncated: fileStats.some((f) => f.truncated),
     skipped_files: inputs.skipped,
+    peak_rss_bytes: peakRssBytes(),
   };
   if (opts.outDir) {
     flowsOut!.close();

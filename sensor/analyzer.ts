@@ -216,7 +216,7 @@ export class Analyzer {
     const serverName = f.sni ?? f.httpHost ?? f.dnsName;
     this.inventory.flowEnded(f, serverName);
     if (!this.sinks.flow) return;
-    const cid = communityId(f.proto, f.srcAddr, f.sport, f.dstAddr, f.dport, f.icmpOneWay);
+    const cid = communityId(f.proto, f.src, f.sport, f.dst, f.dport, f.icmpOneWay);
     this.sinks.flow({
       uid: flowUid(cid, f.first),
       community_id: cid,

@@ -1,14 +1,13 @@
 import type { FlowRecord } from '../../contract/types.js';
+import type { RawAddr } from './community-id.js';
 
 /** Mutable per-flow state while the flow is live. Turned into a FlowRecord when it ends. */
 export class Flow {
   // endpoints, as the initiator sees them
-  src: number | string = 0;
-  dst: number | string = 0;
+  src: RawAddr = 0;
+  dst: RawAddr = 0;
   srcIp = '';
   dstIp = '';
-  srcAddr: Buffer = Buffer.alloc(0);
-  dstAddr: Buffer = Buffer.alloc(0);
   sport = 0;
   dport = 0;
   srcMac = -1;

@@ -101,17 +101,11 @@ export class FlowTable {
     if (d.proto === TCP && (d.tcpFlags & (SYN | ACK)) === (SYN | ACK)) swap = true;
     const b = d.data;
     if (d.ipVersion === 4) {
-      f.srcAddr = Buffer.alloc(4);
-      f.srcAddr.writeUInt32BE(d.src4);
-      f.dstAddr = Buffer.alloc(4);
-      f.dstAddr.writeUInt32BE(d.dst4);
       f.srcIp = ip4String(d.src4);
       f.dstIp = ip4String(d.dst4);
       f.srcLocal = isSpecial4(d.src4);
       f.dstLocal = isSpecial4(d.dst4);
     } else {
-      f.srcAddr = Buffer.from(b.subarray(d.src6Off, d.src6Off + 16));
-      f.dstAddr = Buffer.from(b.subarray(d.dst6Off, d.dst6Off + 16));
       f.srcIp = ip6String(b, d.src6Off);
       f.dstIp = ip6String(b, d.dst6Off);
       f.srcLocal = isSpecial6(b, d.src6Off);
@@ -173,7 +167,6 @@ export class FlowTable {
 function swapEndpoints(f: Flow): void {
   [f.src, f.dst] = [f.dst, f.src];
   [f.srcIp, f.dstIp] = [f.dstIp, f.srcIp];
-  [f.srcAddr, f.dstAddr] = [f.dstAddr, f.srcAddr];
   [f.sport, f.dport] = [f.dport, f.sport];
   [f.srcMac, f.dstMac] = [f.dstMac, f.srcMac];
   [f.srcLocal, f.dstLocal] = [f.dstLocal, f.srcLocal];
