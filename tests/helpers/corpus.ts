@@ -2,12 +2,12 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 /** The IoT Sentinel captures beside the project (../shared), or null with the reason printed. */
-export const CORPUS_DIR = resolve(import.meta.dirname, '../../../shared/corpus/iot-sentinel');
+export const CORPUS_DIR = process.env.PHONEHOME_CORPUS ?? resolve(import.meta.dirname, '../../../shared/corpus/iot-sentinel');
 export const FIXTURES = resolve(import.meta.dirname, '../fixtures');
 
 export function corpusAvailable(): boolean {
   if (existsSync(CORPUS_DIR)) return true;
-  console.warn(`skipping corpus tests: ${CORPUS_DIR} is not there`);
+  console.warn(`skipping corpus tests: ${CORPUS_DIR} is not there (set PHONEHOME_CORPUS to its path)`);
   return false;
 }
 
@@ -39,4 +39,17 @@ export function capturesUnder(dir: string): string[] {
   };
   walk(dir);
   return out;
+}
+
+/** A bundled real capture (tests/fixtures), by device name as in the corpus, e.g. 'HueSwitch'. */
+export function fixture(device: string): string {
+  return join(FIXTURES, `${device.toLowerCase()}-setup-a-1.pcap`);
+}
+
+/** The whole corpus when it is there, else the bundled fixtures: oracle tests always compare something. */
+export function oracleCaptures(): string[] {
+  if (process.env.PHONEHOME_ORACLE_CAPTURES) return capturesUnder(process.env.PHONEHOME_ORACLE_CAPTURES);
+  if (existsSync(CORPUS_DIR)) return capturesUnder(CORPUS_DIR);
+  console.warn(`${CORPUS_DIR} is not there: comparing the bundled fixtures only`);
+  return capturesUnder(FIXTURES);
 }

@@ -3,16 +3,13 @@
 // same DNS query names and the same TLS SNI values. Point
 // PHONEHOME_ORACLE_CAPTURES at another directory to check other captures.
 import { describe, expect, it } from 'vitest';
-import { capturesUnder, CORPUS_DIR, corpusAvailable } from '../helpers/corpus.js';
+import { oracleCaptures } from '../helpers/corpus.js';
 import { compareWithTshark, seen } from '../helpers/oracle.js';
 import { pool } from '../helpers/tshark.js';
 
-const dir = process.env.PHONEHOME_ORACLE_CAPTURES ?? CORPUS_DIR;
-const enabled = process.env.PHONEHOME_ORACLE_CAPTURES !== undefined || corpusAvailable();
-
-describe.skipIf(!enabled)('phonehome agrees with tshark on real captures', () => {
+describe('phonehome agrees with tshark on real captures', () => {
   it('conversations, frames per direction, DNS names and SNI match on every capture', async () => {
-    const files = capturesUnder(dir);
+    const files = oracleCaptures();
     expect(files.length).toBeGreaterThan(0);
     const problems = (await pool(files, 3, compareWithTshark)).flat();
     console.log(`compared ${files.length} captures: ${seen.conversations} conversations, ${seen.dns} DNS queries, ${seen.sni} SNI values, ${seen.communityIds} community ids`);

@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { FlowRecord } from '../../../contract/types.js';
-import { corpusAvailable, corpusDevices } from '../../helpers/corpus.js';
+import { fixture } from '../../helpers/corpus.js';
 import { LINKTYPE, reencapsulate, type Encap } from '../../helpers/encap.js';
 import { compareWithTshark } from '../../helpers/oracle.js';
 import { readWithPcapParser, writePcap } from '../../helpers/pcap.js';
@@ -15,16 +15,15 @@ import { phonehomeView } from '../../helpers/phonehome.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'phonehome-formats-'));
 
-/** A few captures with DNS, TLS, HTTP, DHCP and mDNS traffic from different devices. */
+/** Captures with DNS, TLS, HTTP, DHCP and mDNS traffic from different devices. */
 function samples(): string[] {
-  const want = ['TP-LinkPlugHS110', 'HueBridge', 'EdimaxCam1', 'WeMoSwitch', 'D-LinkCam', 'Withings'];
-  return corpusDevices().filter((d) => want.includes(d.name)).map((d) => d.files[0]);
+  return ['TP-LinkPlugHS110', 'HueBridge', 'EdimaxCam1', 'WeMoSwitch', 'D-LinkCam', 'Withings'].map(fixture);
 }
 
 const flowKey = (f: FlowRecord) => `${f.proto} ${f.src_ip}:${f.src_port} ${f.dst_ip}:${f.dst_port} ${f.ts}`;
 const sorted = (flows: FlowRecord[]) => [...flows].sort((a, b) => flowKey(a).localeCompare(flowKey(b)));
 
-describe.skipIf(!corpusAvailable())('capture formats', () => {
+describe('capture formats', () => {
   let files: string[] = [];
   beforeAll(() => {
     files = samples();
@@ -33,7 +32,7 @@ describe.skipIf(!corpusAvailable())('capture formats', () => {
   it('pcap, nanosecond pcap, big-endian pcap, pcapng and gzip give identical flows, DNS and devices', async () => {
     expect(files.length).toBeGreaterThanOrEqual(5);
     for (const f of files) {
-      const base = join(tmp, basename(f, '.pcap') + '-' + basename(join(f, '..')));
+      const base = join(tmp, basename(f, '.pcap'));
       execFileSync('editcap', ['-F', 'nsecpcap', f, `${base}.ns.pcap`]);
       execFileSync('editcap', ['-F', 'pcapng', f, `${base}.pcapng`]);
       execFileSync('editcap', ['-F', 'pcapng', `${base}.ns.pcap`, `${base}.ns.pcapng`]);
@@ -71,7 +70,7 @@ describe.skipIf(!corpusAvailable())('capture formats', () => {
     it(`link type ${encap}: tshark agrees, and the IP flows are those of the Ethernet original`, async () => {
       for (const f of files) {
         const { packets } = await readWithPcapParser(f);
-        const out = join(tmp, `${basename(join(f, '..'))}-${encap}.pcap`);
+        const out = join(tmp, `${basename(f, '.pcap')}-${encap}.pcap`);
         writePcap(out, LINKTYPE[encap], packets.map((p) => reencapsulate(p, encap)).filter((p) => p !== null));
         expect(await compareWithTshark(out), `${f} as ${encap}`).toEqual([]);
         const strip = (fl: FlowRecord[]) =>

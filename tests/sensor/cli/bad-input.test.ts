@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { corpusAvailable, corpusDevices } from '../../helpers/corpus.js';
+import { fixture } from '../../helpers/corpus.js';
 import { phonehome } from '../../helpers/cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'phonehome-bad-'));
@@ -92,8 +92,8 @@ describe('inputs that are not captures', () => {
   });
 });
 
-describe.skipIf(!corpusAvailable())('damaged captures', () => {
-  const source = () => corpusDevices().find((d) => d.name === 'TP-LinkPlugHS110')!.files[0];
+describe('damaged captures', () => {
+  const source = () => fixture('TP-LinkPlugHS110');
 
   it('a truncated last record: every complete packet analysed, a warning with the byte offset, exit 0', () => {
     const buf = readFileSync(source());
@@ -118,7 +118,7 @@ describe.skipIf(!corpusAvailable())('damaged captures', () => {
     buf.writeUInt32LE(0x7fffffff, bad + 8);
     const corrupt = join(tmp, 'corrupt.pcap');
     writeFileSync(corrupt, buf);
-    const good = corpusDevices().find((d) => d.name === 'HueBridge')!.files[0];
+    const good = fixture('HueBridge');
     const out = join(tmp, 'corrupt-out');
     const r = phonehome(['analyze', corrupt, good, '--out', out]);
     expect(r.code).toBe(1);

@@ -6,15 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, phonehome } from '../../helpers/cli.js';
-import { corpusAvailable, corpusDevices } from '../../helpers/corpus.js';
+import { fixture } from '../../helpers/corpus.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'phonehome-stdin-'));
 
 const lines = (f: string) => readFileSync(f, 'utf8').split('\n').filter(Boolean).sort();
 
-describe.skipIf(!corpusAvailable())('stdin and rotated files', () => {
+describe('stdin and rotated files', () => {
   // the largest capture in the corpus: DNS, TLS, mDNS, SSDP from a Hue bridge and switch
-  const capture = () => corpusDevices().find((d) => d.name === 'HueSwitch')!.files[0];
+  const capture = () => fixture('HueSwitch');
 
   it('tcpdump -w - | phonehome analyze - gives the same flows, DNS and devices as the file', () => {
     const f = capture();
