@@ -126,3 +126,91 @@ export interface RunStats {
   /** peak resident memory of the process, bytes */
   peak_rss_bytes: number;
 }
+
+/** One destination a device profile documents. Exactly one of domain, cidr is set. */
+export interface DocumentedDestination {
+  /** "*.example.com" matches example.com and every subdomain; otherwise an exact name */
+  domain?: string;
+  /** an IPv4/IPv6 network or single address ("52.1.2.3", "10.0.0.0/8", "2001:db8::/32") */
+  cidr?: string;
+  /** tcp, udp, icmp, icmp6 or an IP protocol number as a string; any when absent */
+  proto?: string;
+  /** destination ports; any when absent */
+  ports?: number[];
+  /** free text: where the vendor documents it */
+  note?: string;
+}
+
+/** A device profile (rules/devices/*.yaml, or converted from an RFC 8520 MUD file). */
+export interface DeviceProfile {
+  profile: string;
+  description?: string;
+  /** the device matches when any of these matches */
+  match: {
+    mac?: string[];
+    oui?: string[];
+    /** case-insensitive substring of the OUI registry's manufacturer name */
+    vendor?: string;
+  };
+  /** the device announced this MUD URL (DHCP option 161 / DHCPv6 option 112) */
+  'mud-url'?: string;
+  documented: DocumentedDestination[];
+  /** file the profile was loaded from */
+  source?: string;
+}
+
+export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
+
+export interface MitreTechnique {
+  technique: string;
+  name: string;
+  tactic: string;
+}
+
+/** One alert, as written to alerts.jsonl and sent to the collector. */
+export interface AlertRecord {
+  /** stable: the same input gives the same id */
+  id: string;
+  /** epoch seconds of the first evidence */
+  ts: number;
+  rule: 'undocumented-destination' | 'geo-callback' | 'beaconing' | 'strobe' | 'direct-ip' | 'unprofiled-device';
+  severity: Severity;
+  message: string;
+  device: {
+    mac: string | null;
+    ip: string;
+    vendor: string | null;
+    vendor_country: string | null;
+    profile: string | null;
+  };
+  destination: {
+    ip: string | null;
+    port: number | null;
+    proto: string | null;
+    name: string | null;
+    country: string | null;
+    asn: number | null;
+    as_org: string | null;
+  } | null;
+  evidence: {
+    first_seen: number;
+    last_seen: number;
+    flows: number;
+    packets: number;
+    bytes_out: number;
+    bytes_in: number;
+    /** uids of the flows (the first 100) */
+    uids: string[];
+    /** beaconing and strobe only */
+    interval_s?: number;
+    jitter_s?: number;
+    score?: number;
+    subscores?: { timestamps: number; sizes: number; histogram: number; duration: number };
+    connections?: number;
+    /** why it fired, in words: the watched country, the profile lines missing, ... */
+    reason?: string;
+    /** evidence capture file name, with --evidence */
+    pcap?: string;
+  };
+  mitre: MitreTechnique[];
+}
