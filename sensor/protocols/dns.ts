@@ -145,8 +145,8 @@ export function parseDns(b: Buffer, off: number, len: number): DnsResult {
   const end = off + len;
   const flags = u16(b, off + 2);
   const qd = u16(b, off + 4);
-  const rrs = u16(b, off + 6) + u16(b, off + 8) + u16(b, off + 10);
   const an = u16(b, off + 6);
+  const rrs = an + u16(b, off + 8) + u16(b, off + 10);
   // Reject impossible counts before looping over them: counts are attacker-chosen.
   if (qd * MIN_QUESTION + rrs * MIN_RR > len - HEADER) return { error: 'dns_truncated' };
   if (qd + rrs > MAX_RECORDS) return { error: 'dns_too_many_records' };
