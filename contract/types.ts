@@ -117,6 +117,7 @@ export interface RunStats {
   bytes: number;
   flows: number;
   dns_messages: number;
+  alerts: number;
   devices: number;
   files: FileStats[];
   decode_warnings: Record<string, number>;

@@ -1,8 +1,14 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import type { Readable } from 'node:stream';
-import type { RawPacket } from './capture/packet.js';
+import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DeviceRecord, FileStats, RunStats } from '../contract/types.js';
+import { PassThrough, type Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import type { AlertRecord, DeviceRecord, FileStats, RunStats } from '../contract/types.js';
+import type { RawPacket } from './capture/packet.js';
+import { loadDetectionConfig } from './detect/config.js';
+import { Detector } from './detect/engine.js';
+import { loadProfiles } from './detect/profiles.js';
+import { GeoIp } from './enrich/geoip.js';
+import { writeEvidence } from './output/evidence.js';
 import { Analyzer, type AnalyzerOptions } from './analyzer.js';
 import { CaptureError } from './capture/errors.js';
 import { expandInputs } from './capture/inputs.js';
@@ -11,14 +17,29 @@ import { JsonlWriter } from './output/jsonl.js';
 import { peakRssBytes } from './util/rss.js';
 
 export interface AnalyzeOptions extends AnalyzerOptions {
-  /** write flows.jsonl, dns.jsonl, devices.json, stats.json here */
+  /** write flows.jsonl, dns.jsonl, alerts.jsonl, devices.json, stats.json here */
   outDir?: string;
   stdin?: NodeJS.ReadableStream;
+  /** device profiles folder; the shipped rules/devices by default, null for none */
+  profilesDir?: string | null;
+  /** detection settings file; the shipped rules/detections.yaml by default */
+  detectionsFile?: string;
+  /** MaxMind DB files, asked before the embedded country database */
+  geoip?: string[];
+  /** replaces the watched countries of the detections file */
+  watchCountries?: string[];
+  /** write one pcap per alert with the packets of its flows here */
+  evidenceDir?: string;
 }
+
+export const DEFAULT_PROFILES_DIR = fileURLToPath(new URL('../../rules/devices', import.meta.url));
 
 export interface AnalyzeResult {
   stats: RunStats;
   devices: DeviceRecord[];
+  alerts: AlertRecord[];
+  /** profile loading notes (MUD entries that could not be mapped) */
+  notes: string[];
   /** 0 all read, 1 a file stopped early on a corrupt record */
   exitCode: 0 | 1;
 }
@@ -30,6 +51,13 @@ export interface AnalyzeResult {
  */
 export async function analyze(args: string[], opts: AnalyzeOptions = {}): Promise<AnalyzeResult> {
   const inputs = expandInputs(args);
+  // Every configuration mistake surfaces here, before a single packet is read.
+  const config = loadDetectionConfig(opts.detectionsFile);
+  if (opts.watchCountries) config.watchCountries = opts.watchCountries;
+  const profilesDir = opts.profilesDir === undefined ? (existsSync(DEFAULT_PROFILES_DIR) ? DEFAULT_PROFILES_DIR : null) : opts.profilesDir;
+  const { profiles, warnings: notes } = profilesDir ? loadProfiles(profilesDir) : { profiles: [], warnings: [] };
+  const geo = await GeoIp.open(opts.geoip ?? []);
+  const detector = new Detector({ config, profiles, geo });
   const starts = new Map<string, number>();
   for (const f of inputs.files) starts.set(f.path, (await firstTimestamp(f.path).catch(() => null)) ?? Infinity);
   const files = [...inputs.files].sort((a, b) => starts.get(a.path)! - starts.get(b.path)! || a.path.localeCompare(b.path));
@@ -41,8 +69,18 @@ export async function analyze(args: string[], opts: AnalyzeOptions = {}): Promis
     flowsOut = new JsonlWriter(join(opts.outDir, 'flows.jsonl'));
     dnsOut = new JsonlWriter(join(opts.outDir, 'dns.jsonl'));
   }
-  const analyzer = new Analyzer(
-    { flow: flowsOut ? (r) => flowsOut.write(r) : undefined, dns: dnsOut ? (r) => dnsOut.write(r) : undefined },
+  if (opts.evidenceDir) mkdirSync(opts.evidenceDir, { recursive: true });
+  const analyzer: Analyzer = new Analyzer(
+    {
+      flow: (r) => {
+        flowsOut?.write(r);
+        detector.onFlow(r, analyzer.inventory.facts(r.src_mac, r.src_ip));
+      },
+      dns: (r) => {
+        dnsOut?.write(r);
+        detector.onDns(r);
+      },
+    },
     opts,
   );
 
@@ -60,14 +98,38 @@ export async function analyze(args: string[], opts: AnalyzeOptions = {}): Promis
     if (r.error?.code === 'NOT_A_CAPTURE') notCapture ??= r.error;
   };
   for (const f of files) await readOne(f.path, (sink) => readCaptureFile(f.path, sink));
-  if (inputs.stdin) await readOne('-', (sink) => readCaptureStream('-', (opts.stdin ?? process.stdin) as Readable, sink));
+  // Evidence is cut from a second read, so a stream is kept on disk while it is analysed.
+  const stdinCopy = inputs.stdin && opts.evidenceDir ? join(opts.evidenceDir, `.stdin-${process.pid}.pcap`) : null;
+  if (inputs.stdin) {
+    let stream = (opts.stdin ?? process.stdin) as Readable;
+    if (stdinCopy) {
+      const tee = new PassThrough();
+      stream.pipe(tee);
+      stream.pipe(createWriteStream(stdinCopy));
+      stream = tee;
+    }
+    await readOne('-', (sink) => readCaptureStream('-', stream, sink));
+  }
 
   const devices = analyzer.finish();
+  const spanStart = Math.min(...fileStats.map((f) => f.first_ts ?? Infinity));
+  const spanEnd = Math.max(...fileStats.map((f) => f.last_ts ?? -Infinity));
+  const alerts = detector.finish(spanStart, spanEnd);
+  if (opts.evidenceDir) {
+    const sources = [...files.map((f) => f.path), ...(stdinCopy ? [stdinCopy] : [])];
+    const names = await writeEvidence(sources, detector.evidenceFlows(), opts.evidenceDir);
+    for (const a of alerts) {
+      const name = names.get(a.id);
+      if (name) a.evidence.pcap = name;
+    }
+    if (stdinCopy) rmSync(stdinCopy, { force: true });
+  }
   const stats: RunStats = {
     packets: analyzer.packets,
     bytes: analyzer.bytes,
     flows: analyzer.flows,
     dns_messages: analyzer.dnsMessages,
+    alerts: alerts.length,
     devices: devices.length,
     files: fileStats,
     decode_warnings: { ...analyzer.warnings.counts },
@@ -79,11 +141,12 @@ export async function analyze(args: string[], opts: AnalyzeOptions = {}): Promis
     flowsOut!.close();
     dnsOut!.close();
     writeFileSync(join(opts.outDir, 'devices.json'), `${JSON.stringify(devices, null, 2)}\n`);
+    writeFileSync(join(opts.outDir, 'alerts.jsonl'), alerts.map((a) => `${JSON.stringify(a)}\n`).join(''));
     writeFileSync(join(opts.outDir, 'stats.json'), `${JSON.stringify(stats, null, 2)}\n`);
   }
   // Only stdin can turn out not to be a capture this late; files were sniffed up front.
   if (notCapture) throw notCapture;
-  return { stats, devices, exitCode: fileStats.some((f) => f.error !== null) ? 1 : 0 };
+  return { stats, devices, alerts, notes, exitCode: fileStats.some((f) => f.error !== null) ? 1 : 0 };
 }
 
 function fileStat(name: string, r: ReadResult, first: number | null, last: number | null): FileStats {

@@ -2,7 +2,16 @@ import type { DeviceDestination, DeviceRecord } from '../../contract/types.js';
 import type { Flow } from '../flows/flow.js';
 import { protoName } from '../flows/flow.js';
 import { macString } from '../util/addr.js';
-import { lookupManufacturer } from './oui.js';
+import { lookupManufacturer, type Manufacturer } from './oui.js';
+
+/** What detection needs to know about the local host behind a flow. */
+export interface DeviceFacts {
+  mac: string | null;
+  ip: string;
+  vendor: string | null;
+  vendor_country: string | null;
+  mud_url: string | null;
+}
 
 const MAX_IPS = 16;
 const MAX_NAMES = 16;
@@ -20,6 +29,7 @@ class Device {
   destinations = new Map<string, DeviceDestination>();
   /** last IP added, so the per-packet path skips the Set for the common case */
   lastIp = '';
+  manufacturer: Manufacturer | null | undefined = undefined;
 
   constructor(
     readonly mac: number,
@@ -119,10 +129,23 @@ export class Inventory {
     if (f.last > dst.last_seen) dst.last_seen = f.last;
   }
 
+  private manufacturer(dev: Device): Manufacturer | null {
+    if (dev.manufacturer === undefined) dev.manufacturer = dev.mac >= 0 ? lookupManufacturer(dev.mac) : null;
+    return dev.manufacturer;
+  }
+
+  /** What detection needs to know about the local host that sent a flow; null when it is not a local host. */
+  facts(mac: string | null, ip: string): DeviceFacts | null {
+    const dev = mac ? this.byMac.get(parseInt(mac.replace(/:/g, ''), 16)) : this.byIp.get(ip);
+    if (!dev) return null;
+    const m = this.manufacturer(dev);
+    return { mac: dev.mac >= 0 ? dev.key : null, ip, vendor: m?.vendor ?? null, vendor_country: m?.country ?? null, mud_url: dev.mudUrl };
+  }
+
   records(): DeviceRecord[] {
     const out: DeviceRecord[] = [];
     for (const dev of [...this.byMac.values(), ...this.byIp.values()]) {
-      const m = dev.mac >= 0 ? lookupManufacturer(dev.mac) : null;
+      const m = this.manufacturer(dev);
       const destinations = [...dev.destinations.values()].sort((a, b) => b.bytes_out - a.bytes_out || a.ip.localeCompare(b.ip));
       for (const d of destinations) d.ports.sort((a, b) => a - b);
       out.push({

@@ -1,6 +1,7 @@
-import type { DeviceRecord, RunStats } from '../../contract/types.js';
+import type { AlertRecord, DeviceRecord, RunStats } from '../../contract/types.js';
 
 const MAX_DESTINATIONS = 10;
+const MAX_ALERTS = 30;
 
 export function humanBytes(n: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
@@ -14,12 +15,12 @@ export function humanBytes(n: number): string {
 }
 
 /** The readable report `phonehome analyze` prints. */
-export function formatSummary(stats: RunStats, devices: DeviceRecord[]): string {
+export function formatSummary(stats: RunStats, devices: DeviceRecord[], alerts: AlertRecord[] = []): string {
   const lines: string[] = [];
   const nFiles = stats.files.length;
   lines.push(
     `${nFiles} capture${nFiles === 1 ? '' : 's'}, ${stats.packets.toLocaleString('en')} packets, ${humanBytes(stats.bytes)}, ` +
-      `${stats.flows.toLocaleString('en')} flows, ${stats.dns_messages.toLocaleString('en')} DNS messages, ${devices.length} local devices`,
+      `${stats.flows.toLocaleString('en')} flows, ${stats.dns_messages.toLocaleString('en')} DNS messages, ${devices.length} local devices, ${alerts.length} alerts`,
   );
   lines.push('', 'Devices');
   if (devices.length === 0) lines.push('  (none seen)');
@@ -35,6 +36,15 @@ export function formatSummary(stats: RunStats, devices: DeviceRecord[]): string 
     }
     if (d.destinations.length > MAX_DESTINATIONS) lines.push(`      ... and ${d.destinations.length - MAX_DESTINATIONS} more (see devices.json)`);
   }
+  lines.push('', `Alerts (${alerts.length})`);
+  if (alerts.length === 0) lines.push('  (none)');
+  const order = ['critical', 'high', 'medium', 'low', 'info'];
+  const shown = [...alerts].sort((a, b) => order.indexOf(a.severity) - order.indexOf(b.severity) || a.ts - b.ts).slice(0, MAX_ALERTS);
+  for (const a of shown) {
+    const when = new Date(a.ts * 1000).toISOString().replace('T', ' ').slice(0, 19);
+    lines.push(`  ${a.severity.padEnd(8)} ${a.rule.padEnd(24)} ${when}  ${a.message}`);
+  }
+  if (alerts.length > MAX_ALERTS) lines.push(`  ... and ${alerts.length - MAX_ALERTS} more (see alerts.jsonl)`);
   const talkers = devices.filter((d) => d.bytes_out > 0).slice(0, 5);
   if (talkers.length) {
     lines.push('', 'Top talkers (bytes out to the Internet)');

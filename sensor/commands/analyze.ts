@@ -1,0 +1,86 @@
+import { analyze } from '../analyze.js';
+import { formatSummary } from '../output/summary.js';
+import { countryList, parse, positiveNumber, UsageError } from './args.js';
+
+export const ANALYZE_HELP = `Usage: phonehome analyze <capture|dir|->... [options]
+
+Reads pcap, nanosecond pcap, pcapng (also .gz) files, directories of them, or a
+pcap stream on stdin ('-'); prints the devices seen, where they connect, and the
+alerts: undocumented destinations, callbacks to watched countries, beacons,
+hard-coded addresses and devices no profile covers.
+
+Options:
+  --out DIR              write flows.jsonl, dns.jsonl, alerts.jsonl, devices.json, stats.json
+  --json                 print the summary as JSON instead of text
+  --profiles DIR         device profiles (YAML or MUD .json) [the shipped rules/devices]
+  --no-profiles          use no device profiles
+  --detections FILE      detection settings [the shipped rules/detections.yaml]
+  --geoip FILE           a MaxMind DB (GeoLite2/GeoIP2 Country, City or ASN); repeatable;
+                         asked before the embedded country database
+  --watch-countries LIST countries whose destinations raise geo-callback alerts (CN,HK,RU)
+  --evidence DIR         write one pcap per alert with the packets of its flows
+  --max-flows N          live flows kept before the oldest is evicted (and written) [500000]
+  --tcp-timeout S        idle seconds before a TCP flow ends [300]
+  --udp-timeout S        idle seconds before a UDP flow ends [60]
+  --other-timeout S      idle seconds before other flows end [30]
+  -h, --help             show this help
+
+Exit codes: 0 read everything (a truncated last record is only a warning),
+1 a file had a corrupt record (everything before it was analysed),
+2 bad arguments, configuration or input that is not a capture.
+
+Examples:
+  phonehome analyze capture.pcap
+  phonehome analyze captures/ --out results/ --evidence results/evidence/
+  phonehome analyze capture.pcap --geoip GeoLite2-City.mmdb --geoip GeoLite2-ASN.mmdb
+  tcpdump -i eth0 -U -w - | phonehome analyze - --out results/
+`;
+
+const options = {
+  out: { type: 'string' },
+  json: { type: 'boolean' },
+  profiles: { type: 'string' },
+  'no-profiles': { type: 'boolean' },
+  detections: { type: 'string' },
+  geoip: { type: 'string', multiple: true },
+  'watch-countries': { type: 'string' },
+  evidence: { type: 'string' },
+  'max-flows': { type: 'string' },
+  'tcp-timeout': { type: 'string' },
+  'udp-timeout': { type: 'string' },
+  'other-timeout': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export async function runAnalyze(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parse(argv, options);
+  if (v.help) {
+    process.stdout.write(ANALYZE_HELP);
+    return 0;
+  }
+  if (positionals.length === 0) throw new UsageError("analyze needs at least one capture, directory or '-' (see phonehome analyze --help)");
+  if (v.profiles && v['no-profiles']) throw new UsageError('--profiles and --no-profiles cannot be combined');
+  const timeout = (name: 'tcp-timeout' | 'udp-timeout' | 'other-timeout') => positiveNumber(name, v[name]);
+  const result = await analyze(positionals, {
+    outDir: v.out,
+    profilesDir: v['no-profiles'] ? null : v.profiles,
+    detectionsFile: v.detections,
+    geoip: v.geoip,
+    watchCountries: countryList(v['watch-countries']),
+    evidenceDir: v.evidence,
+    maxFlows: positiveNumber('max-flows', v['max-flows'], true),
+    timeouts: {
+      ...(v['tcp-timeout'] !== undefined && { tcp: timeout('tcp-timeout') }),
+      ...(v['udp-timeout'] !== undefined && { udp: timeout('udp-timeout') }),
+      ...(v['other-timeout'] !== undefined && { other: timeout('other-timeout') }),
+    },
+  });
+  if (v.json) process.stdout.write(`${JSON.stringify({ stats: result.stats, devices: result.devices, alerts: result.alerts }, null, 2)}\n`);
+  else process.stdout.write(formatSummary(result.stats, result.devices, result.alerts));
+  for (const n of result.notes) process.stderr.write(`phonehome: note: ${n}\n`);
+  for (const f of result.stats.files) {
+    for (const w of f.warnings) process.stderr.write(`phonehome: warning: ${w}\n`);
+    if (f.error) process.stderr.write(`phonehome: error: ${f.error}\n`);
+  }
+  return result.exitCode;
+}

@@ -1,0 +1,281 @@
+import { createHash } from 'node:crypto';
+import { BlockList, isIP } from 'node:net';
+import type { AlertRecord, DeviceProfile, DnsRecord, FlowRecord } from '../../contract/types.js';
+import type { GeoIp, GeoInfo } from '../enrich/geoip.js';
+import { isSpecialIp } from '../util/addr.js';
+import { DEFAULT_BEACON_SETTINGS, scoreBeacon } from './beacon.js';
+import type { DetectionConfig, RuleId } from './config.js';
+import { ProfileMatcher, type DeviceFacts } from './match.js';
+
+const MAX_UIDS = 100;
+/** Flows per alert kept for cutting its evidence capture. */
+const MAX_EVIDENCE_FLOWS = 50;
+const MAX_BEACON_STARTS = 100_000;
+
+/** Enough of a flow to find its packets again. */
+export interface FlowRef {
+  proto: string;
+  src_ip: string;
+  src_port: number;
+  dst_ip: string;
+  dst_port: number;
+  ts: number;
+  end: number;
+}
+
+interface OpenAlert {
+  rec: AlertRecord;
+  windowEnd: number;
+  uids: Set<string>;
+  flows: FlowRef[];
+}
+
+interface Series {
+  facts: DeviceFacts;
+  profile: string | null;
+  dst: AlertRecord['destination'];
+  starts: number[];
+  sizes: number[];
+  flows: FlowRecord[];
+  count: number;
+  packets: number;
+  bytesOut: number;
+  bytesIn: number;
+  first: number;
+  last: number;
+}
+
+export interface DetectorOptions {
+  config: DetectionConfig;
+  profiles: DeviceProfile[];
+  geo: GeoIp | null;
+}
+
+const deviceName = (d: DeviceFacts) => `${d.vendor ? `${d.vendor} ` : ''}${d.mac ?? d.ip}`;
+
+/**
+ * Turns flows (and the DNS answers that precede them) into alerts. Flows are
+ * aggregated per rule, device and destination, so one destination makes one
+ * alert per suppression window however many flows it took.
+ */
+export class Detector {
+  private readonly open = new Map<string, OpenAlert>();
+  private readonly done: OpenAlert[] = [];
+  private readonly matcher: ProfileMatcher;
+  private readonly watchNets: BlockList | null;
+  private readonly watchCountries: Set<string>;
+  private readonly watchAsns: Set<number>;
+  /** client IP | answer IP -> first time the client resolved that address */
+  private readonly resolved = new Map<string, number>();
+  private readonly series = new Map<string, Series>();
+
+  constructor(
+    private readonly opts: DetectorOptions,
+    /** called once when an alert first fires (streaming consumers) */
+    private readonly onNew?: (a: AlertRecord) => void,
+  ) {
+    this.matcher = new ProfileMatcher(opts.profiles);
+    const c = opts.config;
+    this.watchCountries = new Set(c.watchCountries);
+    this.watchAsns = new Set(c.watchAsns);
+    this.watchNets = c.watchNetworks.length ? new BlockList() : null;
+    for (const n of c.watchNetworks) {
+      const [addr, len] = n.split('/');
+      this.watchNets!.addSubnet(addr, Number(len), isIP(addr) === 6 ? 'ipv6' : 'ipv4');
+    }
+  }
+
+  onDns(r: DnsRecord): void {
+    if (!r.is_response || r.proto !== 'dns') return;
+    for (const a of r.answers) {
+      if (a.type !== 'A' && a.type !== 'AAAA') continue;
+      const key = `${r.dst_ip}|${a.data}`;
+      if (!this.resolved.has(key)) {
+        if (this.resolved.size >= 500_000) this.resolved.delete(this.resolved.keys().next().value!);
+        this.resolved.set(key, r.ts);
+      }
+    }
+  }
+
+  private rule(id: RuleId) {
+    return this.opts.config.rules[id];
+  }
+
+  onFlow(f: FlowRecord, facts: DeviceFacts | null): void {
+    if (!facts || isSpecialIp(f.dst_ip) || !isSpecialIp(f.src_ip)) return;
+    const profile = this.matcher.profileFor(facts);
+    const geo = this.opts.geo?.lookup(f.dst_ip) ?? { country: null, asn: null, as_org: null };
+    const dest = (name: string | null, withPort: boolean): AlertRecord['destination'] => ({
+      ip: f.dst_ip, port: withPort ? f.dst_port : null, proto: withPort ? f.proto : null, name, country: geo.country, asn: geo.asn, as_org: geo.as_org,
+    });
+    const name = f.server_name;
+    const dev = deviceName(facts);
+
+    if (profile && this.rule('undocumented-destination').enabled && !this.matcher.documents(profile, f)) {
+      const target = name ?? f.dst_ip;
+      this.add('undocumented-destination', `${target}|${f.proto}|${f.dst_port}`, f, facts, profile, dest(name, true),
+        `${dev} (profile ${profile.profile}) connected to ${target} on ${f.proto}/${f.dst_port}, which its profile does not document`,
+        `no entry in ${profile.source ?? profile.profile} documents ${target} ${f.proto}/${f.dst_port}`);
+    }
+    if (!profile && this.rule('unprofiled-device').enabled) {
+      this.add('unprofiled-device', '', f, facts, null, null,
+        `${dev} talks to the Internet but no device profile covers it`, 'no profile matches its MAC, OUI, vendor or MUD URL');
+    }
+    if (this.rule('geo-callback').enabled) {
+      const why = this.watched(f.dst_ip, geo);
+      if (why) {
+        this.add('geo-callback', f.dst_ip, f, facts, profile, dest(name, true),
+          `${dev} connected to ${f.dst_ip}${name ? ` (${name})` : ''} in ${why}`, why);
+      }
+    }
+    const direct = this.rule('direct-ip');
+    if (direct.enabled && (f.proto === 'tcp' || f.proto === 'udp') && !(direct.params.ignore_ports as number[]).includes(f.dst_port)) {
+      const when = this.resolved.get(`${f.src_ip}|${f.dst_ip}`);
+      const documented = profile && this.matcher.documents(profile, f)?.cidr;
+      if (f.dns_name === null && (when === undefined || when > f.ts) && !documented) {
+        this.add('direct-ip', f.dst_ip, f, facts, profile, dest(f.sni ?? f.http_host, true),
+          `${dev} connected to ${f.dst_ip}:${f.dst_port}/${f.proto} without resolving it through DNS (a hard-coded address)`,
+          `no DNS answer gave ${f.dst_ip} to ${f.src_ip} before the connection`);
+      }
+    }
+    if (this.rule('beaconing').enabled || this.rule('strobe').enabled) {
+      const key = `${facts.mac ?? facts.ip}|${name ?? f.dst_ip}`;
+      let s = this.series.get(key);
+      if (!s) {
+        s = { facts, profile: profile?.profile ?? null, dst: dest(name, false), starts: [], sizes: [], flows: [], count: 0, packets: 0, bytesOut: 0, bytesIn: 0, first: f.ts, last: f.ts };
+        this.series.set(key, s);
+      }
+      s.count++;
+      s.packets += f.src_pkts + f.dst_pkts;
+      s.bytesOut += f.src_bytes;
+      s.bytesIn += f.dst_bytes;
+      s.first = Math.min(s.first, f.ts);
+      s.last = Math.max(s.last, f.ts + f.duration);
+      if (s.starts.length < MAX_BEACON_STARTS) {
+        s.starts.push(f.ts);
+        s.sizes.push(f.src_bytes + f.dst_bytes);
+      }
+      if (s.flows.length < MAX_EVIDENCE_FLOWS) s.flows.push(f);
+    }
+  }
+
+  private watched(ip: string, geo: GeoInfo): string | null {
+    if (geo.country && this.watchCountries.has(geo.country)) return `${geo.country}, a watched country${geo.asn ? ` (AS${geo.asn} ${geo.as_org ?? ''})`.trimEnd() : ''}`;
+    if (geo.asn !== null && this.watchAsns.has(geo.asn)) return `AS${geo.asn} ${geo.as_org ?? ''}, a watched network`.replace('  ', ' ');
+    if (this.watchNets?.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4')) return 'a watched network';
+    return null;
+  }
+
+  private add(rule: RuleId, destKey: string, f: FlowRecord, facts: DeviceFacts, profile: DeviceProfile | null, dest: AlertRecord['destination'], message: string, reason: string, extra: Partial<AlertRecord['evidence']> = {}): void {
+    const key = `${rule}|${facts.mac ?? facts.ip}|${destKey}`;
+    let a = this.open.get(key);
+    if (a && f.ts >= a.windowEnd) {
+      this.done.push(a);
+      a = undefined;
+    }
+    if (!a) {
+      a = this.create(rule, key, f, facts, profile, dest, message, reason, extra);
+      this.open.set(key, a);
+      this.account(a, f);
+      this.onNew?.(a.rec);
+      return;
+    }
+    this.account(a, f);
+  }
+
+  private create(rule: RuleId, key: string, f: FlowRecord, facts: DeviceFacts, profile: DeviceProfile | null, dest: AlertRecord['destination'], message: string, reason: string, extra: Partial<AlertRecord['evidence']>): OpenAlert {
+    const settings = this.rule(rule);
+    return {
+      rec: {
+        id: alertId(key, f.uid),
+        ts: f.ts,
+        rule,
+        severity: settings.severity,
+        message,
+        device: { mac: facts.mac, ip: facts.ip, vendor: facts.vendor, vendor_country: facts.vendor_country, profile: profile?.profile ?? null },
+        destination: dest,
+        evidence: { first_seen: f.ts, last_seen: f.ts + f.duration, flows: 0, packets: 0, bytes_out: 0, bytes_in: 0, uids: [], reason, ...extra },
+        mitre: settings.mitre,
+      },
+      windowEnd: f.ts + this.opts.config.suppressionWindowS,
+      uids: new Set(),
+      flows: [],
+    };
+  }
+
+  private account(a: OpenAlert, f: FlowRecord): void {
+    // The same flow never counts twice.
+    if (a.uids.has(f.uid)) return;
+    a.uids.add(f.uid);
+    const e = a.rec.evidence;
+    e.flows++;
+    e.packets += f.src_pkts + f.dst_pkts;
+    e.bytes_out += f.src_bytes;
+    e.bytes_in += f.dst_bytes;
+    e.first_seen = Math.min(e.first_seen, f.ts);
+    e.last_seen = Math.max(e.last_seen, f.ts + f.duration);
+    if (e.uids.length < MAX_UIDS) e.uids.push(f.uid);
+    if (a.flows.length < MAX_EVIDENCE_FLOWS) {
+      a.flows.push({ proto: f.proto, src_ip: f.src_ip, src_port: f.src_port, dst_ip: f.dst_ip, dst_port: f.dst_port, ts: f.ts, end: f.ts + f.duration });
+    }
+  }
+
+  /** Scores beacons over the whole observed span and returns every alert, oldest first. */
+  finish(spanStart: number, spanEnd: number): AlertRecord[] {
+    this.beacons(spanStart, spanEnd);
+    const all = [...this.done, ...this.open.values()];
+    this.lastRefs = new Map(all.map((a) => [a.rec.id, a.flows]));
+    return all.map((a) => a.rec).sort((x, y) => x.ts - y.ts || x.id.localeCompare(y.id));
+  }
+
+  private lastRefs = new Map<string, FlowRef[]>();
+
+  /** The flows behind each alert returned by finish(), for evidence captures. */
+  evidenceFlows(): Map<string, FlowRef[]> {
+    return this.lastRefs;
+  }
+
+  private beacons(spanStart: number, spanEnd: number): void {
+    const b = this.rule('beaconing');
+    const strobe = this.rule('strobe');
+    for (const s of this.series.values()) {
+      const dev = deviceName(s.facts);
+      const target = s.dst?.name ?? s.dst?.ip ?? '';
+      const key = `|${s.facts.mac ?? s.facts.ip}|${target}`;
+      if (strobe.enabled && s.count >= (strobe.params.min_connections as number)) {
+        this.seriesAlert('strobe', key, s, `${dev} connected to ${target} ${s.count} times: a strobe, too frequent to be a beacon`, `${s.count} connections`, { connections: s.count });
+        continue;
+      }
+      if (!b.enabled || s.count < (b.params.min_connections as number)) continue;
+      const score = scoreBeacon(s.starts, s.sizes, spanStart, spanEnd, { ...DEFAULT_BEACON_SETTINGS, mergeWithinS: b.params.merge_within_s as number });
+      if (!score || score.score < (b.params.min_score as number) || score.timestamps < (b.params.min_timestamp_score as number)) continue;
+      this.seriesAlert('beaconing', key, s,
+        `${dev} contacted ${target} ${score.beats} times every ${round(score.interval)} s (jitter ${round(score.jitter)} s, beacon score ${score.score})`,
+        `regular connections: beacon score ${score.score} (timestamps ${score.timestamps}, sizes ${score.sizes}, histogram ${score.histogram}, duration ${score.duration})`,
+        {
+          interval_s: round(score.interval), jitter_s: round(score.jitter), score: score.score, connections: s.count,
+          subscores: { timestamps: score.timestamps, sizes: score.sizes, histogram: score.histogram, duration: score.duration },
+        });
+    }
+  }
+
+  /** Beacons and strobes are judged over the whole series: one alert each, with the series' totals. */
+  private seriesAlert(rule: RuleId, key: string, s: Series, message: string, reason: string, extra: Partial<AlertRecord['evidence']>): void {
+    const a = this.create(rule, rule + key, s.flows[0], s.facts, this.profileByName(s.profile), s.dst, message, reason, extra);
+    for (const f of s.flows) this.account(a, f);
+    const e = a.rec.evidence;
+    Object.assign(e, { flows: s.count, packets: s.packets, bytes_out: s.bytesOut, bytes_in: s.bytesIn, first_seen: s.first, last_seen: s.last });
+    this.done.push(a);
+    this.onNew?.(a.rec);
+  }
+
+  private profileByName(name: string | null): DeviceProfile | null {
+    return name ? (this.opts.profiles.find((p) => p.profile === name) ?? null) : null;
+  }
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+function alertId(key: string, firstUid: string): string {
+  return `A${createHash('sha1').update(`${key}|${firstUid}`).digest('base64url').slice(0, 19)}`;
+}

@@ -1,0 +1,131 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import maxmind, { type Reader, type Response } from 'maxmind';
+import { verifyMmdb } from './mmdb-verify.js';
+
+export class GeoIpError extends Error {
+  override readonly name = 'GeoIpError';
+  constructor(
+    readonly file: string,
+    readonly detail: string,
+  ) {
+    super(`${file}: ${detail}`);
+  }
+}
+
+export interface GeoInfo {
+  country: string | null;
+  asn: number | null;
+  as_org: string | null;
+}
+
+const NONE: GeoInfo = { country: null, asn: null, as_org: null };
+
+/** The embedded default: CC0 country data from RIR delegations and geofeeds, no key or download needed. */
+export function defaultDatabase(): string {
+  return createRequire(import.meta.url).resolve('@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb');
+}
+
+interface Db {
+  file: string;
+  reader: Reader<Response>;
+  hasCountry: boolean;
+  hasAsn: boolean;
+}
+
+// Spread over the address space so a damaged tree or data section shows at start-up, not mid-capture.
+const PROBES = [
+  '1.1.1.1', '8.8.8.8', '23.1.2.3', '41.0.0.1', '52.49.65.150', '81.2.69.150', '89.160.20.120', '101.0.0.1',
+  '114.114.114.114', '128.101.101.101', '175.16.199.1', '185.0.0.1', '200.1.1.1', '216.160.83.60', '223.5.5.5',
+  '2001:218::1', '2001:4860:4860::8888', '2a02:cf40::1', '2c0f:fb50::1', '2400:cb00::1', '2001:480::1',
+];
+
+const KNOWN_KEYS = ['country', 'country_code', 'registered_country', 'autonomous_system_number', 'autonomous_system_organization', 'city', 'continent', 'location'];
+
+function countryOf(r: Record<string, unknown>): string | null {
+  // ip-location-db writes country_code; MaxMind GeoIP2/GeoLite2 write country.iso_code.
+  if (typeof r.country_code === 'string') return r.country_code.toUpperCase();
+  const c = (r.country ?? r.registered_country) as { iso_code?: unknown } | undefined;
+  return c && typeof c.iso_code === 'string' ? c.iso_code.toUpperCase() : null;
+}
+
+function check(db: Db): void {
+  for (const ip of PROBES) {
+    let r: unknown;
+    try {
+      r = db.reader.get(ip);
+    } catch (e) {
+      throw new GeoIpError(db.file, `the database is corrupt: looking up ${ip} failed (${(e as Error).message})`);
+    }
+    if (r === null || r === undefined) continue;
+    if (typeof r !== 'object' || !Object.keys(r).some((k) => KNOWN_KEYS.includes(k))) {
+      throw new GeoIpError(db.file, `the database is corrupt or not a GeoIP database: ${ip} gave a record with fields ${JSON.stringify(Object.keys(r as object))}`);
+    }
+    const country = countryOf(r as Record<string, unknown>);
+    if (country !== null && !/^[A-Z]{2}$/.test(country)) throw new GeoIpError(db.file, `the database is corrupt: ${ip} has country code ${JSON.stringify(country)}`);
+  }
+}
+
+/**
+ * Country and ASN of public addresses from MaxMind DB files. Databases are
+ * asked in the order given; the embedded default country database answers
+ * when none of them knows a country.
+ */
+export class GeoIp {
+  private readonly cache = new Map<string, GeoInfo>();
+
+  private constructor(private readonly dbs: Db[]) {}
+
+  get files(): string[] {
+    return this.dbs.map((d) => d.file);
+  }
+
+  static async open(files: string[], opts: { withDefault?: boolean } = {}): Promise<GeoIp> {
+    const all = [...files];
+    if (opts.withDefault !== false) all.push(defaultDatabase());
+    const dbs: Db[] = [];
+    for (const file of all) {
+      if (!existsSync(file)) throw new GeoIpError(file, 'no such file');
+      let reader: Reader<Response>;
+      try {
+        // The cache is ours (per address); the library's is off so memory stays bounded by it.
+        reader = await maxmind.open<Response>(file, { watchForUpdates: false, cache: { max: 1 } });
+      } catch (e) {
+        throw new GeoIpError(file, `not a readable MaxMind DB file (${(e as Error).message})`);
+      }
+      const problem = verifyMmdb(readFileSync(file), reader.metadata.nodeCount, reader.metadata.recordSize);
+      if (problem) throw new GeoIpError(file, `the database is corrupt: ${problem}`);
+      const type = reader.metadata.databaseType.toLowerCase();
+      const db: Db = { file, reader, hasCountry: !type.includes('asn') || type.includes('country'), hasAsn: type.includes('asn') || type.includes('isp') };
+      check(db);
+      dbs.push(db);
+    }
+    return new GeoIp(dbs);
+  }
+
+  lookup(ip: string): GeoInfo {
+    const hit = this.cache.get(ip);
+    if (hit) return hit;
+    let country: string | null = null;
+    let asn: number | null = null;
+    let asOrg: string | null = null;
+    for (const db of this.dbs) {
+      let r: Record<string, unknown> | null;
+      try {
+        r = db.reader.get(ip) as Record<string, unknown> | null;
+      } catch {
+        continue;
+      }
+      if (!r) continue;
+      if (country === null && db.hasCountry) country = countryOf(r);
+      if (asn === null && typeof r.autonomous_system_number === 'number') {
+        asn = r.autonomous_system_number;
+        asOrg = typeof r.autonomous_system_organization === 'string' ? r.autonomous_system_organization : null;
+      }
+    }
+    const info = country === null && asn === null ? NONE : { country, asn, as_org: asOrg };
+    if (this.cache.size >= 100_000) this.cache.clear();
+    this.cache.set(ip, info);
+    return info;
+  }
+}
