@@ -608,6 +608,55 @@ describe('the validator never crashes', () => {
     );
   });
 
+  // Mostly-valid values, so that the success path (and its round trip) is exercised too.
+  const pick = <T,>(good: T[], badValues: unknown[]) => fc.oneof({ weight: 9, arbitrary: fc.constantFrom(...good) }, { weight: 1, arbitrary: fc.constantFrom(...badValues) });
+  const nearValid = fc.record(
+    {
+      profile: pick(['lamp', 'Lamp-2.0', 'a_b'], ['bad name', '', 5]),
+      description: pick(['a lamp', 'x: y # z', ''], [null, [1]]),
+      match: fc.record(
+        {
+          mac: pick([['aa:bb:cc:dd:ee:ff'], 'AA-BB-CC-DD-EE-01', ['00:11:22:33:44:55', '00-11-22-33-44-56']], [[], ['aa:bb'], 'x']),
+          oui: pick([['aa:bb:cc'], ['70:b3:d5:1', '70-B3-D5-12-3']], [['aa:bb:cc:dd:ee:ff'], [1]]),
+          vendor: pick(['Philips', 'TP-LINK'], ['', 3]),
+        },
+        { requiredKeys: [] },
+      ),
+      'mud-url': pick(['https://example.com/mud.json'], ['http://example.com', 'x']),
+      documented: fc.array(
+        fc.record(
+          {
+            domain: pick(['a.example.com', '*.Example.COM.', 'gw', 'x_y.example'], ['a..b', '1.2.3.4', '*']),
+            cidr: pick(['10.0.0.0/8', '2001:DB8::/32', '192.0.2.1', '::ffff:192.0.2.1', '::/0'], ['10.0.0.1/8', '1.2.3.4/33', 'x']),
+            proto: pick(['tcp', 'UDP', 6, '17', 47, 'icmp6'], ['tcpp', 256, -1]),
+            ports: pick([443, [80, 443], '8000-8010', ['1-3', 5], '65535'], [0, [], '1-5000', 'http']),
+            note: pick(['vendor docs', 'yes', '#x'], [1, null]),
+          },
+          { requiredKeys: [] },
+        ),
+        { maxLength: 4 },
+      ),
+    },
+    { requiredKeys: [] },
+  );
+
+  it('near-valid profiles give a DeviceProfile (that round-trips) or a ProfileError', () => {
+    let valid = 0;
+    fc.assert(
+      fc.property(nearValid, (obj) => {
+        check(stringify(obj));
+        try {
+          parseProfileYaml(stringify(obj), F);
+          valid++;
+        } catch {
+          // counted above
+        }
+      }),
+      { numRuns: 2000 },
+    );
+    expect(valid).toBeGreaterThan(50);
+  });
+
   it('random text gives a DeviceProfile or a ProfileError', () => {
     fc.assert(
       fc.property(fc.oneof(fc.string(), fc.string({ unit: fc.constantFrom('a', ':', '-', ' ', '\n', '[', ']', '{', '}', '&', '*', '!', "'", '"', '#', '?') })), check),

@@ -1,0 +1,97 @@
+// GeoIP lookups agree with the networks MaxMind's test databases were built
+// from and with libmaxminddb's mmdblookup; damaged databases are refused at
+// start-up with the file and the problem named.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { defaultDatabase, GeoIp, GeoIpError } from '../../../sensor/enrich/geoip.js';
+import { isSpecialIp } from '../../../sensor/util/addr.js';
+import { phonehome } from '../../helpers/cli.js';
+import { fixture } from '../../helpers/corpus.js';
+import { mmdbCountry } from '../../helpers/mmdblookup.js';
+import { phonehomeView } from '../../helpers/phonehome.js';
+
+const GEO = join(import.meta.dirname, '../../../../shared/geoip');
+const haveGeo = existsSync(GEO);
+if (!haveGeo) console.warn(`skipping MaxMind test database checks: ${GEO} is not there`);
+
+type Source = Record<string, Record<string, any>>[];
+
+function firstAddress(cidr: string): string {
+  return cidr.split('/')[0];
+}
+
+describe.skipIf(!haveGeo)('MaxMind test databases', () => {
+  for (const name of ['GeoLite2-Country-Test', 'GeoLite2-City-Test', 'GeoLite2-ASN-Test']) {
+    it(`${name}: every network of its source answers as the source says (IPv4 and IPv6)`, async () => {
+      const geo = await GeoIp.open([join(GEO, `${name}.mmdb`)], { withDefault: false });
+      const source = JSON.parse(readFileSync(join(GEO, `${name}.source.json`), 'utf8')) as Source;
+      let checked = 0;
+      for (const entry of source) {
+        for (const [cidr, rec] of Object.entries(entry)) {
+          const ip = firstAddress(cidr);
+          const got = geo.lookup(ip);
+          const country = rec.country?.iso_code ?? rec.registered_country?.iso_code ?? null;
+          if (name.includes('ASN')) {
+            expect(got.asn, cidr).toBe(rec.autonomous_system_number ?? null);
+            expect(got.as_org, cidr).toBe(rec.autonomous_system_organization ?? null);
+          } else expect(got.country, cidr).toBe(country);
+          checked++;
+        }
+      }
+      expect(checked).toBeGreaterThan(20);
+    });
+  }
+
+  it('Country and ASN databases together give both, and the City record shape is read', async () => {
+    const geo = await GeoIp.open([join(GEO, 'GeoLite2-City-Test.mmdb'), join(GEO, 'GeoLite2-ASN-Test.mmdb')], { withDefault: false });
+    expect(geo.lookup('175.16.199.10')).toEqual({ country: 'CN', asn: null, as_org: null });
+    expect(geo.lookup('1.128.0.1')).toMatchObject({ asn: 1221, as_org: 'Telstra Pty Ltd' });
+    expect(geo.lookup('2001:218::1').country).toBe('JP');
+  });
+
+  for (const broken of ['GeoIP2-City-Test-Broken-Double-Format', 'MaxMind-DB-test-broken-pointers-24', 'MaxMind-DB-test-broken-search-tree-24']) {
+    it(`${broken} is refused at start-up, naming the file`, async () => {
+      const file = join(GEO, `${broken}.mmdb`);
+      await expect(GeoIp.open([file])).rejects.toThrow(GeoIpError);
+      await expect(GeoIp.open([file])).rejects.toThrow(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: the database is corrupt`));
+      const r = phonehome(['analyze', fixture('Withings'), '--geoip', file]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain(file);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    });
+  }
+});
+
+describe('GeoIP errors and defaults', () => {
+  it('a missing or non-database file is a one-line start-up error', async () => {
+    await expect(GeoIp.open(['/nonexistent/GeoLite2-City.mmdb'])).rejects.toThrow('/nonexistent/GeoLite2-City.mmdb: no such file');
+    const r = phonehome(['analyze', fixture('Withings'), '--geoip', fixture('Withings')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/not a readable MaxMind DB file/);
+  });
+
+  it('the embedded country database answers as mmdblookup does for every public address in the fixtures', async () => {
+    const geo = await GeoIp.open([]);
+    const view = await phonehomeView(['HueBridge', 'TP-LinkPlugHS110', 'WeMoSwitch', 'D-LinkCam', 'EdimaxCam1', 'Withings'].map(fixture));
+    const ips = [...new Set(view.flows.flatMap((f) => [f.src_ip, f.dst_ip]).filter((ip) => !isSpecialIp(ip)))];
+    expect(ips.length).toBeGreaterThan(10);
+    for (const ip of ips) expect(geo.lookup(ip).country, ip).toBe(mmdbCountry(defaultDatabase(), ip));
+  });
+});
+
+describe('local and special addresses', () => {
+  // IANA IPv4/IPv6 special-purpose registries (RFC 6890 and successors).
+  const special = [
+    '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '127.0.0.1', '169.254.10.10', '100.64.0.1', '100.127.255.254',
+    '224.0.0.251', '239.255.255.250', '255.255.255.255', '0.0.0.0', '192.0.2.5', '198.51.100.7', '203.0.113.9', '198.18.0.1', '240.0.0.1',
+    '::1', '::', 'fe80::1', 'fd00::1', 'fc00::1', 'ff02::fb', '2001:db8::1', '::ffff:192.168.1.1',
+  ];
+  const publicIps = ['8.8.8.8', '52.49.65.150', '100.63.255.255', '100.128.0.1', '172.32.0.1', '192.169.0.1', '2a00:1450:4001::1', '2606:4700::1111', '::ffff:8.8.8.8'];
+
+  it('private, link-local, CGNAT, multicast, broadcast and documentation ranges are never public', () => {
+    for (const ip of special) expect(isSpecialIp(ip), ip).toBe(true);
+    for (const ip of publicIps) expect(isSpecialIp(ip), ip).toBe(false);
+  });
+});
