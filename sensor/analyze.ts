@@ -1,7 +1,6 @@
 import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import type { AlertRecord, DeviceRecord, FileStats, RunStats } from '../contract/types.js';
 import type { RawPacket } from './capture/packet.js';
 import { loadDetectionConfig } from './detect/config.js';
@@ -14,6 +13,7 @@ import { CaptureError } from './capture/errors.js';
 import { expandInputs } from './capture/inputs.js';
 import { firstTimestamp, readCaptureFile, readCaptureStream, type ReadResult } from './capture/reader.js';
 import { JsonlWriter } from './output/jsonl.js';
+import { RULES_DIR } from './util/paths.js';
 import { peakRssBytes } from './util/rss.js';
 
 export interface AnalyzeOptions extends AnalyzerOptions {
@@ -32,7 +32,7 @@ export interface AnalyzeOptions extends AnalyzerOptions {
   evidenceDir?: string;
 }
 
-export const DEFAULT_PROFILES_DIR = fileURLToPath(new URL('../../rules/devices', import.meta.url));
+export const DEFAULT_PROFILES_DIR = join(RULES_DIR, 'devices');
 
 export interface AnalyzeResult {
   stats: RunStats;

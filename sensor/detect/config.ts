@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import type { AlertRecord, MitreTechnique, Severity } from '../../contract/types.js';
+import { RULES_DIR } from '../util/paths.js';
 
 export type RuleId = AlertRecord['rule'];
 export const RULE_IDS: RuleId[] = ['undocumented-destination', 'geo-callback', 'beaconing', 'strobe', 'direct-ip', 'unprofiled-device'];
@@ -55,7 +56,7 @@ const PARAMS: Record<RuleId, Record<string, number | number[]>> = {
   'unprofiled-device': {},
 };
 
-export const DEFAULT_CONFIG_FILE = fileURLToPath(new URL('../../../rules/detections.yaml', import.meta.url));
+export const DEFAULT_CONFIG_FILE = join(RULES_DIR, 'detections.yaml');
 
 export function mitre(id: string): MitreTechnique {
   const t = TECHNIQUES[id];

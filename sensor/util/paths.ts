@@ -1,0 +1,16 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The installed package's root (the code runs from dist/ when built and from the sources under test). */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'rules'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('phonehome package root not found');
+    dir = up;
+  }
+  return dir;
+}
+
+export const RULES_DIR = join(packageRoot(), 'rules');
