@@ -252,11 +252,11 @@ function readAcls(src: Source, root: Obj): Map<string, Acl> {
     list.forEach((acl, i) => {
       const path: Path = [container, 'acl', i];
       if (!isObj(acl)) src.invalid(path, `${fmtPath(path)}: expected an object, found ${kind(acl)}`);
-      const nameKey = acl.name !== undefined ? 'name' : 'acl-name';
+      const nameKey = acl['acl-name'] !== undefined ? 'acl-name' : 'name';
       const name = getString(src, acl, nameKey, path, true) as string;
-      const typeKey = acl.type !== undefined ? 'type' : 'acl-type';
+      const typeKey = acl['acl-type'] !== undefined ? 'acl-type' : 'type';
       const type = getString(src, acl, typeKey, path, false) ?? null;
-      const acesKey = acl.aces !== undefined ? 'aces' : 'access-list-entries';
+      const acesKey = acl['access-list-entries'] !== undefined ? 'access-list-entries' : 'aces';
       const acesObj = objAt(src, acl, acesKey, path);
       const aces = acesObj ? (arrAt(src, acesObj, 'ace', [...path, acesKey]) ?? []) : [];
       const prev = acls.get(name);
@@ -553,7 +553,7 @@ export function mudToProfile(json: unknown, file: string): { profile: DeviceProf
   refs.forEach((ref, i) => {
     const rp: Path = [...pp, 'access-lists', 'access-list', i];
     if (!isObj(ref)) src.invalid(rp, `${fmtPath(rp)}: expected an object, found ${kind(ref)}`);
-    const key = ref.name !== undefined ? 'name' : 'acl-name';
+    const key = ref['acl-name'] !== undefined ? 'acl-name' : 'name';
     const name = getString(src, ref, key, rp, true) as string;
     const acl = acls.get(name);
     if (!acl) src.invalid([...rp, key], `${fmtPath([...rp, key])} ${JSON.stringify(name)} names no ACL`);

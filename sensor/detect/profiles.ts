@@ -179,7 +179,7 @@ export function sortPorts(ports: Iterable<number>): number[] {
   return [...new Set(ports)].sort((a, b) => a - b);
 }
 
-export const MAC_RE = /^[0-9a-f]{2}([:-])[0-9a-f]{2}\1[0-9a-f]{2}\1[0-9a-f]{2}\1[0-9a-f]{2}\1[0-9a-f]{2}$/i;
+const MAC_RE = /^[0-9a-f]{2}([:-])[0-9a-f]{2}\1[0-9a-f]{2}\1[0-9a-f]{2}\1[0-9a-f]{2}\1[0-9a-f]{2}$/i;
 // 24-bit MA-L "aa:bb:cc", 28-bit MA-M "aa:bb:cc:d", 36-bit MA-S "aa:bb:cc:dd:e"
 const OUI_RE = /^[0-9a-f]{2}([:-])[0-9a-f]{2}\1[0-9a-f]{2}(?:\1[0-9a-f](?:[0-9a-f]\1[0-9a-f])?)?$/i;
 
