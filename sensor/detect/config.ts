@@ -50,7 +50,7 @@ export class ConfigError extends Error {
 const PARAMS: Record<RuleId, Record<string, number | number[]>> = {
   'undocumented-destination': {},
   'geo-callback': {},
-  beaconing: { min_connections: 10, min_score: 0.8, min_timestamp_score: 0.75, merge_within_s: 2 },
+  beaconing: { min_connections: 10, min_score: 0.8, min_timestamp_score: 0.75, max_jitter_ratio: 0.35, merge_within_s: 2 },
   strobe: { min_connections: 10000 },
   'direct-ip': { ignore_ports: [53, 853] },
   'unprofiled-device': {},

@@ -3,7 +3,7 @@ import { BlockList, isIP } from 'node:net';
 import type { AlertRecord, DeviceProfile, DnsRecord, FlowRecord } from '../../contract/types.js';
 import type { GeoIp, GeoInfo } from '../enrich/geoip.js';
 import { isSpecialIp } from '../util/addr.js';
-import { DEFAULT_BEACON_SETTINGS, scoreBeacon } from './beacon.js';
+import { DEFAULT_BEACON_SETTINGS, scoreBeacon, type BeaconScore } from './beacon.js';
 import type { DetectionConfig, RuleId } from './config.js';
 import { ProfileMatcher, type DeviceFacts } from './match.js';
 
@@ -248,7 +248,7 @@ export class Detector {
       }
       if (!b.enabled || s.count < (b.params.min_connections as number)) continue;
       const score = scoreBeacon(s.starts, s.sizes, spanStart, spanEnd, { ...DEFAULT_BEACON_SETTINGS, mergeWithinS: b.params.merge_within_s as number });
-      if (!score || score.score < (b.params.min_score as number) || score.timestamps < (b.params.min_timestamp_score as number)) continue;
+      if (!score || !isBeacon(score, b.params)) continue;
       this.seriesAlert('beaconing', key, s,
         `${dev} contacted ${target} ${score.beats} times every ${round(score.interval)} s (jitter ${round(score.jitter)} s, beacon score ${score.score})`,
         `regular connections: beacon score ${score.score} (timestamps ${score.timestamps}, sizes ${score.sizes}, histogram ${score.histogram}, duration ${score.duration})`,
@@ -275,6 +275,11 @@ export class Detector {
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
+
+/** The thresholds of rules/detections.yaml applied to a score. */
+export function isBeacon(s: BeaconScore, params: Record<string, number | number[]>): boolean {
+  return s.score >= (params.min_score as number) && s.timestamps >= (params.min_timestamp_score as number) && s.jitter <= (params.max_jitter_ratio as number) * s.interval;
+}
 
 function alertId(key: string, firstUid: string): string {
   return `A${createHash('sha1').update(`${key}|${firstUid}`).digest('base64url').slice(0, 19)}`;

@@ -508,7 +508,13 @@ function profileName(mfg: string | undefined, model: string | undefined, url: st
     if (s !== '') return s;
   }
   const u = new URL(url);
-  const fromPath = slug(decodeURIComponent(u.pathname).replace(/\.json$/i, ''));
+  let path = u.pathname;
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    // a malformed %-escape: slug the path as written
+  }
+  const fromPath = slug(path.replace(/\.json$/i, ''));
   if (fromPath !== '') return fromPath;
   return slug(u.hostname) || 'mud-device';
 }

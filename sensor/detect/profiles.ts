@@ -249,7 +249,11 @@ function fail(ctx: Ctx, node: unknown, detail: string): never {
 function deref(ctx: Ctx, node: unknown): Node {
   if (isAlias(node)) {
     const target = node.resolve(ctx.doc);
-    if (!target) fail(ctx, node, `alias *${node.source} refers to no anchor`);
+    if (!target) {
+      // The usual cause is an unquoted wildcard domain, which YAML reads as an alias.
+      const hint = node.source.startsWith('.') ? `; quote wildcard domains ('*${node.source}')` : '';
+      fail(ctx, node, `alias *${node.source} refers to no anchor${hint}`);
+    }
     return target as YamlNode;
   }
   return (node ?? null) as Node;

@@ -4,9 +4,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { scoreBeacon } from '../../../sensor/detect/beacon.js';
 import { loadDetectionConfig } from '../../../sensor/detect/config.js';
+import { isBeacon as beaconThresholds } from '../../../sensor/detect/engine.js';
 
 const cfg = loadDetectionConfig().rules.beaconing.params;
-const isBeacon = (s: ReturnType<typeof scoreBeacon>) => s !== null && s.score >= (cfg.min_score as number) && s.timestamps >= (cfg.min_timestamp_score as number);
+const isBeacon = (s: ReturnType<typeof scoreBeacon>) => s !== null && beaconThresholds(s, cfg);
 
 function series(gap: (r: () => number) => number, seed: number, span: number, size: (r: () => number) => number) {
   let s = seed;
@@ -41,7 +42,7 @@ describe('beacon scoring', () => {
         const { starts, sizes } = series((r) => -Math.log(1 - r()) * mean, seed, span, () => 500);
         expect(isBeacon(scoreBeacon(starts, sizes, 1000, 1000 + span))).toBe(false);
       }),
-      { numRuns: 200 },
+      { numRuns: 1000 },
     );
   });
 

@@ -234,6 +234,7 @@ describe('mudToProfile: ACE mapping', () => {
     expect(named({ 'model-name': 'Only Model' })).toBe('lightbulb2000');
     expect(named({ 'mud-url': 'https://mud.example.com/.well-known/mud/Lamp_2.json' })).toBe('well-known-mud-lamp-2');
     expect(named({ 'mud-url': 'https://mud.example.com/' })).toBe('mud-example-com');
+    expect(named({ 'mud-url': 'https://mud.example.com/%zz/lamp' })).toBe('zz-lamp');
   });
 });
 
@@ -296,6 +297,12 @@ describe('mudToProfile: errors', () => {
     );
   });
 
+  it('names an access-list reference without a name', () => {
+    const doc = mud([]);
+    (doc['ietf-mud:mud'] as Record<string, unknown>)['from-device-policy'] = { 'access-lists': { 'access-list': [{}] } };
+    expect(errorOf(() => mudToProfile(doc, F)).detail).toBe('ietf-mud:mud.from-device-policy.access-lists.access-list[0]: missing "name"');
+  });
+
   it('refuses two ACLs with one name', () => {
     const doc = mud([]);
     const acls = (doc['ietf-access-control-list:acls'] as { acl: unknown[] }).acl;
@@ -335,5 +342,5 @@ describe('mudToProfile: errors', () => {
       }),
       { numRuns: 1500 },
     );
-  });
+  }, 30_000);
 });

@@ -354,6 +354,11 @@ describe('parseProfileYaml: errors name the file, the line and what is wrong', (
       'test.yaml:4: top level: keys must be plain names, found a list',
     ],
     [
+      'unquoted wildcard domain',
+      withDoc('  - domain: a.example.com', '  - domain: *.example.com'),
+      "test.yaml:6: alias *.example.com refers to no anchor; quote wildcard domains ('*.example.com')",
+    ],
+    [
       'duplicate key',
       y('profile: x', 'match: {vendor: X}', 'profile: y', 'documented: []'),
       'test.yaml:3: YAML syntax error: Map keys must be unique',
@@ -606,7 +611,7 @@ describe('the validator never crashes', () => {
       fc.property(profileish, (obj) => check(stringify(obj))),
       { numRuns: 2000 },
     );
-  });
+  }, 30_000);
 
   // Mostly-valid values, so that the success path (and its round trip) is exercised too.
   const pick = <T,>(good: T[], badValues: unknown[]) => fc.oneof({ weight: 9, arbitrary: fc.constantFrom(...good) }, { weight: 1, arbitrary: fc.constantFrom(...badValues) });
@@ -655,12 +660,12 @@ describe('the validator never crashes', () => {
       { numRuns: 2000 },
     );
     expect(valid).toBeGreaterThan(50);
-  });
+  }, 30_000);
 
   it('random text gives a DeviceProfile or a ProfileError', () => {
     fc.assert(
       fc.property(fc.oneof(fc.string(), fc.string({ unit: fc.constantFrom('a', ':', '-', ' ', '\n', '[', ']', '{', '}', '&', '*', '!', "'", '"', '#', '?') })), check),
       { numRuns: 1000 },
     );
-  });
+  }, 30_000);
 });
