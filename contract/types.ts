@@ -215,3 +215,51 @@ export interface AlertRecord {
   };
   mitre: MitreTechnique[];
 }
+
+/** One event a sensor sends. `key` makes delivery idempotent: the collector stores each key once per sensor. */
+export type IngestEvent =
+  | { kind: 'flow'; key: string; data: FlowRecord }
+  | { kind: 'alert'; key: string; data: AlertRecord }
+  | { kind: 'device'; key: string; data: DeviceRecord }
+  | { kind: 'evidence'; key: string; data: { alert_id: string; pcap_base64: string } };
+
+/** POST /api/v1/events body. */
+export interface IngestBatch {
+  /** sensor's own id for the batch (logged; events carry their own keys) */
+  batch_id: string;
+  sensor: {
+    name: string;
+    version: string;
+    /** seconds the sensor is behind the packets it reads (capture time vs wall clock) */
+    lag_s: number | null;
+  };
+  events: IngestEvent[];
+}
+
+export interface IngestResult {
+  accepted: number;
+  duplicates: number;
+}
+
+/** Analyst-side state of an alert, kept by the collector. */
+export interface AlertState {
+  status: 'open' | 'acknowledged' | 'resolved';
+  note: string | null;
+  updated_by: string | null;
+  updated_at: number | null;
+}
+
+export interface StoredAlert extends AlertRecord {
+  sensor: string;
+  state: AlertState;
+  received_at: number;
+  has_pcap: boolean;
+}
+
+export interface SensorStatus {
+  name: string;
+  version: string;
+  last_seen: number;
+  lag_s: number | null;
+  events: number;
+}
