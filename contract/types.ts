@@ -33,6 +33,9 @@ export interface FlowRecord {
   dns_name: string | null;
   /** the first of sni, http_host, dns_name that is set */
   server_name: string | null;
+  /** destination country and autonomous system (GeoIP); null for local and special addresses */
+  dst_country: string | null;
+  dst_asn: number | null;
   /** why the flow was emitted: idle, closed, evicted, end */
   end_reason: 'idle' | 'closed' | 'evicted' | 'end' | 'reused';
 }

@@ -6,6 +6,7 @@ import type { RawPacket } from './capture/packet.js';
 import { loadDetectionConfig } from './detect/config.js';
 import { Detector } from './detect/engine.js';
 import { loadProfiles } from './detect/profiles.js';
+import { enrichFlow } from './enrich/flows.js';
 import { GeoIp } from './enrich/geoip.js';
 import { writeEvidence } from './output/evidence.js';
 import { Analyzer, type AnalyzerOptions } from './analyzer.js';
@@ -73,6 +74,7 @@ export async function analyze(args: string[], opts: AnalyzeOptions = {}): Promis
   const analyzer: Analyzer = new Analyzer(
     {
       flow: (r) => {
+        enrichFlow(r, geo);
         flowsOut?.write(r);
         detector.onFlow(r, analyzer.inventory.facts(r.src_mac, r.src_ip));
       },

@@ -240,6 +240,9 @@ export class Analyzer {
       user_agent: f.userAgent,
       dns_name: f.dnsName,
       server_name: serverName,
+      // filled by the enrich stage
+      dst_country: null,
+      dst_asn: null,
       end_reason: reason,
     });
   }

@@ -1,0 +1,69 @@
+import type { AlertState, DeviceRecord, IngestEvent, IngestResult, SensorStatus, StoredAlert } from '../../contract/types.js';
+
+export interface AlertFilter {
+  /** epoch seconds, inclusive */
+  from?: number;
+  to?: number;
+  rule?: string;
+  severity?: string;
+  /** device MAC (or IP for MAC-less devices) */
+  device?: string;
+  /** destination country */
+  country?: string;
+  status?: AlertState['status'];
+  limit: number;
+  /** opaque, from the previous page's next_cursor */
+  cursor?: string;
+}
+
+export interface StoredDevice extends DeviceRecord {
+  sensor: string;
+  profile: string | null;
+  /** destination countries seen, with flows and bytes */
+  countries: { country: string; flows: number; bytes_out: number }[];
+}
+
+/** What the collector's /metrics reports; gathered from the database so several collectors agree. */
+export interface MetricsSnapshot {
+  alerts: { rule: string; severity: string; country: string; count: number }[];
+  openAlerts: { rule: string; severity: string; count: number }[];
+  deviceTraffic: { device: string; country: string; flows: number; bytes_out: number }[];
+  deviceDestinations: { device: string; destinations: number }[];
+  devices: { vendor_country: string; profiled: boolean; count: number }[];
+  sensors: { sensor: string; last_seen: number }[];
+  ingest: { sensor: string; kind: string; count: number }[];
+}
+
+/** Storage behind the collector. SQLite and PostgreSQL implement it with the same behaviour. */
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Creates or upgrades the schema; safe to call on every start and from several collectors at once. */
+  migrate(): Promise<void>;
+  /**
+   * Stores a batch atomically. Each (sensor, event key) is stored once: a
+   * repeated key is counted as a duplicate and changes nothing. Returns the
+   * alerts that are new to the database (for Alertmanager).
+   */
+  ingest(sensor: { name: string; version: string; lag_s: number | null }, events: IngestEvent[], now: number): Promise<IngestResult & { newAlerts: StoredAlert[] }>;
+  listAlerts(f: AlertFilter): Promise<{ items: StoredAlert[]; next_cursor: string | null }>;
+  getAlert(id: string): Promise<StoredAlert | null>;
+  updateAlert(id: string, change: { status: AlertState['status']; note: string | null; who: string }, now: number): Promise<StoredAlert | null>;
+  getEvidence(alertId: string): Promise<Buffer | null>;
+  listDevices(): Promise<StoredDevice[]>;
+  getDevice(mac: string): Promise<StoredDevice | null>;
+  listSensors(): Promise<SensorStatus[]>;
+  metrics(): Promise<MetricsSnapshot>;
+  /** throws when the database cannot be reached */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
+  constructor(
+    readonly code: 'BAD_URL' | 'UNREACHABLE' | 'MIGRATION',
+    readonly detail: string,
+  ) {
+    super(detail);
+  }
+}
