@@ -3,6 +3,10 @@ import { CaptureError } from './capture/errors.js';
 import { UsageError } from './commands/args.js';
 import { runAnalyze } from './commands/analyze.js';
 import { runProfiles } from './commands/profiles.js';
+import { runSensorCommand } from './commands/sensor.js';
+import { runCollector } from '../collector/command.js';
+import { CollectorConfigError } from '../collector/config.js';
+import { StoreError } from '../collector/store/store.js';
 import { ConfigError } from './detect/config.js';
 import { ProfileError } from './detect/profile-error.js';
 import { GeoIpError } from './enrich/geoip.js';
@@ -14,6 +18,8 @@ Usage: phonehome <command> [options]
 Commands:
   analyze    read captures; print devices, destinations, flows and alerts
   profiles   check, import (RFC 8520 MUD) and draft device profiles
+  sensor     run continuously (stdin, file or rotated directory); send to a collector
+  collector  receive, store and serve sensors' events; metrics and Alertmanager
 
 Run 'phonehome <command> --help' for a command's options.
 Example: phonehome analyze capture.pcap --out results/
@@ -26,6 +32,10 @@ async function main(argv: string[]): Promise<number> {
       return runAnalyze(rest);
     case 'profiles':
       return runProfiles(rest);
+    case 'sensor':
+      return runSensorCommand(rest);
+    case 'collector':
+      return runCollector(rest);
     case undefined:
     case '-h':
     case '--help':
@@ -33,12 +43,12 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(MAIN_HELP);
       return command === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown command '${command}' (commands: analyze, profiles; see phonehome --help)`);
+      throw new UsageError(`unknown command '${command}' (commands: analyze, profiles, collector; see phonehome --help)`);
   }
 }
 
 /** Errors a user can fix: one line, no stack trace. */
-const USER_ERRORS = [UsageError, CaptureError, ConfigError, ProfileError, GeoIpError];
+const USER_ERRORS = [UsageError, CaptureError, ConfigError, ProfileError, GeoIpError, CollectorConfigError, StoreError];
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -1,0 +1,142 @@
+// The schema is written once and rendered per dialect, so SQLite and
+// PostgreSQL cannot drift apart. Text columns use the "C" collation on
+// PostgreSQL because SQLite compares bytes: sort order and keyset pagination
+// must not depend on the server's locale.
+
+export type Dialect = 'sqlite' | 'postgres';
+
+interface ColumnTypes {
+  text: string;
+  real: string;
+  int: string;
+  blob: string;
+}
+
+const TYPES: Record<Dialect, ColumnTypes> = {
+  sqlite: { text: 'TEXT', real: 'REAL', int: 'INTEGER', blob: 'BLOB' },
+  postgres: { text: 'TEXT COLLATE "C"', real: 'DOUBLE PRECISION', int: 'BIGINT', blob: 'BYTEA' },
+};
+
+export interface Migration {
+  version: number;
+  name: string;
+  statements(t: ColumnTypes): string[];
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    statements: ({ text, real, int, blob }) => [
+      `CREATE TABLE sensors (
+        name ${text} PRIMARY KEY,
+        version ${text} NOT NULL,
+        last_seen ${real} NOT NULL,
+        lag_s ${real},
+        events ${int} NOT NULL DEFAULT 0
+      )`,
+      // One row per (sensor, event key) ever accepted: this is what makes
+      // redelivery after a lost acknowledgement harmless.
+      `CREATE TABLE events (
+        sensor ${text} NOT NULL,
+        key ${text} NOT NULL,
+        kind ${text} NOT NULL,
+        received_at ${real} NOT NULL,
+        PRIMARY KEY (sensor, key)
+      )`,
+      // Kept alongside events so /metrics does not count a table that only grows.
+      `CREATE TABLE ingest_counts (
+        sensor ${text} NOT NULL,
+        kind ${text} NOT NULL,
+        events ${int} NOT NULL,
+        PRIMARY KEY (sensor, kind)
+      )`,
+      `CREATE TABLE flows (
+        sensor ${text} NOT NULL,
+        uid ${text} NOT NULL,
+        ts ${real} NOT NULL,
+        src_mac ${text},
+        src_ip ${text} NOT NULL,
+        dst_ip ${text} NOT NULL,
+        dst_port ${int} NOT NULL,
+        proto ${text} NOT NULL,
+        server_name ${text},
+        dst_country ${text},
+        src_bytes ${int} NOT NULL,
+        dst_bytes ${int} NOT NULL,
+        record ${text} NOT NULL,
+        PRIMARY KEY (sensor, uid)
+      )`,
+      `CREATE INDEX flows_ts ON flows (ts)`,
+      `CREATE INDEX flows_src ON flows (src_mac, ts)`,
+      `CREATE TABLE device_traffic (
+        device ${text} NOT NULL,
+        country ${text} NOT NULL,
+        flows ${int} NOT NULL,
+        bytes_out ${int} NOT NULL,
+        PRIMARY KEY (device, country)
+      )`,
+      `CREATE TABLE device_destinations (
+        device ${text} NOT NULL,
+        dst_ip ${text} NOT NULL,
+        PRIMARY KEY (device, dst_ip)
+      )`,
+      `CREATE TABLE alerts (
+        id ${text} PRIMARY KEY,
+        ts ${real} NOT NULL,
+        rule ${text} NOT NULL,
+        severity ${text} NOT NULL CHECK (severity IN ('info', 'low', 'medium', 'high', 'critical')),
+        device_mac ${text},
+        device_ip ${text} NOT NULL,
+        device_key ${text} NOT NULL,
+        device_profile ${text},
+        dst_country ${text},
+        evidence_flows ${int} NOT NULL,
+        record ${text} NOT NULL,
+        sensor ${text} NOT NULL,
+        received_at ${real} NOT NULL,
+        status ${text} NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'acknowledged', 'resolved')),
+        note ${text},
+        updated_by ${text},
+        updated_at ${real}
+      )`,
+      // Every filter is followed by the (ts, id) order of the listing.
+      `CREATE INDEX alerts_ts ON alerts (ts, id)`,
+      `CREATE INDEX alerts_rule ON alerts (rule, ts, id)`,
+      `CREATE INDEX alerts_severity ON alerts (severity, ts, id)`,
+      `CREATE INDEX alerts_device_mac ON alerts (device_mac, ts, id)`,
+      `CREATE INDEX alerts_device_ip ON alerts (device_ip, ts, id)`,
+      `CREATE INDEX alerts_device_key ON alerts (device_key, ts, id)`,
+      `CREATE INDEX alerts_country ON alerts (dst_country, ts, id)`,
+      `CREATE INDEX alerts_status ON alerts (status, ts, id)`,
+      // No foreign key to alerts: a sensor may deliver the pcap before the alert.
+      `CREATE TABLE evidence (
+        alert_id ${text} PRIMARY KEY,
+        pcap ${blob} NOT NULL,
+        received_at ${real} NOT NULL
+      )`,
+      `CREATE TABLE devices (
+        key ${text} PRIMARY KEY,
+        mac ${text},
+        last_seen ${real} NOT NULL,
+        vendor_country ${text},
+        record ${text} NOT NULL,
+        sensor ${text} NOT NULL,
+        updated_at ${real} NOT NULL
+      )`,
+    ],
+  },
+];
+
+export const SCHEMA_MIGRATIONS_DDL = (d: Dialect): string =>
+  `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version ${TYPES[d].int} PRIMARY KEY,
+    name ${TYPES[d].text} NOT NULL,
+    applied_at ${TYPES[d].real} NOT NULL
+  )`;
+
+export function migrationStatements(m: Migration, d: Dialect): string[] {
+  return m.statements(TYPES[d]);
+}
+
+export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));

@@ -1,0 +1,140 @@
+// JSON schemas of the wire contract, used by the collector (Fastify/Ajv) to
+// validate what sensors send. A test checks them against records the sensor
+// really produces, so they cannot drift from contract/types.ts unnoticed.
+
+const str = { type: 'string', maxLength: 4096 } as const;
+const nstr = { type: ['string', 'null'], maxLength: 4096 } as const;
+const num = { type: 'number' } as const;
+const nnum = { type: ['number', 'null'] } as const;
+const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
+
+export const flowSchema = {
+  type: 'object',
+  required: ['uid', 'ts', 'duration', 'proto', 'src_ip', 'src_port', 'dst_ip', 'dst_port', 'src_pkts', 'src_bytes', 'dst_pkts', 'dst_bytes', 'state'],
+  properties: {
+    uid: { type: 'string', minLength: 1, maxLength: 64 },
+    community_id: nstr,
+    ts: num,
+    duration: { type: 'number', minimum: 0 },
+    proto: { type: 'string', maxLength: 8 },
+    src_ip: { type: 'string', maxLength: 64 },
+    src_port: port,
+    dst_ip: { type: 'string', maxLength: 64 },
+    dst_port: port,
+    src_mac: nstr,
+    dst_mac: nstr,
+    src_pkts: { type: 'integer', minimum: 0 },
+    src_bytes: { type: 'integer', minimum: 0 },
+    dst_pkts: { type: 'integer', minimum: 0 },
+    dst_bytes: { type: 'integer', minimum: 0 },
+    state: { type: 'string', maxLength: 8 },
+    sni: nstr,
+    alpn: { type: ['array', 'null'], items: str, maxItems: 32 },
+    http_host: nstr,
+    user_agent: nstr,
+    dns_name: nstr,
+    server_name: nstr,
+    dst_country: nstr,
+    dst_asn: nnum,
+    end_reason: str,
+  },
+} as const;
+
+const destinationSchema = {
+  type: ['object', 'null'],
+  properties: { ip: nstr, port: nnum, proto: nstr, name: nstr, country: nstr, asn: nnum, as_org: nstr },
+} as const;
+
+export const alertSchema = {
+  type: 'object',
+  required: ['id', 'ts', 'rule', 'severity', 'message', 'device', 'destination', 'evidence', 'mitre'],
+  properties: {
+    id: { type: 'string', minLength: 1, maxLength: 64 },
+    ts: num,
+    rule: { enum: ['undocumented-destination', 'geo-callback', 'beaconing', 'strobe', 'direct-ip', 'unprofiled-device'] },
+    severity: { enum: ['info', 'low', 'medium', 'high', 'critical'] },
+    message: str,
+    device: {
+      type: 'object',
+      required: ['mac', 'ip'],
+      properties: { mac: nstr, ip: str, vendor: nstr, vendor_country: nstr, profile: nstr },
+    },
+    destination: destinationSchema,
+    evidence: {
+      type: 'object',
+      required: ['first_seen', 'last_seen', 'flows', 'packets', 'bytes_out', 'bytes_in', 'uids'],
+      properties: {
+        first_seen: num, last_seen: num,
+        flows: { type: 'integer', minimum: 0 }, packets: { type: 'integer', minimum: 0 },
+        bytes_out: { type: 'integer', minimum: 0 }, bytes_in: { type: 'integer', minimum: 0 },
+        uids: { type: 'array', items: str, maxItems: 1000 },
+        interval_s: num, jitter_s: num, score: num, connections: num, reason: str, pcap: str,
+        subscores: { type: 'object', additionalProperties: num },
+      },
+    },
+    mitre: {
+      type: 'array', maxItems: 16,
+      items: { type: 'object', required: ['technique'], properties: { technique: str, name: str, tactic: str } },
+    },
+  },
+} as const;
+
+export const deviceSchema = {
+  type: 'object',
+  required: ['mac', 'ips', 'first_seen', 'last_seen'],
+  properties: {
+    mac: nstr,
+    vendor: nstr,
+    vendor_country: nstr,
+    ips: { type: 'array', items: str, maxItems: 64 },
+    hostnames: { type: 'array', items: str, maxItems: 64 },
+    dhcp_fingerprint: nstr,
+    dhcp_vendor_class: nstr,
+    mud_url: nstr,
+    ssdp_server: nstr,
+    user_agents: { type: 'array', items: str, maxItems: 64 },
+    first_seen: num,
+    last_seen: num,
+    flows: { type: 'integer', minimum: 0 },
+    bytes_out: { type: 'integer', minimum: 0 },
+    external_destinations: { type: 'integer', minimum: 0 },
+    destinations: { type: 'array', maxItems: 10000, items: { type: 'object' } },
+  },
+} as const;
+
+const event = (kind: string, data: object) => ({
+  type: 'object',
+  required: ['kind', 'key', 'data'],
+  additionalProperties: false,
+  properties: { kind: { const: kind }, key: { type: 'string', minLength: 1, maxLength: 200 }, data },
+});
+
+export const ingestBatchSchema = {
+  type: 'object',
+  required: ['batch_id', 'sensor', 'events'],
+  additionalProperties: false,
+  properties: {
+    batch_id: { type: 'string', minLength: 1, maxLength: 200 },
+    sensor: {
+      type: 'object',
+      required: ['name', 'version'],
+      properties: { name: { type: 'string', minLength: 1, maxLength: 200 }, version: { type: 'string', maxLength: 100 }, lag_s: nnum },
+    },
+    events: {
+      type: 'array',
+      maxItems: 10000,
+      items: {
+        oneOf: [
+          event('flow', flowSchema),
+          event('alert', alertSchema),
+          event('device', deviceSchema),
+          event('evidence', {
+            type: 'object',
+            required: ['alert_id', 'pcap_base64'],
+            properties: { alert_id: { type: 'string', maxLength: 64 }, pcap_base64: { type: 'string', maxLength: 16 * 1024 * 1024 } },
+          }),
+        ],
+      },
+    },
+  },
+} as const;

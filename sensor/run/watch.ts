@@ -1,0 +1,98 @@
+import { readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { CaptureError } from '../capture/errors.js';
+import { firstTimestamp, sniffCapture } from '../capture/reader.js';
+
+export interface WatchedFile {
+  path: string;
+  size: number;
+  mtimeMs: number;
+}
+
+interface Seen {
+  size: number;
+  mtimeMs: number;
+  /** wall clock (ms) since when size and mtime have not changed */
+  since: number;
+}
+
+/** Name order that puts tcpdump's rotations in time order: "cap", "cap1", "cap2", ..., "cap10"; epoch and strftime names. */
+export const byName = (a: string, b: string): number => a.localeCompare(b, 'en', { numeric: true });
+
+/**
+ * Finds capture files in a directory that rotation (tcpdump -G/-C) has
+ * finished writing. A file is complete when a file named after it (in
+ * numeric-aware name order) and modified no earlier exists — the writer has
+ * moved on — or when its size and mtime have not changed for `settleMs`.
+ * Only the directory's own files count (no recursion); names starting with a
+ * dot are ignored.
+ */
+export class DirWatcher {
+  readonly dir: string;
+  private readonly seen = new Map<string, Seen>();
+
+  constructor(
+    dir: string,
+    private readonly settleMs: number,
+    /** already read (in this or an earlier run) */
+    private readonly isProcessed: (f: WatchedFile) => boolean,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.dir = resolve(dir);
+  }
+
+  /**
+   * Complete files not read yet, in the order analyze reads files: first
+   * packet time, then name. `all` takes every file as complete (--once).
+   * Files that turn out not to be captures are returned in `skipped`.
+   */
+  async scan(all = false): Promise<{ ready: WatchedFile[]; skipped: { file: WatchedFile; reason: string }[]; present: Set<string> }> {
+    const files: WatchedFile[] = [];
+    for (const e of readdirSync(this.dir, { withFileTypes: true })) {
+      if (e.name.startsWith('.') || !e.isFile()) continue;
+      const path = join(this.dir, e.name);
+      try {
+        const st = statSync(path);
+        files.push({ path, size: st.size, mtimeMs: st.mtimeMs });
+      } catch {
+        // deleted between listing and stat
+      }
+    }
+    files.sort((a, b) => byName(a.path, b.path));
+    const present = new Set(files.map((f) => f.path));
+    for (const p of this.seen.keys()) if (!present.has(p)) this.seen.delete(p);
+    const now = this.now();
+    const candidates: WatchedFile[] = [];
+    for (let i = 0; i < files.length; i++) {
+      const f = files[i];
+      if (this.isProcessed(f)) {
+        this.seen.delete(f.path);
+        continue;
+      }
+      let s = this.seen.get(f.path);
+      if (!s || s.size !== f.size || s.mtimeMs !== f.mtimeMs) {
+        s = { size: f.size, mtimeMs: f.mtimeMs, since: now };
+        this.seen.set(f.path, s);
+      }
+      const superseded = files.slice(i + 1).some((later) => later.mtimeMs >= f.mtimeMs);
+      if (all || superseded || now - s.since >= this.settleMs) candidates.push(f);
+    }
+    const ready: WatchedFile[] = [];
+    const skipped: { file: WatchedFile; reason: string }[] = [];
+    const starts = new Map<string, number>();
+    for (const f of candidates) {
+      try {
+        sniffCapture(f.path);
+        starts.set(f.path, (await firstTimestamp(f.path).catch(() => null)) ?? Infinity);
+        ready.push(f);
+      } catch (e) {
+        if (!(e instanceof CaptureError)) throw e;
+        if (e.code === 'IO') continue;
+        skipped.push({ file: f, reason: e.message });
+      }
+      this.seen.delete(f.path);
+    }
+    ready.sort((a, b) => starts.get(a.path)! - starts.get(b.path)! || byName(a.path, b.path));
+    return { ready, skipped, present };
+  }
+}

@@ -1,0 +1,107 @@
+// A stand-in collector (records what sensors POST) and helpers to run the
+// built `phonehome sensor` as a real process.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { AlertRecord, FlowRecord, IngestBatch, IngestEvent } from '../../../contract/types.js';
+import { CLI } from '../../helpers/cli.js';
+
+export const TOKEN = 'test-token-123';
+
+export class FakeCollector {
+  readonly batches: IngestBatch[] = [];
+  /** every request, answered or not: status given */
+  readonly requests: { status: number; auth: string | undefined }[] = [];
+  /** what to answer; 200 takes the batch */
+  status = 200;
+  private server: Server | null = null;
+  port = 0;
+
+  async start(port = 0): Promise<this> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const auth = req.headers.authorization;
+        let status = this.status;
+        if (req.url !== '/api/v1/events' || req.method !== 'POST') status = 404;
+        else if (auth !== `Bearer ${TOKEN}`) status = 401;
+        this.requests.push({ status, auth });
+        if (status === 200) {
+          const b = JSON.parse(Buffer.concat(chunks).toString('utf8')) as IngestBatch;
+          this.batches.push(b);
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ accepted: b.events.length, duplicates: 0 }));
+        } else {
+          res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `test says ${status}` }));
+        }
+      });
+    });
+    await new Promise<void>((ok) => this.server!.listen(port, '127.0.0.1', ok));
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async close(): Promise<void> {
+    const s = this.server;
+    this.server = null;
+    if (!s) return;
+    s.closeAllConnections();
+    await new Promise<void>((ok) => s.close(() => ok()));
+  }
+
+  events(kind?: IngestEvent['kind']): IngestEvent[] {
+    const all = this.batches.flatMap((b) => b.events);
+    return kind ? all.filter((e) => e.kind === kind) : all;
+  }
+
+  flows(): FlowRecord[] {
+    return this.events('flow').map((e) => e.data as FlowRecord);
+  }
+
+  /** The last (largest) version of each alert, as the collector would keep it. */
+  finalAlerts(): Map<string, AlertRecord> {
+    const out = new Map<string, AlertRecord>();
+    for (const e of this.events('alert')) {
+      const a = e.data as AlertRecord;
+      const had = out.get(a.id);
+      if (!had || a.evidence.flows >= had.evidence.flows) out.set(a.id, a);
+    }
+    return out;
+  }
+}
+
+export interface Running {
+  child: ChildProcess;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+/** Starts `phonehome sensor ...` as a real process. */
+export function startSensor(args: string[], opts: { stdin?: 'pipe' | 'ignore'; env?: NodeJS.ProcessEnv } = {}): Running {
+  const child = spawn(process.execPath, [CLI, 'sensor', ...args], { stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+  let err = '';
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  child.stdout!.resume();
+  const exit = new Promise<number | null>((ok) => child.on('close', (code) => ok(code)));
+  return { child, stderr: () => err, exit };
+}
+
+/** pino lines of a sensor's stderr. */
+export function logLines(stderr: string): Record<string, unknown>[] {
+  return stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+export async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
+}
+
+export const jsonl = <T>(file: string): T[] => readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as T);
