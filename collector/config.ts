@@ -118,6 +118,8 @@ export function fromEnv(env: NodeJS.ProcessEnv): Partial_ {
   if (env.PHONEHOME_METRICS_TOKEN) out.metricsToken = env.PHONEHOME_METRICS_TOKEN;
   if (env.PHONEHOME_ALERTMANAGER) out.alertmanager = env.PHONEHOME_ALERTMANAGER;
   if (env.PHONEHOME_PUBLIC_URL) out.publicUrl = env.PHONEHOME_PUBLIC_URL;
+  if (env.PHONEHOME_BODY_LIMIT_BYTES) out.bodyLimitBytes = Number(env.PHONEHOME_BODY_LIMIT_BYTES);
+  if (env.PHONEHOME_RATE_LIMIT_PER_MINUTE) out.rateLimitPerMinute = Number(env.PHONEHOME_RATE_LIMIT_PER_MINUTE);
   return out;
 }
 

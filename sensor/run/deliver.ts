@@ -162,7 +162,10 @@ export interface SenderOptions {
 export class Sender {
   private readonly endpoint: string;
   private wake: (() => void) | null = null;
-  private sleepAbort = new AbortController();
+  /** ends the current backoff wait */
+  private wakeFromSleep: (() => void) | null = null;
+  /** hurry() came between two waits: skip the next one */
+  private skipWait = false;
   private readonly stopAbort = new AbortController();
   private running: Promise<void> | null = null;
   private failures = 0;
@@ -205,13 +208,14 @@ export class Sender {
 
   /** Ends the current backoff wait: at exit the time left is short, so try again now. */
   hurry(): void {
-    this.sleepAbort.abort();
+    if (this.wakeFromSleep) this.wakeFromSleep();
+    else this.skipWait = true;
   }
 
   /** Stops sending; an in-flight request is abandoned and its batch stays in the spool. */
   async stop(): Promise<void> {
     this.stopAbort.abort();
-    this.sleepAbort.abort();
+    this.wakeFromSleep?.();
     this.wake?.();
     await this.running;
   }
@@ -248,6 +252,7 @@ export class Sender {
     const timer = setTimeout(() => ctl.abort(new DOMException('request timed out', 'TimeoutError')), REQUEST_TIMEOUT_MS);
     const onStop = () => ctl.abort();
     this.stopAbort.signal.addEventListener('abort', onStop, { once: true });
+    this.log.debug({ seq, bytes: body.length }, 'sending batch');
     try {
       res = await fetch(this.endpoint, {
         method: 'POST',
@@ -302,19 +307,21 @@ export class Sender {
   }
 
   private async backoff(): Promise<void> {
+    if (this.stopAbort.signal.aborted) return;
+    if (this.skipWait) {
+      this.skipWait = false;
+      return;
+    }
     const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(this.failures - 1, 20));
     const ms = Math.max(Math.random() * ceiling, this.retryAfterMs);
     this.retryAfterMs = 0;
-    if (this.sleepAbort.signal.aborted) this.sleepAbort = new AbortController();
-    const signal = this.sleepAbort.signal;
     await new Promise<void>((resolve) => {
-      const done = () => {
+      const t = setTimeout(() => this.wakeFromSleep?.(), ms);
+      this.wakeFromSleep = () => {
         clearTimeout(t);
-        signal.removeEventListener('abort', done);
+        this.wakeFromSleep = null;
         resolve();
       };
-      const t = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
     });
   }
 

@@ -69,6 +69,9 @@ export class SensorMetrics {
     this.spoolFull = new Counter({ name: 'phonehome_sensor_spool_full_total', help: 'Batches refused because the spool was full (input pauses until space frees)', registers: [r] });
     this.deliveryFailures = new Counter({ name: 'phonehome_sensor_delivery_failures_total', help: 'Failed batch deliveries, by reason', labelNames: ['reason'], registers: [r] });
     this.eventsSent = new Counter({ name: 'phonehome_sensor_events_sent_total', help: 'Events the collector acknowledged, by kind', labelNames: ['kind'], registers: [r] });
+    // Zero series from the start, so rate() and alerts see them before the first event or failure.
+    for (const kind of ['flow', 'alert', 'device', 'evidence']) this.eventsSent.inc({ kind }, 0);
+    for (const reason of ['network', 'timeout']) this.deliveryFailures.inc({ reason }, 0);
   }
 
   /** Serves GET /metrics; resolves with the bound port (0 asks the OS for one). */

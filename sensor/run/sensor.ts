@@ -215,7 +215,9 @@ export async function runSensor(o: SensorOptions): Promise<number> {
   const pause = async (ms: number, p?: Promise<void>): Promise<void> => {
     let t: NodeJS.Timeout | undefined;
     const timer = new Promise<void>((ok) => (t = setTimeout(ok, ms)));
-    await untilStop(p ? Promise.race([p, timer]) : timer);
+    const wait = p ? Promise.race([p, timer]) : timer;
+    // After a stop the deadlines are finite, and untilStop would return at once: a busy loop.
+    await (stopCtl.signal.aborted ? wait : untilStop(wait));
     clearTimeout(t);
   };
 
@@ -263,6 +265,7 @@ export async function runSensor(o: SensorOptions): Promise<number> {
     const read = async (label: string, source: Readable): Promise<{ result: ReadResult; complete: boolean; first: number; last: number }> => {
       const input = pipeline.input();
       let complete = true;
+      let ended = false;
       const it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
       const gated = async function* (): AsyncGenerator<Buffer> {
         try {
@@ -270,11 +273,12 @@ export async function runSensor(o: SensorOptions): Promise<number> {
             if ((await untilStop(batcher.room())) === STOP) return void (complete = false);
             const next = await untilStop(it.next());
             if (next === STOP) return void (complete = false);
-            if (next.done) return;
+            if (next.done) return void (ended = true);
             yield next.value;
           }
         } finally {
-          if (!complete) source.destroy();
+          // Stopped, or the reader gave up on a corrupt record: let go of the file or pipe.
+          if (!ended) source.destroy();
         }
       };
       const result = await readCaptureStream(label, Readable.from(gated()), input.sink);

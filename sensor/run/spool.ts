@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** A batch file name: the sequence number, zero-padded so name order is delivery order. */
@@ -229,14 +229,5 @@ export class ProcessedFiles {
     const tmp = `${this.path}.tmp`;
     writeFileSync(tmp, `${JSON.stringify({ version: 1, processed: this.files }, null, 1)}\n`);
     renameSync(tmp, this.path);
-  }
-}
-
-/** Removes a file if it is there; used for temporary evidence captures. */
-export function unlinkQuiet(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // already gone
   }
 }
