@@ -17,9 +17,16 @@ Input (--input SRC):
                          complete: a file named after it (in numeric-aware name
                          order) and modified no earlier exists, or its size has
                          not changed for --settle seconds. Files read are
-                         remembered in the spool (state.json) across restarts.
-                         Only the directory's own files count; dot files and
-                         files that are not captures are skipped.
+                         remembered in the spool (state.json) across restarts;
+                         a classic pcap that grows after it was read is read on
+                         from where reading stopped, any other changed file is
+                         read again whole (tcpdump -W reusing names). Only the
+                         directory's own files count; dot files and files that
+                         are not captures are skipped.
+A file or stdin ends at its end: the sensor then waits until the collector has
+taken everything (--once: until --drain-timeout seconds pass with no
+batch accepted) and exits. A
+directory is watched until SIGTERM.
 
 Options:
   --input SRC            what to read (above)
@@ -32,8 +39,9 @@ Options:
   --settle S             seconds a file's size must stay unchanged to be complete [10]
   --spool DIR            on-disk queue of batches not yet accepted [./phonehome-spool]
   --spool-max-mb N       spool size bound; when full, reading pauses [512]
-  --drain-timeout S      at exit (--once, SIGTERM) seconds to keep retrying
-                         delivery before leaving the rest in the spool [5]
+  --drain-timeout S      at exit (--once, SIGTERM): give up delivering after this
+                         many seconds without a batch accepted, leaving the
+                         rest in the spool for the next run [5]
   --metrics-port P       serve Prometheus metrics on /metrics (0: any free port) [off]
   --metrics-host H       address the metrics endpoint binds [127.0.0.1]
   --log-level L          trace, debug, info, warn, error, fatal [info]; JSON logs on stderr
@@ -62,16 +70,19 @@ Beacons and strobes are scored over everything read so far at the end of each
 file of a directory, and at exit (for stdin and one file: only at exit). With
 --once they are scored once, at the end, exactly as 'analyze' scores them.
 
-Delivery: batches (500 events or 1 s) are written to the spool first
-(DIR/queue/<sequence>.json) and removed only after the collector answers 2xx,
-oldest first, also after a restart. Unreachable, 5xx, 429, 401, 403 and 404
+Delivery: batches (500 events, 1 MiB or 1 s) are written to the spool first
+(DIR/queue/<sequence>.json, fsynced) and removed only after the collector
+answers 2xx, oldest first, also after a restart. Unreachable, 5xx, 429, 401, 403 and 404
 are retried with exponential backoff (0.5 s doubling to 30 s, full jitter);
 400, 413, 415 and 422 mean the batch can never be taken: it is moved to
 DIR/rejected/ and logged. A full spool is logged as an error and reading
-pauses until the collector takes batches again: nothing is dropped.
+pauses until the collector takes batches again: nothing is dropped (a paused
+stdin makes tcpdump block, and the kernel may then drop packets, which tcpdump
+reports). Flows still open when the process is killed (SIGKILL, a crash) are
+lost; everything already spooled is not. One sensor per spool directory.
 
 SIGTERM/SIGINT: stop reading, end every live flow, score beacons, spool
-everything, try delivering for --drain-timeout seconds, exit 0.
+everything, deliver until --drain-timeout seconds pass without progress, exit 0.
 
 Exit codes: 0 done (or stopped by a signal), 1 --once left batches in the spool
 or an input had a corrupt record, 2 bad arguments, configuration or input.

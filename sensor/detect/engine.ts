@@ -68,6 +68,8 @@ export class Detector {
   /** client IP | answer IP -> first time the client resolved that address */
   private readonly resolved = new Map<string, number>();
   private readonly series = new Map<string, Series>();
+  /** beacon and strobe alerts by key: scoring again (a sensor scores after every file) replaces, never adds */
+  private readonly seriesAlerts = new Map<string, OpenAlert>();
 
   constructor(
     private readonly opts: DetectorOptions,
@@ -223,7 +225,7 @@ export class Detector {
   /** Scores beacons over the whole observed span and returns every alert, oldest first. */
   finish(spanStart: number, spanEnd: number): AlertRecord[] {
     this.beacons(spanStart, spanEnd);
-    const all = [...this.done, ...this.open.values()];
+    const all = [...this.done, ...this.open.values(), ...this.seriesAlerts.values()];
     this.lastRefs = new Map(all.map((a) => [a.rec.id, a.flows]));
     return all.map((a) => a.rec).sort((x, y) => x.ts - y.ts || x.id.localeCompare(y.id));
   }
@@ -265,8 +267,9 @@ export class Detector {
     for (const f of s.flows) this.account(a, f);
     const e = a.rec.evidence;
     Object.assign(e, { flows: s.count, packets: s.packets, bytes_out: s.bytesOut, bytes_in: s.bytesIn, first_seen: s.first, last_seen: s.last });
-    this.done.push(a);
-    this.onNew?.(a.rec);
+    const known = this.seriesAlerts.has(rule + key);
+    this.seriesAlerts.set(rule + key, a);
+    if (!known) this.onNew?.(a.rec);
   }
 
   private profileByName(name: string | null): DeviceProfile | null {

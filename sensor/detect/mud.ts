@@ -40,7 +40,7 @@ function kind(v: unknown): string {
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') return 'an object';
   if (typeof v === 'string') return `string ${JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v)}`;
-  return `${typeof v} ${String(v)}`;
+  return `${typeof v} ${typeof v === 'symbol' ? v.description : String(v)}`;
 }
 
 // ---------------------------------------------------------------------------
@@ -441,7 +441,8 @@ function readAce(ace: unknown, j: number, acl: Acl, out: DocumentedDestination[]
   if (isObj(actions)) {
     if (typeof actions.forwarding === 'string') action = stripModule(actions.forwarding);
     else if (actions.deny !== undefined) action = 'deny';
-    else if (actions.forwarding !== undefined) action = String(actions.forwarding);
+    // Not a string: say what it is instead (String() throws on objects without a prototype).
+    else if (actions.forwarding !== undefined) action = kind(actions.forwarding);
   }
   if (action !== 'accept' && action !== 'permit') {
     unmapped.push(`${label}: action ${action}; only accepted traffic is documented`);

@@ -175,6 +175,8 @@ export class Sender {
   private idleNext: { promise: Promise<void>; resolve: () => void } | null = null;
   /** delivered batches and events in this run */
   delivered = { batches: 0, events: 0 };
+  /** wall-clock ms of the last batch the collector took, 0 before the first */
+  lastDeliveryAt = 0;
 
   constructor(
     private readonly spool: Spool,
@@ -336,6 +338,7 @@ export class Sender {
     for (const e of batch.events) kinds[e.kind] = (kinds[e.kind] ?? 0) + 1;
     for (const [kind, n] of Object.entries(kinds)) this.metrics.eventsSent.inc({ kind }, n);
     this.delivered.batches++;
+    this.lastDeliveryAt = Date.now();
     this.delivered.events += batch.events.length;
   }
 }

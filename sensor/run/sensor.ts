@@ -1,4 +1,4 @@
-import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { pipeline as pipe, Readable } from 'node:stream';
@@ -7,6 +7,7 @@ import { pino, type Logger, type Level } from 'pino';
 import type { AlertRecord, DeviceRecord, FlowRecord, IngestEvent } from '../../contract/types.js';
 import { CaptureError } from '../capture/errors.js';
 import { UsageError } from '../commands/args.js';
+import { PCAP_HEADER_LEN } from '../capture/pcap.js';
 import { readCaptureStream, sniffCapture, type ReadResult } from '../capture/reader.js';
 import { writeEvidence } from '../output/evidence.js';
 import { packageRoot } from '../util/paths.js';
@@ -35,8 +36,6 @@ export interface SensorOptions extends PipelineOptions {
   drainTimeoutS: number;
   logLevel: Level;
   stdin?: Readable;
-  /** the process's signals by default; tests pass their own emitter */
-  signals?: NodeJS.EventEmitter;
 }
 
 const POLL_MS = 500;
@@ -44,8 +43,20 @@ const POLL_MS = 500;
 const STDIN_DEVICE_EVERY_MS = 60_000;
 /** Larger evidence captures are not sent (logged): base64 of this stays under the collector's default 8 MiB body limit. */
 const MAX_EVIDENCE_BYTES = 5 << 20;
+const EVIDENCE_TMP = '.evidence-';
 
 export type InputKind = 'stdin' | 'file' | 'dir';
+
+/**
+ * Where the complete records of a classic, uncompressed pcap end (the offset
+ * an append is read from), or undefined when reading cannot resume there.
+ * bytes counts what the reader got, with the re-sent header when it resumed.
+ */
+function recordsEnd(resumeAt: number | null, r: ReadResult, bytes: number): number | undefined {
+  if (r.error || !r.format?.startsWith('pcap') || r.format === 'pcapng') return undefined;
+  const end = r.truncatedAt ?? bytes;
+  return resumeAt === null ? end : resumeAt + end - PCAP_HEADER_LEN;
+}
 
 /** Which kind of input SRC is; a missing path or a file that is not a capture is a CaptureError (exit 2). */
 export function inputKind(input: string): InputKind {
@@ -146,6 +157,8 @@ export async function runSensor(o: SensorOptions): Promise<number> {
   } catch (e) {
     throw new UsageError(`--spool ${o.spoolDir}: ${(e as Error).message}`);
   }
+  // Evidence captures cut by a run that was killed; the lock says no one else uses them.
+  for (const n of readdirSync(spool.dir)) if (n.startsWith(EVIDENCE_TMP)) rmSync(join(spool.dir, n), { recursive: true, force: true });
   const lagSeconds = (): number | null => (live && pipeline.lastPacketTs !== null ? Math.max(0, Date.now() / 1000 - pipeline.lastPacketTs) : null);
   const an = pipeline.analyzer;
   const metrics = new SensorMetrics({
@@ -166,12 +179,12 @@ export async function runSensor(o: SensorOptions): Promise<number> {
   let stopAt: number | null = null;
   let inputEndedAt: number | null = null;
   const drainMs = o.drainTimeoutS * 1000;
-  // --once and a stop give delivery drainMs; an input that simply ended (a file, stdin at EOF) waits for the collector until a stop.
+  // --once and a stop keep delivering while the collector makes progress, and give up after
+  // drainMs without any; an input that simply ended (a file, stdin at EOF) waits until a stop.
   const deadline = (): number => {
     const from = stopAt ?? (o.once ? inputEndedAt : null);
-    return from === null ? Infinity : from + drainMs;
+    return from === null ? Infinity : Math.max(from, sender.lastDeliveryAt) + drainMs;
   };
-  const signals = o.signals ?? process;
   const onSignal = (sig: string) => {
     if (stopCtl.signal.aborted) {
       log.error({ signal: sig }, 'second signal: exiting at once; spooled batches stay for the next run, events not yet spooled are lost');
@@ -185,8 +198,8 @@ export async function runSensor(o: SensorOptions): Promise<number> {
   };
   const onTerm = () => onSignal('SIGTERM');
   const onInt = () => onSignal('SIGINT');
-  signals.on('SIGTERM', onTerm);
-  signals.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
 
   /**
    * p, or STOP as soon as a stop signal came. Not Promise.race with a
@@ -262,10 +275,11 @@ export async function runSensor(o: SensorOptions): Promise<number> {
     sender.start();
 
     /** Feeds one capture through the pipeline, pausing while the spool is full; complete=false when stopped part-way. */
-    const read = async (label: string, source: Readable): Promise<{ result: ReadResult; complete: boolean; first: number; last: number }> => {
+    const read = async (label: string, source: Readable): Promise<{ result: ReadResult; complete: boolean; first: number; last: number; bytes: number }> => {
       const input = pipeline.input();
       let complete = true;
       let ended = false;
+      let bytes = 0;
       const it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
       const gated = async function* (): AsyncGenerator<Buffer> {
         try {
@@ -274,6 +288,7 @@ export async function runSensor(o: SensorOptions): Promise<number> {
             const next = await untilStop(it.next());
             if (next === STOP) return void (complete = false);
             if (next.done) return void (ended = true);
+            bytes += next.value.length;
             yield next.value;
           }
         } finally {
@@ -290,10 +305,25 @@ export async function runSensor(o: SensorOptions): Promise<number> {
       } else if (result.truncatedAt !== null && complete) {
         log.warn({ input: label, offset: result.truncatedAt }, `${label}: capture ends inside a record (cut while being written?); every complete packet before it was analysed`);
       }
-      return { result, complete, first: span.first ?? Infinity, last: span.last ?? -Infinity };
+      return { result, complete, first: span.first ?? Infinity, last: span.last ?? -Infinity, bytes };
     };
 
-    const openFile = (path: string): Readable => {
+    /** A capture file as a stream; resumeAt (classic pcap): its header, then the records from that offset on. */
+    const openFile = (path: string, resumeAt: number | null = null): Readable => {
+      if (resumeAt !== null) {
+        const header = Buffer.alloc(PCAP_HEADER_LEN);
+        const fd = openSync(path, 'r');
+        try {
+          readSync(fd, header, 0, PCAP_HEADER_LEN, 0);
+        } finally {
+          closeSync(fd);
+        }
+        const rest = createReadStream(path, { start: resumeAt, highWaterMark: 1 << 20 });
+        return Readable.from((async function* () {
+          yield header;
+          yield* rest;
+        })());
+      }
       const raw = createReadStream(path, { highWaterMark: 1 << 20 });
       if (!sniffCapture(path).gzip) return raw;
       return pipe(raw, createGunzip(), () => {});
@@ -314,7 +344,7 @@ export async function runSensor(o: SensorOptions): Promise<number> {
       }
       // Only the files that can hold those packets are read again.
       const sources = runFiles.filter((f) => f.first <= to + 1 && f.last >= from - 1 && existsSync(f.path)).map((f) => f.path);
-      evidenceTmp ??= mkdtempSync(join(spool.dir, '.evidence-'));
+      evidenceTmp ??= mkdtempSync(join(spool.dir, EVIDENCE_TMP));
       const names = await writeEvidence(sources, want, evidenceTmp);
       for (const id of want.keys()) {
         events!.evidenceTriedFor(id);
@@ -347,7 +377,7 @@ export async function runSensor(o: SensorOptions): Promise<number> {
       runFiles.push({ path: o.input, first: r.first, last: r.last });
     } else {
       const processed = new ProcessedFiles(spool.dir);
-      const watcher = new DirWatcher(o.input, o.settleS * 1000, (f) => processed.has(f.path, f.size, f.mtimeMs));
+      const watcher = new DirWatcher(o.input, o.settleS * 1000, (path, size, mtimeMs) => processed.state(path, size, mtimeMs));
       while (!stopCtl.signal.aborted) {
         const { ready, skipped, present } = await watcher.scan(o.once);
         processed.prune(present, watcher.dir + sep);
@@ -358,14 +388,15 @@ export async function runSensor(o: SensorOptions): Promise<number> {
         for (const f of ready) {
           if (stopCtl.signal.aborted) break;
           const started = Date.now();
-          const r = await read(f.path, openFile(f.path));
+          const r = await read(f.path, openFile(f.path, f.resumeAt));
           runFiles.push({ path: f.path, first: r.first, last: r.last });
+          if (f.resumeAt !== null) log.info({ file: f.path, offset: f.resumeAt }, 'file grew after it was read: reading on from where reading stopped');
           // A file cut short by a stop is not marked: the next run reads it again, whole.
           if (!r.complete) break;
           if (!o.once) await checkpoint();
           // Marked only once its events are on disk: a crash after this loses nothing already produced.
           if (!(await spooled())) break;
-          processed.mark(f.path, f.size, f.mtimeMs);
+          processed.mark(f.path, f.size, f.mtimeMs, recordsEnd(f.resumeAt, r.result, r.bytes));
           log.info({ file: f.path, packets: r.result.packets, ms: Date.now() - started, spool_batches: spool.batches }, 'file processed');
         }
         if (o.once) break;
@@ -412,8 +443,8 @@ export async function runSensor(o: SensorOptions): Promise<number> {
     await metricsServer?.close();
     if (evidenceTmp) rmSync(evidenceTmp, { recursive: true, force: true });
     spool.unlock();
-    signals.off('SIGTERM', onTerm);
-    signals.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+    process.off('SIGINT', onInt);
     log.flush();
   }
 }

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** A batch file name: the sequence number, zero-padded so name order is delivery order. */
@@ -170,6 +170,21 @@ export class Spool {
   }
 }
 
+/** The 16-byte header of a classic pcap's first record, in hex; null when there is none. */
+function firstRecordHead(file: string): string | null {
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      const b = Buffer.alloc(16);
+      return readSync(fd, b, 0, 16, 24) === 16 ? b.toString('hex') : null;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return null;
+  }
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -182,12 +197,21 @@ function alive(pid: number): boolean {
 interface FileMark {
   size: number;
   mtime_ms: number;
+  /** classic pcap only: bytes up to the end of the last complete record read, where an append resumes */
+  offset?: number;
+  /** classic pcap only: the first record header (hex), telling an append from a new file under the same name */
+  head?: string;
 }
+
+/** What is known about a file in a watched directory. */
+export type FileState = { kind: 'done' } | { kind: 'new' } | { kind: 'grown'; resumeAt: number };
 
 /**
  * Capture files of a watched directory that were already read, by absolute
- * path with the size and mtime they had: a ring buffer (tcpdump -W) that
- * reuses a name writes a new file, which is read again.
+ * path with the size and mtime they had. A classic pcap that grew after it was
+ * read (tcpdump -U went quiet for longer than --settle) is read on from where
+ * reading stopped; any other change (a ring buffer, tcpdump -W, reusing the
+ * name) makes it a new file, read whole.
  */
 export class ProcessedFiles {
   private readonly path: string;
@@ -203,13 +227,20 @@ export class ProcessedFiles {
     }
   }
 
-  has(file: string, size: number, mtimeMs: number): boolean {
+  state(file: string, size: number, mtimeMs: number): FileState {
     const m = this.files[file];
-    return m !== undefined && m.mtime_ms === mtimeMs && m.size === size;
+    if (m === undefined) return { kind: 'new' };
+    if (m.mtime_ms === mtimeMs && m.size === size) return { kind: 'done' };
+    if (m.offset !== undefined && m.head !== undefined && size >= m.offset && size >= m.size && firstRecordHead(file) === m.head) {
+      return { kind: 'grown', resumeAt: m.offset };
+    }
+    return { kind: 'new' };
   }
 
-  mark(file: string, size: number, mtimeMs: number): void {
-    this.files[file] = { size, mtime_ms: mtimeMs };
+  /** offset: where a classic pcap's complete records end (omit for other formats: a change means reading it again) */
+  mark(file: string, size: number, mtimeMs: number, offset?: number): void {
+    const head = offset === undefined ? null : firstRecordHead(file);
+    this.files[file] = head === null ? { size, mtime_ms: mtimeMs } : { size, mtime_ms: mtimeMs, offset, head };
     this.save();
   }
 

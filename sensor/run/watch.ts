@@ -2,11 +2,14 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CaptureError } from '../capture/errors.js';
 import { firstTimestamp, sniffCapture } from '../capture/reader.js';
+import type { FileState } from './spool.js';
 
 export interface WatchedFile {
   path: string;
   size: number;
   mtimeMs: number;
+  /** a file read before that has grown since: read on from this byte offset */
+  resumeAt: number | null;
 }
 
 interface Seen {
@@ -34,8 +37,8 @@ export class DirWatcher {
   constructor(
     dir: string,
     private readonly settleMs: number,
-    /** already read (in this or an earlier run) */
-    private readonly isProcessed: (f: WatchedFile) => boolean,
+    /** what earlier reads (in this or an earlier run) left */
+    private readonly known: (path: string, size: number, mtimeMs: number) => FileState,
     private readonly now: () => number = Date.now,
   ) {
     this.dir = resolve(dir);
@@ -53,7 +56,7 @@ export class DirWatcher {
       const path = join(this.dir, e.name);
       try {
         const st = statSync(path);
-        files.push({ path, size: st.size, mtimeMs: st.mtimeMs });
+        files.push({ path, size: st.size, mtimeMs: st.mtimeMs, resumeAt: null });
       } catch {
         // deleted between listing and stat
       }
@@ -65,10 +68,12 @@ export class DirWatcher {
     const candidates: WatchedFile[] = [];
     for (let i = 0; i < files.length; i++) {
       const f = files[i];
-      if (this.isProcessed(f)) {
+      const known = this.known(f.path, f.size, f.mtimeMs);
+      if (known.kind === 'done') {
         this.seen.delete(f.path);
         continue;
       }
+      if (known.kind === 'grown') f.resumeAt = known.resumeAt;
       let s = this.seen.get(f.path);
       if (!s || s.size !== f.size || s.mtimeMs !== f.mtimeMs) {
         s = { size: f.size, mtimeMs: f.mtimeMs, since: now };
@@ -82,7 +87,8 @@ export class DirWatcher {
     const starts = new Map<string, number>();
     for (const f of candidates) {
       try {
-        sniffCapture(f.path);
+        const { format, gzip } = sniffCapture(f.path);
+        if (f.resumeAt !== null && (format !== 'pcap' || gzip)) f.resumeAt = null;
         starts.set(f.path, (await firstTimestamp(f.path).catch(() => null)) ?? Infinity);
         ready.push(f);
       } catch (e) {

@@ -2,7 +2,7 @@
 // watched directory, SIGTERM in the middle of a live stream, /metrics, bad
 // arguments.
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -143,6 +143,28 @@ describe('a watched directory', () => {
     expect(new Set(keys).size).toBe(keys.length);
     const processed = logLines(again.stderr()).filter((l) => l.msg === 'file processed').map((l) => l.file);
     expect(processed).toEqual([join(dir, '1473259830.pcap')]);
+  }, 20_000);
+
+  it('a file that grows after it settled (tcpdump -U on a quiet network) is read on, not twice', async () => {
+    const dir = fresh('quiet');
+    const spool = fresh('spool');
+    const c = await collector();
+    const capture = fixture('HueSwitch');
+    const whole = readFileSync(capture);
+    const file = join(dir, '1473260204.pcap');
+    // Cut inside a record, as a writer leaves a file between two writes.
+    writeFileSync(file, whole.subarray(0, 200_001));
+    const r = sensor(['--input', dir, '--collector', c.url, '--token', TOKEN, '--spool', spool, '--settle', '0.3']);
+    const processed = () => logLines(r.stderr()).filter((l) => l.msg === 'file processed');
+    await waitFor('first part read', () => processed().length === 1);
+    appendFileSync(file, whole.subarray(200_001));
+    await waitFor('the rest read', () => processed().length === 2);
+    expect(logLines(r.stderr()).some((l) => l.msg === 'file grew after it was read: reading on from where reading stopped')).toBe(true);
+    r.child.kill('SIGTERM');
+    expect(await r.exit).toBe(0);
+    expect(processed().reduce((n, l) => n + (l.packets as number), 0)).toBe(2397);
+    // Every packet once, in order, through one pipeline: the flows of the whole file.
+    expect(c.flows()).toEqual(analyzed([capture]).flows);
   }, 20_000);
 });
 

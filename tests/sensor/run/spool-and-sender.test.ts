@@ -1,6 +1,6 @@
 // The parts of the sensor's delivery, in-process: spool order and bound,
 // the lock, back-pressure when full, HTTP status handling, file completion.
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -162,7 +162,7 @@ describe('directory watcher', () => {
     const dir = fresh();
     let now = 1_000_000;
     const done = new Set<string>();
-    const w = new DirWatcher(dir, 10_000, (f) => done.has(f.path), () => now);
+    const w = new DirWatcher(dir, 10_000, (path) => ({ kind: done.has(path) ? 'done' : 'new' }), () => now);
     copyFileSync(fixture('Withings'), join(dir, '100.pcap'));
     expect((await w.scan()).ready).toEqual([]);
     now += 5_000;
@@ -194,11 +194,25 @@ describe('directory watcher', () => {
     p.mark('/cap/1.pcap', 10, 5);
     p.mark('/cap/2.pcap', 10, 6);
     const again = new ProcessedFiles(dir);
-    expect(again.has('/cap/1.pcap', 10, 5)).toBe(true);
-    // tcpdump -W reused the name: a new file.
-    expect(again.has('/cap/1.pcap', 10, 7)).toBe(false);
+    expect(again.state('/cap/1.pcap', 10, 5)).toEqual({ kind: 'done' });
+    // Changed, and no offset to read on from: a new file.
+    expect(again.state('/cap/1.pcap', 10, 7)).toEqual({ kind: 'new' });
     again.prune(new Set(['/cap/2.pcap']), '/cap/');
-    expect(new ProcessedFiles(dir).has('/cap/1.pcap', 10, 5)).toBe(false);
-    expect(new ProcessedFiles(dir).has('/cap/2.pcap', 10, 6)).toBe(true);
+    expect(new ProcessedFiles(dir).state('/cap/1.pcap', 10, 5)).toEqual({ kind: 'new' });
+    expect(new ProcessedFiles(dir).state('/cap/2.pcap', 10, 6)).toEqual({ kind: 'done' });
+  });
+
+  it('a classic pcap that grew is read on from its offset; a new file under the same name is read whole', () => {
+    const dir = fresh();
+    const f = join(dir, 'cap.pcap');
+    const whole = readFileSync(fixture('Withings'));
+    writeFileSync(f, whole.subarray(0, 5000));
+    const p = new ProcessedFiles(dir);
+    p.mark(f, 5000, 1, 4900);
+    appendFileSync(f, whole.subarray(5000));
+    expect(p.state(f, whole.length, 2)).toEqual({ kind: 'grown', resumeAt: 4900 });
+    // tcpdump -W wrote another capture under the name: its first record differs.
+    writeFileSync(f, readFileSync(fixture('TP-LinkPlugHS110')));
+    expect(p.state(f, 14759, 3)).toEqual({ kind: 'new' });
   });
 });
