@@ -1,0 +1,127 @@
+// phonehome against tcpdump, tshark and pcap-parser on the same captures, in
+// one run: packets/s, MB/s, peak RSS and ratios. Builds its captures from the
+// corpus (merged, then concatenated ten times) and a generated flood of
+// distinct short flows.
+// Usage: npm run bench [-- --reps 3 --copies 10 --flood 2000000 --corpus DIR]
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const root = resolve(import.meta.dirname, '..');
+const { values: o } = parseArgs({
+  options: {
+    reps: { type: 'string', default: '3' },
+    copies: { type: 'string', default: '10' },
+    flood: { type: 'string', default: '2000000' },
+    corpus: { type: 'string', default: resolve(root, '../shared/corpus/iot-sentinel') },
+    only: { type: 'string' },
+  },
+});
+const out = join(root, 'bench', 'out');
+mkdirSync(out, { recursive: true });
+const CLI = join(root, 'dist', 'sensor', 'cli.js');
+const haveTime = existsSync('/usr/bin/time');
+
+function captures(dir) {
+  const r = [];
+  for (const n of readdirSync(dir).sort()) {
+    const p = join(dir, n);
+    if (statSync(p).isDirectory()) r.push(...captures(p));
+    else if (n.endsWith('.pcap')) r.push(p);
+  }
+  return r;
+}
+
+function build() {
+  const merged = join(out, 'corpus-merged.pcap');
+  const copies = Number(o.copies);
+  const big = join(out, `corpus-x${copies}.pcap`);
+  if (!existsSync(merged)) execFileSync('mergecap', ['-F', 'pcap', '-w', merged, ...captures(o.corpus)]);
+  if (!existsSync(big)) execFileSync('mergecap', ['-a', '-F', 'pcap', '-w', big, ...Array(copies).fill(merged)]);
+  const flood = join(out, `flood-${o.flood}.pcap`);
+  if (!existsSync(flood)) writeFlood(flood, Number(o.flood));
+  return { big, flood };
+}
+
+/** n distinct two-packet UDP flows from one device to many servers (a scan or a flood). */
+function writeFlood(file, n) {
+  const fd = openSync(file, 'w');
+  const h = Buffer.alloc(24);
+  h.writeUInt32LE(0xa1b2c3d4, 0); h.writeUInt16LE(2, 4); h.writeUInt16LE(4, 6); h.writeUInt32LE(65535, 16); h.writeUInt32LE(1, 20);
+  writeSync(fd, h);
+  const frame = Buffer.from('00b56d0608ba50c7bf00c7030800450000230000400040110000c0a801140000000000000000000f000000000000000000', 'hex');
+  const chunk = [];
+  for (let i = 0; i < n; i++) {
+    for (let dir = 0; dir < 2; dir++) {
+      const rec = Buffer.alloc(16 + frame.length);
+      const t = 1_700_000_000 + i * 0.0005 + dir * 0.0001;
+      rec.writeUInt32LE(Math.floor(t), 0); rec.writeUInt32LE(Math.round((t % 1) * 1e6), 4);
+      rec.writeUInt32LE(frame.length, 8); rec.writeUInt32LE(frame.length, 12);
+      frame.copy(rec, 16);
+      const f = rec.subarray(16);
+      const a = 0xc0a80114; const b = (0x34000000 + i) >>> 0; const sp = 1024 + (i % 60000); const dp = 443;
+      f.writeUInt32BE(dir ? b : a, 26); f.writeUInt32BE(dir ? a : b, 30);
+      f.writeUInt16BE(dir ? dp : sp, 34); f.writeUInt16BE(dir ? sp : dp, 36);
+      chunk.push(rec);
+    }
+    if (chunk.length >= 20000) { writeSync(fd, Buffer.concat(chunk)); chunk.length = 0; }
+  }
+  if (chunk.length) writeSync(fd, Buffer.concat(chunk));
+  closeSync(fd);
+}
+
+function packetsOf(file) {
+  // capinfos would do; counting with tshark keeps to one oracle.
+  const r = spawnSync('capinfos', ['-c', '-M', file], { encoding: 'utf8' });
+  const m = /Number of packets:\s+(\d+)/.exec(r.stdout);
+  return m ? Number(m[1]) : NaN;
+}
+
+/** Runs a command `reps` times; best wall time and its peak RSS (GNU time). */
+function measure(label, cmd, args, reps, parse) {
+  let best = null;
+  for (let i = 0; i < reps; i++) {
+    const full = haveTime ? ['/usr/bin/time', ['-f', '%e %M', cmd, ...args]] : [cmd, args];
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(full[0], full[1], { encoding: 'utf8', maxBuffer: 1 << 30 });
+    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (r.status !== 0 && r.status !== 1) throw new Error(`${label} failed: ${r.stderr.slice(-500)}`);
+    const tm = haveTime ? /(\d+\.\d+) (\d+)\s*$/.exec(r.stderr) : null;
+    const rss = tm ? Number(tm[2]) * 1024 : NaN;
+    const extra = parse ? parse(r.stdout) : {};
+    if (!best || wall < best.wall) best = { wall, rss, ...extra };
+  }
+  return best;
+}
+
+const mib = (b) => (Number.isFinite(b) ? `${(b / 2 ** 20).toFixed(0)} MiB` : 'n/a');
+const fmt = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${(n / 1e3).toFixed(0)} k`);
+
+const { big, flood } = build();
+for (const f of [big, flood]) execFileSync('cat', [f], { stdio: ['ignore', 'ignore', 'ignore'] });
+const pkts = packetsOf(big);
+const bytes = statSync(big).size;
+const reps = Number(o.reps);
+console.log(`machine: ${cpus().length} x ${cpus()[0].model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
+console.log(`capture: ${big} (${fmt(pkts)}packets, ${(bytes / 1e6).toFixed(0)} MB), best of ${reps}\n`);
+const rows = [];
+const row = (tool, r) => rows.push({ tool, ...r, pps: pkts / r.wall, mbs: bytes / 1e6 / r.wall });
+const want = (k) => !o.only || o.only.split(',').includes(k);
+if (want('phonehome')) row('phonehome analyze (full analysis)', measure('phonehome', process.execPath, [CLI, 'analyze', big, '--json'], reps));
+if (want('pcap-parser')) row('pcap-parser (framing only)', measure('pcap-parser', process.execPath, ['-e', `const p=require(${JSON.stringify(join(root, 'node_modules/pcap-parser'))}).parse(process.argv[1]);let n=0;p.on('packet',()=>n++);p.on('end',()=>console.log(n))`, big], reps));
+if (want('tcpdump')) row('tcpdump -nn -r (to /dev/null)', measure('tcpdump', 'sh', ['-c', `tcpdump -nn -r '${big}' > /dev/null 2>&1`], reps));
+if (want('tshark')) row('tshark -q -z conv,ip', measure('tshark', 'tshark', ['-n', '-q', '-z', 'conv,ip', '-r', big], reps));
+const tshark = rows.find((r) => r.tool.startsWith('tshark'));
+console.log(`${'tool'.padEnd(36)} ${'packets/s'.padStart(11)} ${'MB/s'.padStart(8)} ${'peak RSS'.padStart(9)} ${'vs tshark'.padStart(10)}`);
+for (const r of rows) console.log(`${r.tool.padEnd(36)} ${fmt(r.pps).padStart(11)} ${r.mbs.toFixed(0).padStart(8)} ${mib(r.rss).padStart(9)} ${tshark ? `${(r.pps / tshark.pps).toFixed(1)}x`.padStart(10) : ''}`);
+
+if (want('flood')) {
+  const floodPkts = packetsOf(flood);
+  const r = measure('flood', process.execPath, [CLI, 'analyze', flood, '--json'], 1, (s) => {
+    const j = JSON.parse(s);
+    return { flows: j.stats.flows };
+  });
+  console.log(`\nflood: ${fmt(floodPkts)}packets in ${fmt(floodPkts / 2)}distinct flows, default --max-flows: ${fmt(floodPkts / r.wall)}packets/s, peak RSS ${mib(r.rss)}, flows emitted ${r.flows}`);
+}
