@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { DeviceRecord, DnsRecord, FlowRecord } from '../contract/types.js';
 import type { RawPacket } from './capture/packet.js';
 import { parseArp } from './decode/arp.js';
@@ -254,7 +253,31 @@ export class Analyzer {
   }
 }
 
-/** Same flow, same capture: same uid, whichever run or sensor produced it. */
+const UID_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * Same flow, same capture: same uid, whichever run or sensor produced it. Two
+ * 32-bit FNV-1a lanes over the Community ID and the first timestamp: a second
+ * SHA-1 per flow showed in profiles, and uniqueness, not secrecy, is needed.
+ */
 export function flowUid(communityIdValue: string, firstTs: number): string {
-  return `C${createHash('sha1').update(`${communityIdValue}|${firstTs.toFixed(6)}`).digest('base64url').slice(0, 17)}`;
+  const s = `${communityIdValue}|${firstTs.toFixed(6)}`;
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193 ^ 0x5bd1e995;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995) ^ (h2 >>> 15);
+  }
+  let out = 'C';
+  for (let i = 0; i < 17; i++) {
+    const lane = i & 1 ? h2 : h1;
+    const shift = ((i >> 1) % 4) * 6;
+    out += UID_CHARS[((lane >>> shift) & 0xffff) % 62];
+    if ((i & 1) === 1) {
+      h1 = Math.imul(h1 ^ (h1 >>> 13), 0x85ebca6b);
+      h2 = Math.imul(h2 ^ (h2 >>> 16), 0xc2b2ae35);
+    }
+  }
+  return out;
 }

@@ -3,6 +3,7 @@ import { BlockList, isIP } from 'node:net';
 import type { AlertRecord, DeviceProfile, DnsRecord, FlowRecord } from '../../contract/types.js';
 import type { GeoIp, GeoInfo } from '../enrich/geoip.js';
 import { isSpecialIp } from '../util/addr.js';
+import { evictOldest, lowWater } from '../util/bounded.js';
 import { DEFAULT_BEACON_SETTINGS, scoreBeacon, type BeaconScore } from './beacon.js';
 import type { DetectionConfig, RuleId } from './config.js';
 import { ProfileMatcher, type DeviceFacts } from './match.js';
@@ -10,6 +11,21 @@ import { ProfileMatcher, type DeviceFacts } from './match.js';
 const MAX_UIDS = 100;
 /** Flows per alert kept for cutting its evidence capture. */
 const MAX_EVIDENCE_FLOWS = 50;
+/** Flows kept per beacon candidate for its evidence (all are counted). */
+const MAX_SERIES_FLOWS = 20;
+/**
+ * Device-destination pairs followed for beaconing. A scan or flood of new
+ * destinations must not grow memory without bound: the pair updated least
+ * recently is forgotten first, and a live beacon is updated every beat.
+ */
+const MAX_SERIES = 100_000;
+/**
+ * Distinct destinations itemised per rule and device in a window; beyond it
+ * (a scan, a flood) flows are added to one roll-up alert for the device.
+ */
+const MAX_ALERTS_PER_DEVICE = 500;
+/** DNS answers remembered for direct-ip. */
+const MAX_RESOLVED = 500_000;
 const MAX_BEACON_STARTS = 100_000;
 
 /** Enough of a flow to find its packets again. */
@@ -23,10 +39,17 @@ export interface FlowRef {
   end: number;
 }
 
+/** What alerts need of a flow: kept instead of whole records where many are held. */
+type SlimFlow = Pick<FlowRecord, 'uid' | 'ts' | 'duration' | 'proto' | 'src_ip' | 'src_port' | 'dst_ip' | 'dst_port' | 'src_pkts' | 'dst_pkts' | 'src_bytes' | 'dst_bytes'>;
+
+const slim = (f: FlowRecord): SlimFlow => ({
+  uid: f.uid, ts: f.ts, duration: f.duration, proto: f.proto, src_ip: f.src_ip, src_port: f.src_port, dst_ip: f.dst_ip, dst_port: f.dst_port,
+  src_pkts: f.src_pkts, dst_pkts: f.dst_pkts, src_bytes: f.src_bytes, dst_bytes: f.dst_bytes,
+});
+
 interface OpenAlert {
   rec: AlertRecord;
   windowEnd: number;
-  uids: Set<string>;
   flows: FlowRef[];
 }
 
@@ -36,7 +59,7 @@ interface Series {
   dst: AlertRecord['destination'];
   starts: number[];
   sizes: number[];
-  flows: FlowRecord[];
+  flows: SlimFlow[];
   count: number;
   packets: number;
   bytesOut: number;
@@ -70,6 +93,8 @@ export class Detector {
   private readonly series = new Map<string, Series>();
   /** beacon and strobe alerts by key: scoring again (a sensor scores after every file) replaces, never adds */
   private readonly seriesAlerts = new Map<string, OpenAlert>();
+  /** open alerts per rule and device, to cap how many destinations are itemised */
+  private readonly perDevice = new Map<string, number>();
 
   constructor(
     private readonly opts: DetectorOptions,
@@ -93,7 +118,7 @@ export class Detector {
       if (a.type !== 'A' && a.type !== 'AAAA') continue;
       const key = `${r.dst_ip}|${a.data}`;
       if (!this.resolved.has(key)) {
-        if (this.resolved.size >= 500_000) this.resolved.delete(this.resolved.keys().next().value!);
+        if (this.resolved.size >= MAX_RESOLVED) evictOldest(this.resolved, lowWater(MAX_RESOLVED));
         this.resolved.set(key, r.ts);
       }
     }
@@ -111,23 +136,23 @@ export class Detector {
       ip: f.dst_ip, port: withPort ? f.dst_port : null, proto: withPort ? f.proto : null, name, country: geo.country, asn: geo.asn, as_org: geo.as_org,
     });
     const name = f.server_name;
-    const dev = deviceName(facts);
+    const dev = () => deviceName(facts);
 
     if (profile && this.rule('undocumented-destination').enabled && !this.matcher.documents(profile, f)) {
       const target = name ?? f.dst_ip;
-      this.add('undocumented-destination', `${target}|${f.proto}|${f.dst_port}`, f, facts, profile, dest(name, true),
-        `${dev} (profile ${profile.profile}) connected to ${target} on ${f.proto}/${f.dst_port}, which its profile does not document`,
-        `no entry in ${profile.source ?? profile.profile} documents ${target} ${f.proto}/${f.dst_port}`);
+      this.add('undocumented-destination', `${target}|${f.proto}|${f.dst_port}`, f, facts, profile, () => dest(name, true),
+        () => `${dev()} (profile ${profile.profile}) connected to ${target} on ${f.proto}/${f.dst_port}, which its profile does not document`,
+        () => `no entry in ${profile.source ?? profile.profile} documents ${target} ${f.proto}/${f.dst_port}`);
     }
     if (!profile && this.rule('unprofiled-device').enabled) {
-      this.add('unprofiled-device', '', f, facts, null, null,
-        `${dev} talks to the Internet but no device profile covers it`, 'no profile matches its MAC, OUI, vendor or MUD URL');
+      this.add('unprofiled-device', '', f, facts, null, () => null,
+        () => `${dev()} talks to the Internet but no device profile covers it`, () => 'no profile matches its MAC, OUI, vendor or MUD URL');
     }
     if (this.rule('geo-callback').enabled) {
       const why = this.watched(f.dst_ip, geo);
       if (why) {
-        this.add('geo-callback', f.dst_ip, f, facts, profile, dest(name, true),
-          `${dev} connected to ${f.dst_ip}${name ? ` (${name})` : ''} in ${why}`, why);
+        this.add('geo-callback', f.dst_ip, f, facts, profile, () => dest(name, true),
+          () => `${dev()} connected to ${f.dst_ip}${name ? ` (${name})` : ''} in ${why}`, () => why);
       }
     }
     const direct = this.rule('direct-ip');
@@ -135,15 +160,20 @@ export class Detector {
       const when = this.resolved.get(`${f.src_ip}|${f.dst_ip}`);
       const documented = profile && this.matcher.documents(profile, f)?.cidr;
       if (f.dns_name === null && (when === undefined || when > f.ts) && !documented) {
-        this.add('direct-ip', f.dst_ip, f, facts, profile, dest(f.sni ?? f.http_host, true),
-          `${dev} connected to ${f.dst_ip}:${f.dst_port}/${f.proto} without resolving it through DNS (a hard-coded address)`,
-          `no DNS answer gave ${f.dst_ip} to ${f.src_ip} before the connection`);
+        this.add('direct-ip', f.dst_ip, f, facts, profile, () => dest(f.sni ?? f.http_host, true),
+          () => `${dev()} connected to ${f.dst_ip}:${f.dst_port}/${f.proto} without resolving it through DNS (a hard-coded address)`,
+          () => `no DNS answer gave ${f.dst_ip} to ${f.src_ip} before the connection`);
       }
     }
     if (this.rule('beaconing').enabled || this.rule('strobe').enabled) {
       const key = `${facts.mac ?? facts.ip}|${name ?? f.dst_ip}`;
       let s = this.series.get(key);
-      if (!s) {
+      if (s) {
+        // Most recently updated last, so the map's first entry is the one to forget.
+        this.series.delete(key);
+        this.series.set(key, s);
+      } else {
+        if (this.series.size >= MAX_SERIES) evictOldest(this.series, lowWater(MAX_SERIES));
         s = { facts, profile: profile?.profile ?? null, dst: dest(name, false), starts: [], sizes: [], flows: [], count: 0, packets: 0, bytesOut: 0, bytesIn: 0, first: f.ts, last: f.ts };
         this.series.set(key, s);
       }
@@ -157,7 +187,7 @@ export class Detector {
         s.starts.push(f.ts);
         s.sizes.push(f.src_bytes + f.dst_bytes);
       }
-      if (s.flows.length < MAX_EVIDENCE_FLOWS) s.flows.push(f);
+      if (s.flows.length < MAX_SERIES_FLOWS) s.flows.push(slim(f));
     }
   }
 
@@ -168,16 +198,27 @@ export class Detector {
     return null;
   }
 
-  private add(rule: RuleId, destKey: string, f: FlowRecord, facts: DeviceFacts, profile: DeviceProfile | null, dest: AlertRecord['destination'], message: string, reason: string, extra: Partial<AlertRecord['evidence']> = {}): void {
-    const key = `${rule}|${facts.mac ?? facts.ip}|${destKey}`;
+  private add(rule: RuleId, destKey: string, f: FlowRecord, facts: DeviceFacts, profile: DeviceProfile | null, destOf: () => AlertRecord['destination'], messageOf: () => string, reasonOf: () => string, extra: Partial<AlertRecord['evidence']> = {}): void {
+    const device = `${rule}|${facts.mac ?? facts.ip}`;
+    let key = `${device}|${destKey}`;
     let a = this.open.get(key);
     if (a && f.ts >= a.windowEnd) {
       this.done.push(a);
+      this.perDevice.set(device, (this.perDevice.get(device) ?? 1) - 1);
       a = undefined;
     }
+    if (!a && destKey !== '' && (this.perDevice.get(device) ?? 0) >= MAX_ALERTS_PER_DEVICE) {
+      key = `${device}|*`;
+      a = this.open.get(key);
+      destOf = () => null;
+      messageOf = () => `${deviceName(facts)} reached more than ${MAX_ALERTS_PER_DEVICE} distinct destinations under rule ${rule} (a scan or flood?); further ones are counted in this alert`;
+      reasonOf = () => `more than ${MAX_ALERTS_PER_DEVICE} ${rule} destinations for one device`;
+    }
     if (!a) {
-      a = this.create(rule, key, f, facts, profile, dest, message, reason, extra);
+      // Texts are built only for a new alert: most flows add to an open one.
+      a = this.create(rule, key, f, facts, profile, destOf(), messageOf(), reasonOf(), extra);
       this.open.set(key, a);
+      this.perDevice.set(device, (this.perDevice.get(device) ?? 0) + 1);
       this.account(a, f);
       this.onNew?.(a.rec);
       return;
@@ -185,7 +226,7 @@ export class Detector {
     this.account(a, f);
   }
 
-  private create(rule: RuleId, key: string, f: FlowRecord, facts: DeviceFacts, profile: DeviceProfile | null, dest: AlertRecord['destination'], message: string, reason: string, extra: Partial<AlertRecord['evidence']>): OpenAlert {
+  private create(rule: RuleId, key: string, f: SlimFlow, facts: DeviceFacts, profile: DeviceProfile | null, dest: AlertRecord['destination'], message: string, reason: string, extra: Partial<AlertRecord['evidence']>): OpenAlert {
     const settings = this.rule(rule);
     return {
       rec: {
@@ -200,15 +241,12 @@ export class Detector {
         mitre: settings.mitre,
       },
       windowEnd: f.ts + this.opts.config.suppressionWindowS,
-      uids: new Set(),
       flows: [],
     };
   }
 
-  private account(a: OpenAlert, f: FlowRecord): void {
-    // The same flow never counts twice.
-    if (a.uids.has(f.uid)) return;
-    a.uids.add(f.uid);
+  private account(a: OpenAlert, f: SlimFlow): void {
+    // Each flow reaches each rule once (flows end once), so no flow counts twice in an alert.
     const e = a.rec.evidence;
     e.flows++;
     e.packets += f.src_pkts + f.dst_pkts;

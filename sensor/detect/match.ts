@@ -19,8 +19,22 @@ export class ProfileMatcher {
     for (const p of profiles) this.compiled.set(p, p.documented.map(compile));
   }
 
+  private readonly byDevice = new Map<string, DeviceProfile | null>();
+
   /** The profile covering a device: an exact MAC wins over a MUD URL, an OUI, then a vendor name. */
   profileFor(d: DeviceFacts): DeviceProfile | null {
+    // Asked for every flow; a device's answer changes only when its MUD URL appears.
+    const key = `${d.mac ?? d.ip}|${d.mud_url ?? ''}`;
+    let p = this.byDevice.get(key);
+    if (p === undefined) {
+      p = this.match(d);
+      if (this.byDevice.size >= 100_000) this.byDevice.clear();
+      this.byDevice.set(key, p);
+    }
+    return p;
+  }
+
+  private match(d: DeviceFacts): DeviceProfile | null {
     const mac = d.mac?.toLowerCase() ?? null;
     const by = (pred: (p: DeviceProfile) => boolean) => this.profiles.find(pred) ?? null;
     return (

@@ -14,6 +14,8 @@ export interface DeviceFacts {
 }
 
 const MAX_IPS = 16;
+/** Destinations itemised per device; a scan or flood beyond it is not itemised (bounded memory). */
+const MAX_DESTINATIONS = 10_000;
 const MAX_NAMES = 16;
 
 class Device {
@@ -50,6 +52,8 @@ function addBounded(set: Set<string>, v: string, max: number): void {
 export class Inventory {
   private readonly byMac = new Map<number, Device>();
   private readonly byIp = new Map<string, Device>();
+  /** by the MAC's text form, for lookups from flow records */
+  private readonly byMacText = new Map<string, Device>();
 
   get size(): number {
     return this.byMac.size + this.byIp.size;
@@ -72,7 +76,11 @@ export class Inventory {
       // Group and broadcast addresses are never a host's own.
       if (Math.floor(mac / 2 ** 40) & 1) return null;
       let dev = this.byMac.get(mac);
-      if (!dev) this.byMac.set(mac, (dev = new Device(mac, macString(mac), ts, ts)));
+      if (!dev) {
+        dev = new Device(mac, macString(mac), ts, ts);
+        this.byMac.set(mac, dev);
+        this.byMacText.set(dev.key, dev);
+      }
       return dev;
     }
     if (ip === '') return null;
@@ -115,6 +123,7 @@ export class Inventory {
     dev.bytesOut += f.srcBytes;
     let dst = dev.destinations.get(f.dstIp);
     if (!dst) {
+      if (dev.destinations.size >= MAX_DESTINATIONS) return;
       dst = { ip: f.dstIp, name: null, ports: [], protos: [], flows: 0, bytes_out: 0, bytes_in: 0, first_seen: f.first, last_seen: f.last };
       dev.destinations.set(f.dstIp, dst);
     }
@@ -136,7 +145,7 @@ export class Inventory {
 
   /** What detection needs to know about the local host that sent a flow; null when it is not a local host. */
   facts(mac: string | null, ip: string): DeviceFacts | null {
-    const dev = mac ? this.byMac.get(parseInt(mac.replace(/:/g, ''), 16)) : this.byIp.get(ip);
+    const dev = mac ? this.byMacText.get(mac) : this.byIp.get(ip);
     if (!dev) return null;
     const m = this.manufacturer(dev);
     return { mac: dev.mac >= 0 ? dev.key : null, ip, vendor: m?.vendor ?? null, vendor_country: m?.country ?? null, mud_url: dev.mudUrl };

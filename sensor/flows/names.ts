@@ -1,3 +1,5 @@
+import { evictOldest, lowWater } from '../util/bounded.js';
+
 /**
  * Remembers which name a client resolved to which address, so a later flow
  * from that client to that address can be named even without SNI or Host.
@@ -20,10 +22,7 @@ export class DnsNameCache {
     const key = `${clientIp}|${answerIp}`;
     this.map.delete(key);
     this.map.set(key, { name, until: ts + Math.max(ttl, MIN_VALID_S) });
-    if (this.map.size > this.maxEntries) {
-      const oldest = this.map.keys().next().value;
-      if (oldest !== undefined) this.map.delete(oldest);
-    }
+    if (this.map.size > this.maxEntries) evictOldest(this.map, lowWater(this.maxEntries));
   }
 
   lookup(clientIp: string, serverIp: string, ts: number): string | null {

@@ -1,6 +1,7 @@
 import { ACK, FIN, ICMP, ICMP6, RST, SYN, TCP, UDP, type Decoded } from '../decode/decoded.js';
 import { icmpIsOneWay } from '../decode/transport.js';
 import { ip4String, ip6String, isSpecial4, isSpecial6 } from '../util/addr.js';
+import { evictOldest } from '../util/bounded.js';
 import { Flow, type FlowEndReason } from './flow.js';
 
 export interface FlowTimeouts {
@@ -72,10 +73,8 @@ export class FlowTable {
       }
     }
     if (flow === undefined) {
-      if (this.flows.size >= this.maxFlows) {
-        const oldest = this.flows.values().next().value;
-        if (oldest) this.end(oldest, 'evicted');
-      }
+      // Oldest first, a hundredth of the table at a time (see evictOldest for why in bulk).
+      if (this.flows.size >= this.maxFlows) evictOldest(this.flows, Math.max(0, this.maxFlows - Math.ceil(this.maxFlows / 100)), (f) => this.sink(f, 'evicted'));
       flow = this.create(key, d, src, dst);
       this.flows.set(key, flow);
     }
