@@ -215,7 +215,7 @@ export class Analyzer {
     const serverName = f.sni ?? f.httpHost ?? f.dnsName;
     this.inventory.flowEnded(f, serverName);
     if (!this.sinks.flow) return;
-    const cid = communityId(f.proto, f.src, f.sport, f.dst, f.dport, f.icmpOneWay);
+    const cid = communityId(f.proto, { v6: f.v6, w: [f.s0, f.s1, f.s2, f.s3] }, f.sport, { v6: f.v6, w: [f.d0, f.d1, f.d2, f.d3] }, f.dport, f.icmpOneWay);
     this.sinks.flow({
       uid: flowUid(cid, f.first),
       community_id: cid,

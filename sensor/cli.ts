@@ -2,6 +2,7 @@
 import { CaptureError } from './capture/errors.js';
 import { UsageError } from './commands/args.js';
 import { runAnalyze } from './commands/analyze.js';
+import { runDemo } from './commands/demo.js';
 import { runProfiles } from './commands/profiles.js';
 import { runSensorCommand } from './commands/sensor.js';
 import { runCollector } from '../collector/command.js';
@@ -20,6 +21,7 @@ Commands:
   profiles   check, import (RFC 8520 MUD) and draft device profiles
   sensor     run continuously (stdin, file or rotated directory); send to a collector
   collector  receive, store and serve sensors' events; metrics and Alertmanager
+  demo       replay sample IoT captures through a local sensor and collector (npm start)
 
 Run 'phonehome <command> --help' for a command's options.
 Example: phonehome analyze capture.pcap --out results/
@@ -36,6 +38,8 @@ async function main(argv: string[]): Promise<number> {
       return runSensorCommand(rest);
     case 'collector':
       return runCollector(rest);
+    case 'demo':
+      return runDemo(rest);
     case undefined:
     case '-h':
     case '--help':

@@ -1,13 +1,22 @@
 import { createHash } from 'node:crypto';
 
-/** An IPv4 address as a 32-bit number, or an IPv6 address as its 16 bytes in a latin1 string. */
-export type RawAddr = number | string;
+/** An address as four 32-bit words (IPv4: the first word only). */
+export interface Words {
+  v6: boolean;
+  w: [number, number, number, number];
+}
 
 const scratch = Buffer.alloc(2 + 16 + 16 + 2 + 4);
 
-function put(addr: RawAddr, at: number): number {
-  if (typeof addr === 'number') return scratch.writeUInt32BE(addr >>> 0, at);
-  return at + scratch.write(addr, at, 16, 'latin1');
+function put(a: Words, at: number): number {
+  let o = scratch.writeUInt32BE(a.w[0] >>> 0, at);
+  if (a.v6) for (let i = 1; i < 4; i++) o = scratch.writeUInt32BE(a.w[i] >>> 0, o);
+  return o;
+}
+
+function compare(a: Words, b: Words): number {
+  for (let i = 0; i < 4; i++) if (a.w[i] !== b.w[i]) return (a.w[i] >>> 0) - (b.w[i] >>> 0);
+  return 0;
 }
 
 /**
@@ -16,10 +25,11 @@ function put(addr: RawAddr, at: number): number {
  * For ICMP the ports are the type and its reply type (or code), as the
  * decoder sets them.
  */
-export function communityId(proto: number, src: RawAddr, sport: number, dst: RawAddr, dport: number, oneWay: boolean, seed = 0): string {
+export function communityId(proto: number, src: Words, sport: number, dst: Words, dport: number, oneWay: boolean, seed = 0): string {
   const hasPorts = proto === 6 || proto === 17 || proto === 1 || proto === 58 || proto === 132;
-  // Byte order of the addresses equals numeric order (IPv4) and latin1 string order (IPv6).
-  const ordered = oneWay || src < dst || (src === dst && (!hasPorts || sport <= dport));
+  // Comparing the unsigned words is comparing the address bytes.
+  const c = compare(src, dst);
+  const ordered = oneWay || c < 0 || (c === 0 && (!hasPorts || sport <= dport));
   const [a, ap, b, bp] = ordered ? [src, sport, dst, dport] : [dst, dport, src, sport];
   let o = scratch.writeUInt16BE(seed, 0);
   o = put(a, o);

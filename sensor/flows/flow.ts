@@ -1,11 +1,21 @@
 import type { FlowRecord } from '../../contract/types.js';
-import type { RawAddr } from './community-id.js';
 
 /** Mutable per-flow state while the flow is live. Turned into a FlowRecord when it ends. */
 export class Flow {
-  // endpoints, as the initiator sees them
-  src: RawAddr = 0;
-  dst: RawAddr = 0;
+  // Endpoints as the initiator sees them. Addresses are four 32-bit words
+  // (IPv4 uses the first) so the table compares numbers, never strings.
+  v6 = false;
+  s0 = 0;
+  s1 = 0;
+  s2 = 0;
+  s3 = 0;
+  d0 = 0;
+  d1 = 0;
+  d2 = 0;
+  d3 = 0;
+  /** the table's hash bucket and the next flow in it */
+  hash = 0;
+  chain: Flow | null = null;
   srcIp = '';
   dstIp = '';
   sport = 0;
@@ -44,10 +54,7 @@ export class Flow {
   tlsBuf: Buffer | null = null;
   tlsNeed = 0;
 
-  constructor(
-    readonly key: string,
-    readonly proto: number,
-  ) {}
+  constructor(readonly proto: number) {}
 
   get state(): string {
     if (this.proto !== 6) return this.dstPkts > 0 ? 'SF' : 'S0';

@@ -1,7 +1,6 @@
 import { ACK, FIN, ICMP, ICMP6, RST, SYN, TCP, UDP, type Decoded } from '../decode/decoded.js';
 import { icmpIsOneWay } from '../decode/transport.js';
 import { ip4String, ip6String, isSpecial4, isSpecial6 } from '../util/addr.js';
-import { evictOldest } from '../util/bounded.js';
 import { Flow, type FlowEndReason } from './flow.js';
 
 export interface FlowTimeouts {
@@ -24,7 +23,9 @@ export type FlowSink = (flow: Flow, reason: FlowEndReason) => void;
  * the oldest flow is evicted and emitted, never dropped.
  */
 export class FlowTable {
-  private readonly flows = new Map<string, Flow>();
+  /** hash -> first flow of the bucket; further flows hang off Flow.chain */
+  private readonly buckets = new Map<number, Flow>();
+  private count = 0;
   private nextSweep = 0;
   /** set by update(): whether the packet went from initiator to responder */
   isOrig = true;
@@ -36,50 +37,77 @@ export class FlowTable {
   ) {}
 
   get size(): number {
-    return this.flows.size;
+    return this.count;
   }
 
-  /** Accounts the packet to its flow, creating it if needed. */
+  /** Accounts the packet to its flow, creating it if needed. Allocates nothing for a known flow. */
   update(d: Decoded): Flow {
     const ts = d.ts;
     if (ts >= this.nextSweep) {
       if (this.nextSweep !== 0) this.sweep(ts);
       this.nextSweep = ts + SWEEP_EVERY_S;
     }
-    let src: number | string;
-    let dst: number | string;
-    if (d.ipVersion === 4) {
-      src = d.src4;
-      dst = d.dst4;
+    const v6 = d.ipVersion === 6;
+    let s0: number, s1: number, s2: number, s3: number, d0: number, d1: number, d2: number, d3: number;
+    if (v6) {
+      const b = d.data;
+      const o = d.src6Off;
+      const p = d.dst6Off;
+      s0 = b.readUInt32BE(o);
+      s1 = b.readUInt32BE(o + 4);
+      s2 = b.readUInt32BE(o + 8);
+      s3 = b.readUInt32BE(o + 12);
+      d0 = b.readUInt32BE(p);
+      d1 = b.readUInt32BE(p + 4);
+      d2 = b.readUInt32BE(p + 8);
+      d3 = b.readUInt32BE(p + 12);
     } else {
-      src = d.data.toString('latin1', d.src6Off, d.src6Off + 16);
-      dst = d.data.toString('latin1', d.dst6Off, d.dst6Off + 16);
+      s0 = d.src4;
+      d0 = d.dst4;
+      s1 = s2 = s3 = d1 = d2 = d3 = 0;
     }
+    const proto = d.proto;
     const sport = d.sport;
     const dport = d.dport;
-    const fwd = src < dst || (src === dst && sport <= dport);
-    const key = fwd ? `${d.proto}|${src}|${sport}|${dst}|${dport}` : `${d.proto}|${dst}|${dport}|${src}|${sport}`;
-    let flow = this.flows.get(key);
+    // The same hash for both directions: hash the endpoints in a canonical order.
+    const c = s0 !== d0 ? s0 - d0 : s1 !== d1 ? s1 - d1 : s2 !== d2 ? s2 - d2 : s3 !== d3 ? s3 - d3 : sport - dport;
+    const h = c <= 0 ? hashFlow(proto, s0, s1, s2, s3, sport, d0, d1, d2, d3, dport) : hashFlow(proto, d0, d1, d2, d3, dport, s0, s1, s2, s3, sport);
+    let flow: Flow | null | undefined = this.buckets.get(h);
+    let orig = true;
+    while (flow !== undefined && flow !== null) {
+      if (flow.proto === proto && flow.v6 === v6) {
+        if (flow.sport === sport && flow.dport === dport && flow.s0 === s0 && flow.d0 === d0 && flow.s1 === s1 && flow.d1 === d1 && flow.s2 === s2 && flow.d2 === d2 && flow.s3 === s3 && flow.d3 === d3) {
+          orig = true;
+          break;
+        }
+        if (flow.sport === dport && flow.dport === sport && flow.s0 === d0 && flow.d0 === s0 && flow.s1 === d1 && flow.d1 === s1 && flow.s2 === d2 && flow.d2 === s2 && flow.s3 === d3 && flow.d3 === s3) {
+          orig = false;
+          break;
+        }
+      }
+      flow = flow.chain;
+    }
     const flags = d.tcpFlags;
-    if (flow !== undefined) {
-      const idle = ts - flow.last;
-      const pureSyn = d.proto === TCP && (flags & (SYN | ACK)) === SYN;
-      if (idle > this.timeoutOf(flow)) {
+    if (flow) {
+      const pureSyn = proto === TCP && (flags & (SYN | ACK)) === SYN;
+      if (ts - flow.last > this.timeoutOf(flow)) {
         this.end(flow, 'idle');
-        flow = undefined;
+        flow = null;
       } else if (flow.closedAt >= 0 && pureSyn) {
         this.end(flow, 'reused');
-        flow = undefined;
+        flow = null;
       }
     }
-    if (flow === undefined) {
-      // Oldest first, a hundredth of the table at a time (see evictOldest for why in bulk).
-      if (this.flows.size >= this.maxFlows) evictOldest(this.flows, Math.max(0, this.maxFlows - Math.ceil(this.maxFlows / 100)), (f) => this.sink(f, 'evicted'));
-      flow = this.create(key, d, src, dst);
-      this.flows.set(key, flow);
+    if (!flow) {
+      if (this.count >= this.maxFlows) this.evict(this.maxFlows - Math.ceil(this.maxFlows / 100));
+      flow = this.create(d, v6, s0, s1, s2, s3, d0, d1, d2, d3);
+      flow.hash = h;
+      flow.chain = this.buckets.get(h) ?? null;
+      this.buckets.set(h, flow);
+      this.count++;
+      // create() may have swapped the endpoints (SYN-ACK seen first).
+      orig = flow.sport === sport && flow.s0 === s0 && flow.s1 === s1 && flow.s2 === s2 && flow.s3 === s3;
     }
-    // A host talking to itself on one port counts every packet as the initiator's.
-    const orig = flow.src === src && flow.sport === sport;
     this.isOrig = orig;
     flow.last = ts;
     if (orig) {
@@ -89,17 +117,23 @@ export class FlowTable {
       flow.dstPkts++;
       flow.dstBytes += d.wirelen;
     }
-    if (d.proto === TCP) this.tcpState(flow, orig, flags, ts);
+    if (proto === TCP) this.tcpState(flow, orig, flags, ts);
     return flow;
   }
 
-  private create(key: string, d: Decoded, src: number | string, dst: number | string): Flow {
-    const f = new Flow(key, d.proto);
-    let swap = false;
-    // A SYN-ACK seen first means the other side opened the connection.
-    if (d.proto === TCP && (d.tcpFlags & (SYN | ACK)) === (SYN | ACK)) swap = true;
+  private create(d: Decoded, v6: boolean, s0: number, s1: number, s2: number, s3: number, d0: number, d1: number, d2: number, d3: number): Flow {
+    const f = new Flow(d.proto);
     const b = d.data;
-    if (d.ipVersion === 4) {
+    f.v6 = v6;
+    f.s0 = s0;
+    f.s1 = s1;
+    f.s2 = s2;
+    f.s3 = s3;
+    f.d0 = d0;
+    f.d1 = d1;
+    f.d2 = d2;
+    f.d3 = d3;
+    if (!v6) {
       f.srcIp = ip4String(d.src4);
       f.dstIp = ip4String(d.dst4);
       f.srcLocal = isSpecial4(d.src4);
@@ -110,14 +144,13 @@ export class FlowTable {
       f.srcLocal = isSpecial6(b, d.src6Off);
       f.dstLocal = isSpecial6(b, d.dst6Off);
     }
-    f.src = src;
-    f.dst = dst;
     f.sport = d.sport;
     f.dport = d.dport;
     f.srcMac = d.srcMac;
     f.dstMac = d.dstMac;
     if (d.proto === ICMP || d.proto === ICMP6) f.icmpOneWay = icmpIsOneWay(d.proto, d.icmpType);
-    if (swap) swapEndpoints(f);
+    // A SYN-ACK seen first means the other side opened the connection.
+    if (d.proto === TCP && (d.tcpFlags & (SYN | ACK)) === (SYN | ACK)) swapEndpoints(f);
     f.first = d.ts;
     f.last = d.ts;
     return f;
@@ -145,26 +178,81 @@ export class FlowTable {
     return f.proto === TCP ? this.timeouts.tcp : f.proto === UDP ? this.timeouts.udp : this.timeouts.other;
   }
 
+  private all(): Flow[] {
+    const out: Flow[] = [];
+    for (const head of this.buckets.values()) for (let g: Flow | null = head; g; g = g.chain) out.push(g);
+    return out;
+  }
+
   /** Emits flows idle (in capture time) beyond their timeout. */
   sweep(now: number): void {
-    for (const f of this.flows.values()) {
+    for (const f of this.all()) {
       if (now - f.last > this.timeoutOf(f)) this.end(f, f.closedAt >= 0 ? 'closed' : 'idle');
     }
   }
 
   /** Emits every live flow (end of input or shutdown). */
   flush(): void {
-    for (const f of this.flows.values()) this.end(f, f.closedAt >= 0 ? 'closed' : 'end');
+    for (const f of this.all()) this.end(f, f.closedAt >= 0 ? 'closed' : 'end');
+  }
+
+  /**
+   * Evicts (and emits) flows from the oldest buckets until `keep` remain. In
+   * bulk: V8 leaves deleted slots at the front of a Map until it rehashes, so
+   * taking the first entry after every insert would turn a flood quadratic.
+   */
+  private evict(keep: number): void {
+    const victims: Flow[] = [];
+    let n = this.count;
+    for (const head of this.buckets.values()) {
+      if (n <= keep) break;
+      for (let g: Flow | null = head; g; g = g.chain) {
+        victims.push(g);
+        n--;
+      }
+    }
+    for (const f of victims) this.end(f, 'evicted');
   }
 
   private end(f: Flow, reason: FlowEndReason): void {
-    this.flows.delete(f.key);
+    const head = this.buckets.get(f.hash);
+    if (head === f) {
+      if (f.chain) this.buckets.set(f.hash, f.chain);
+      else this.buckets.delete(f.hash);
+    } else {
+      for (let g = head ?? null; g; g = g.chain) {
+        if (g.chain === f) {
+          g.chain = f.chain;
+          break;
+        }
+      }
+    }
+    f.chain = null;
+    this.count--;
     this.sink(f, reason);
   }
 }
 
+/** A 32-bit mix of the flow's fields (in canonical endpoint order). */
+function hashFlow(proto: number, a0: number, a1: number, a2: number, a3: number, ap: number, b0: number, b1: number, b2: number, b3: number, bp: number): number {
+  let h = Math.imul(proto ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ a0, 0xcc9e2d51);
+  h = Math.imul(h ^ (h >>> 15) ^ a1, 0x1b873593);
+  h = Math.imul(h ^ (h >>> 13) ^ a2, 0xcc9e2d51);
+  h = Math.imul(h ^ (h >>> 15) ^ a3, 0x1b873593);
+  h = Math.imul(h ^ (h >>> 13) ^ ((ap << 16) | bp), 0xcc9e2d51);
+  h = Math.imul(h ^ (h >>> 15) ^ b0, 0x1b873593);
+  h = Math.imul(h ^ (h >>> 13) ^ b1, 0xcc9e2d51);
+  h = Math.imul(h ^ (h >>> 15) ^ b2, 0x1b873593);
+  h = Math.imul(h ^ (h >>> 13) ^ b3, 0xcc9e2d51);
+  return (h ^ (h >>> 16)) | 0;
+}
+
 function swapEndpoints(f: Flow): void {
-  [f.src, f.dst] = [f.dst, f.src];
+  [f.s0, f.d0] = [f.d0, f.s0];
+  [f.s1, f.d1] = [f.d1, f.s1];
+  [f.s2, f.d2] = [f.d2, f.s2];
+  [f.s3, f.d3] = [f.d3, f.s3];
   [f.srcIp, f.dstIp] = [f.dstIp, f.srcIp];
   [f.sport, f.dport] = [f.dport, f.sport];
   [f.srcMac, f.dstMac] = [f.dstMac, f.srcMac];
