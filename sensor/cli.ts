@@ -1,11 +1,6 @@
 #!/usr/bin/env node
 import { CaptureError } from './capture/errors.js';
 import { UsageError } from './commands/args.js';
-import { runAnalyze } from './commands/analyze.js';
-import { runDemo } from './commands/demo.js';
-import { runProfiles } from './commands/profiles.js';
-import { runSensorCommand } from './commands/sensor.js';
-import { runCollector } from '../collector/command.js';
 import { CollectorConfigError } from '../collector/config.js';
 import { StoreError } from '../collector/store/store.js';
 import { ConfigError } from './detect/config.js';
@@ -30,16 +25,21 @@ Example: phonehome analyze capture.pcap --out results/
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
+    // Commands load on demand: the collector's server stack costs a third of a second to import.
     case 'analyze':
-      return runAnalyze(rest);
+      return (await import('./commands/analyze.js')).runAnalyze(rest);
     case 'profiles':
-      return runProfiles(rest);
-    case 'sensor':
-      return runSensorCommand(rest);
+      return (await import('./commands/profiles.js')).runProfiles(rest);
+    case 'sensor': {
+      const code = await (await import('./commands/sensor.js')).runSensorCommand(rest);
+      // Everything is delivered or spooled by now; a live pipe on stdin (tcpdump still
+      // writing) must not keep the process alive past a stop.
+      process.exit(code);
+    }
     case 'collector':
-      return runCollector(rest);
+      return (await import('../collector/command.js')).runCollector(rest);
     case 'demo':
-      return runDemo(rest);
+      return (await import('./commands/demo.js')).runDemo(rest);
     case undefined:
     case '-h':
     case '--help':

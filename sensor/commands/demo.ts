@@ -66,6 +66,8 @@ interface Child {
   exited: Promise<number | null>;
   /** the child's last stderr lines, to explain a failure in one line */
   tail: () => string;
+  /** it answered; before that a signal may end it before it installs its handlers, which is no failure */
+  ready: boolean;
 }
 
 function startChild(name: string, args: string[], env: NodeJS.ProcessEnv): Child {
@@ -75,7 +77,7 @@ function startChild(name: string, args: string[], env: NodeJS.ProcessEnv): Child
     err = (err + d.toString()).slice(-4000);
   });
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  return { name, proc, exited, tail: () => lastMessage(err) };
+  return { name, proc, exited, tail: () => lastMessage(err), ready: false };
 }
 
 /** The last thing a child said: pino's JSON lines carry it in msg (and err.message). */
@@ -174,7 +176,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     // Stopped in reverse order, so the sensor (if still running) delivers before the collector goes.
     for (const c of children.reverse()) {
       const exit = await stopChild(c);
-      if (c.name === 'collector' && exit !== 0 && code === 0) {
+      if (c.name === 'collector' && c.ready && exit !== 0 && code === 0) {
         process.stderr.write(`phonehome: demo: the collector did not stop cleanly (exit ${exit}): ${c.tail() || 'no message'}\n`);
         code = 1;
       }
@@ -209,6 +211,7 @@ async function session(s: Session): Promise<number> {
   });
   s.children.push(collector);
   await s.untilSignal(waitReady(url, collector));
+  collector.ready = true;
 
   // One sensor run per capture: the samples were recorded at different times, and one pipeline over
   // both would judge each device's beacons against the whole span of both, hiding the Hue bridge's.

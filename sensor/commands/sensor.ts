@@ -41,7 +41,7 @@ Options:
   --spool-max-mb N       spool size bound; when full, reading pauses [512]
   --drain-timeout S      at exit (--once, SIGTERM): give up delivering after this
                          many seconds without a batch accepted, leaving the
-                         rest in the spool for the next run [5]
+                         rest in the spool for the next run [60]
   --metrics-port P       serve Prometheus metrics on /metrics (0: any free port) [off]
   --metrics-host H       address the metrics endpoint binds [127.0.0.1]
   --log-level L          trace, debug, info, warn, error, fatal [info]; JSON logs on stderr
@@ -165,7 +165,7 @@ export async function runSensorCommand(argv: string[], env: NodeJS.ProcessEnv = 
     settleS: positiveNumber('settle', v.settle) ?? 10,
     spoolDir: v.spool ?? 'phonehome-spool',
     spoolMaxBytes: (positiveNumber('spool-max-mb', v['spool-max-mb']) ?? 512) * 1024 * 1024,
-    drainTimeoutS: positiveNumber('drain-timeout', v['drain-timeout']) ?? 5,
+    drainTimeoutS: positiveNumber('drain-timeout', v['drain-timeout']) ?? 60,
     metricsPort: port(v['metrics-port']),
     metricsHost: v['metrics-host'] ?? '127.0.0.1',
     logLevel,

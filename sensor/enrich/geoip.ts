@@ -93,7 +93,8 @@ export class GeoIp {
       } catch (e) {
         throw new GeoIpError(file, `not a readable MaxMind DB file (${(e as Error).message})`);
       }
-      const problem = verifyMmdb(readFileSync(file), reader.metadata.nodeCount, reader.metadata.recordSize);
+      // The embedded database is checked by the test suite; a user's file is checked on every start.
+      const problem = file === defaultDatabase() ? null : verifyMmdb(readFileSync(file), reader.metadata.nodeCount, reader.metadata.recordSize);
       if (problem) throw new GeoIpError(file, `the database is corrupt: ${problem}`);
       const type = reader.metadata.databaseType.toLowerCase();
       const db: Db = { file, reader, hasCountry: !type.includes('asn') || type.includes('country'), hasAsn: type.includes('asn') || type.includes('isp') };

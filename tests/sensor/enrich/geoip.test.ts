@@ -4,7 +4,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import maxmind from 'maxmind';
 import { defaultDatabase, GeoIp, GeoIpError } from '../../../sensor/enrich/geoip.js';
+import { verifyMmdb } from '../../../sensor/enrich/mmdb-verify.js';
 import { isSpecialIp } from '../../../sensor/util/addr.js';
 import { phonehome } from '../../helpers/cli.js';
 import { fixture } from '../../helpers/corpus.js';
@@ -70,6 +72,11 @@ describe('GeoIP errors and defaults', () => {
     const r = phonehome(['analyze', fixture('Withings'), '--geoip', fixture('Withings')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/not a readable MaxMind DB file/);
+  });
+
+  it('the embedded country database is well formed in every value (it is not re-checked at start-up)', async () => {
+    const reader = await maxmind.open(defaultDatabase());
+    expect(verifyMmdb(readFileSync(defaultDatabase()), reader.metadata.nodeCount, reader.metadata.recordSize)).toBeNull();
   });
 
   it('the embedded country database answers as mmdblookup does for every public address in the fixtures', async () => {
