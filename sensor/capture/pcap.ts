@@ -42,6 +42,8 @@ export class PcapParser {
   }
 
   /** @param absStart byte offset in the file of buf[start] */
+  // Record headers are read by hand: Buffer#readUInt32LE validates its offset on every
+  // call, four times per packet, and that showed in profiles.
   parse(buf: Buffer, start: number, end: number, absStart: number, pkt: RawPacket, sink: PacketSink): number {
     const le = this.le;
     // A zero snap length is written by some tools and means "unknown".
@@ -51,7 +53,7 @@ export class PcapParser {
     pkt.linktype = this.linktype;
     let i = start;
     while (end - i >= RECORD_HEADER_LEN) {
-      const caplen = le ? buf.readUInt32LE(i + 8) : buf.readUInt32BE(i + 8);
+      const caplen = le ? u32le(buf, i + 8) : u32be(buf, i + 8);
       if (caplen > limit) {
         throw new CaptureError(
           'CORRUPT_RECORD',
@@ -61,10 +63,10 @@ export class PcapParser {
         );
       }
       if (end - i - RECORD_HEADER_LEN < caplen) break;
-      pkt.tsSec = le ? buf.readUInt32LE(i) : buf.readUInt32BE(i);
-      pkt.tsNsec = (le ? buf.readUInt32LE(i + 4) : buf.readUInt32BE(i + 4)) * nsMul;
+      pkt.tsSec = le ? u32le(buf, i) : u32be(buf, i);
+      pkt.tsNsec = (le ? u32le(buf, i + 4) : u32be(buf, i + 4)) * nsMul;
       pkt.caplen = caplen;
-      pkt.wirelen = le ? buf.readUInt32LE(i + 12) : buf.readUInt32BE(i + 12);
+      pkt.wirelen = le ? u32le(buf, i + 12) : u32be(buf, i + 12);
       pkt.off = i + RECORD_HEADER_LEN;
       pkt.fileOffset = absStart + (i - start);
       sink(pkt);
@@ -72,4 +74,12 @@ export class PcapParser {
     }
     return i;
   }
+}
+
+function u32le(b: Buffer, o: number): number {
+  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+}
+
+function u32be(b: Buffer, o: number): number {
+  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
 }

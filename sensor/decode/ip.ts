@@ -1,5 +1,6 @@
 import type { Decoded } from './decoded.js';
 import type { DecodeWarnings } from './warnings.js';
+import { u16, u32 } from '../util/bytes.js';
 
 /**
  * IPv4 header: sets addresses and protocol, returns the transport header offset
@@ -12,16 +13,16 @@ export function decodeIPv4(b: Buffer, off: number, end: number, d: Decoded, warn
   const ihl = (vihl & 0x0f) * 4;
   if (vihl >> 4 !== 4 || ihl < 20) return fail(warn, 'ipv4_bad_header');
   if (end - off < ihl) return fail(warn, 'ipv4_truncated');
-  const total = b.readUInt16BE(off + 2);
+  const total = u16(b, off + 2);
   if (total < ihl) return fail(warn, 'ipv4_bad_length');
   // A total length beyond the captured bytes is normal with a snap length; keep what we have.
   if (off + total < end) end = off + total;
   endOut.end = end;
   d.ipVersion = 4;
-  d.src4 = b.readUInt32BE(off + 12);
-  d.dst4 = b.readUInt32BE(off + 16);
+  d.src4 = u32(b, off + 12);
+  d.dst4 = u32(b, off + 16);
   d.proto = b[off + 9];
-  const frag = b.readUInt16BE(off + 6);
+  const frag = u16(b, off + 6);
   const fragOffset = frag & 0x1fff;
   if (fragOffset !== 0 || frag & 0x2000) warn.add('ipv4_fragment');
   if (fragOffset !== 0) {
@@ -47,7 +48,7 @@ const MAX_EXT_HEADERS = 16;
 export function decodeIPv6(b: Buffer, off: number, end: number, d: Decoded, warn: DecodeWarnings, endOut: { end: number }): number {
   if (end - off < 40) return fail(warn, 'ipv6_truncated');
   if (b[off] >> 4 !== 6) return fail(warn, 'ipv6_bad_header');
-  const payload = b.readUInt16BE(off + 4);
+  const payload = u16(b, off + 4);
   // Jumbograms (payload length 0) keep the captured end.
   if (payload !== 0 && off + 40 + payload < end) end = off + 40 + payload;
   endOut.end = end;
@@ -77,7 +78,7 @@ export function decodeIPv6(b: Buffer, off: number, end: number, d: Decoded, warn
       }
       case FRAGMENT: {
         if (end - o < 8) return fail(warn, 'ipv6_ext_truncated');
-        const fragOffset = b.readUInt16BE(o + 2) >> 3;
+        const fragOffset = u16(b, o + 2) >> 3;
         const more = b[o + 3] & 1;
         next = b[o];
         o += 8;

@@ -1,5 +1,6 @@
 import { ICMP, ICMP6, TCP, UDP, type Decoded } from './decoded.js';
 import type { DecodeWarnings } from './warnings.js';
+import { u16 } from '../util/bytes.js';
 
 // Request/reply ICMP types that form one bidirectional conversation, as the
 // Community ID specification pairs them (so flows and community_id agree).
@@ -17,8 +18,8 @@ export function decodeTransport(b: Buffer, off: number, end: number, d: Decoded,
       if (avail < 20) return bad(warn, 'tcp_truncated');
       const hlen = (b[off + 12] >> 4) * 4;
       if (hlen < 20) return bad(warn, 'tcp_bad_header_length');
-      d.sport = b.readUInt16BE(off);
-      d.dport = b.readUInt16BE(off + 2);
+      d.sport = u16(b, off);
+      d.dport = u16(b, off + 2);
       d.tcpFlags = b[off + 13];
       if (avail < hlen) {
         // Options cut off by the snap length: ports and flags are still good.
@@ -32,9 +33,9 @@ export function decodeTransport(b: Buffer, off: number, end: number, d: Decoded,
     }
     case UDP: {
       if (avail < 8) return bad(warn, 'udp_truncated');
-      d.sport = b.readUInt16BE(off);
-      d.dport = b.readUInt16BE(off + 2);
-      const ulen = b.readUInt16BE(off + 4);
+      d.sport = u16(b, off);
+      d.dport = u16(b, off + 2);
+      const ulen = u16(b, off + 4);
       d.payOff = off + 8;
       d.payLen = ulen >= 8 && ulen - 8 < avail - 8 ? ulen - 8 : avail - 8;
       return true;

@@ -2,6 +2,7 @@ import { ACK, FIN, ICMP, ICMP6, RST, SYN, TCP, UDP, type Decoded } from '../deco
 import { icmpIsOneWay } from '../decode/transport.js';
 import { ip4String, ip6String, isSpecial4, isSpecial6 } from '../util/addr.js';
 import { Flow, type FlowEndReason } from './flow.js';
+import { u32 } from '../util/bytes.js';
 
 export interface FlowTimeouts {
   tcp: number;
@@ -53,14 +54,14 @@ export class FlowTable {
       const b = d.data;
       const o = d.src6Off;
       const p = d.dst6Off;
-      s0 = b.readUInt32BE(o);
-      s1 = b.readUInt32BE(o + 4);
-      s2 = b.readUInt32BE(o + 8);
-      s3 = b.readUInt32BE(o + 12);
-      d0 = b.readUInt32BE(p);
-      d1 = b.readUInt32BE(p + 4);
-      d2 = b.readUInt32BE(p + 8);
-      d3 = b.readUInt32BE(p + 12);
+      s0 = u32(b, o);
+      s1 = u32(b, o + 4);
+      s2 = u32(b, o + 8);
+      s3 = u32(b, o + 12);
+      d0 = u32(b, p);
+      d1 = u32(b, p + 4);
+      d2 = u32(b, p + 8);
+      d3 = u32(b, p + 12);
     } else {
       s0 = d.src4;
       d0 = d.dst4;
