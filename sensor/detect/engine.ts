@@ -18,7 +18,7 @@ const MAX_SERIES_FLOWS = 20;
  * destinations must not grow memory without bound: the pair updated least
  * recently is forgotten first, and a live beacon is updated every beat.
  */
-const MAX_SERIES = 100_000;
+const MAX_SERIES = 25_000;
 /**
  * Distinct destinations itemised per rule and device in a window; beyond it
  * (a scan, a flood) flows are added to one roll-up alert for the device.
@@ -56,7 +56,9 @@ interface OpenAlert {
 interface Series {
   facts: DeviceFacts;
   profile: string | null;
-  dst: AlertRecord['destination'];
+  /** the destination's address and name; its GeoIP is looked up again only if it alerts */
+  dstIp: string;
+  name: string | null;
   starts: number[];
   sizes: number[];
   flows: SlimFlow[];
@@ -174,7 +176,7 @@ export class Detector {
         this.series.set(key, s);
       } else {
         if (this.series.size >= MAX_SERIES) evictOldest(this.series, lowWater(MAX_SERIES));
-        s = { facts, profile: profile?.profile ?? null, dst: dest(name, false), starts: [], sizes: [], flows: [], count: 0, packets: 0, bytesOut: 0, bytesIn: 0, first: f.ts, last: f.ts };
+        s = { facts, profile: profile?.profile ?? null, dstIp: f.dst_ip, name, starts: [], sizes: [], flows: [], count: 0, packets: 0, bytesOut: 0, bytesIn: 0, first: f.ts, last: f.ts };
         this.series.set(key, s);
       }
       s.count++;
@@ -280,7 +282,7 @@ export class Detector {
     const strobe = this.rule('strobe');
     for (const s of this.series.values()) {
       const dev = deviceName(s.facts);
-      const target = s.dst?.name ?? s.dst?.ip ?? '';
+      const target = s.name ?? s.dstIp;
       const key = `|${s.facts.mac ?? s.facts.ip}|${target}`;
       if (strobe.enabled && s.count >= (strobe.params.min_connections as number)) {
         this.seriesAlert('strobe', key, s, `${dev} connected to ${target} ${s.count} times: a strobe, too frequent to be a beacon`, `${s.count} connections`, { connections: s.count });
@@ -301,7 +303,9 @@ export class Detector {
 
   /** Beacons and strobes are judged over the whole series: one alert each, with the series' totals. */
   private seriesAlert(rule: RuleId, key: string, s: Series, message: string, reason: string, extra: Partial<AlertRecord['evidence']>): void {
-    const a = this.create(rule, rule + key, s.flows[0], s.facts, this.profileByName(s.profile), s.dst, message, reason, extra);
+    const geo = this.opts.geo?.lookup(s.dstIp) ?? { country: null, asn: null, as_org: null };
+    const dst: AlertRecord['destination'] = { ip: s.dstIp, port: null, proto: null, name: s.name, country: geo.country, asn: geo.asn, as_org: geo.as_org };
+    const a = this.create(rule, rule + key, s.flows[0], s.facts, this.profileByName(s.profile), dst, message, reason, extra);
     for (const f of s.flows) this.account(a, f);
     const e = a.rec.evidence;
     Object.assign(e, { flows: s.count, packets: s.packets, bytes_out: s.bytesOut, bytes_in: s.bytesIn, first_seen: s.first, last_seen: s.last });
