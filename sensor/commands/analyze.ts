@@ -1,6 +1,6 @@
 import { analyze } from '../analyze.js';
 import { formatSummary } from '../output/summary.js';
-import { countryList, parse, positiveNumber, UsageError } from './args.js';
+import { ANALYSIS_OPTIONS, analysisSettings, parse, UsageError } from './args.js';
 
 export const ANALYZE_HELP = `Usage: phonehome analyze <capture|dir|->... [options]
 
@@ -39,16 +39,8 @@ Examples:
 const options = {
   out: { type: 'string' },
   json: { type: 'boolean' },
-  profiles: { type: 'string' },
-  'no-profiles': { type: 'boolean' },
-  detections: { type: 'string' },
-  geoip: { type: 'string', multiple: true },
-  'watch-countries': { type: 'string' },
+  ...ANALYSIS_OPTIONS,
   evidence: { type: 'string' },
-  'max-flows': { type: 'string' },
-  'tcp-timeout': { type: 'string' },
-  'udp-timeout': { type: 'string' },
-  'other-timeout': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -59,22 +51,7 @@ export async function runAnalyze(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length === 0) throw new UsageError("analyze needs at least one capture, directory or '-' (see phonehome analyze --help)");
-  if (v.profiles && v['no-profiles']) throw new UsageError('--profiles and --no-profiles cannot be combined');
-  const timeout = (name: 'tcp-timeout' | 'udp-timeout' | 'other-timeout') => positiveNumber(name, v[name]);
-  const result = await analyze(positionals, {
-    outDir: v.out,
-    profilesDir: v['no-profiles'] ? null : v.profiles,
-    detectionsFile: v.detections,
-    geoip: v.geoip,
-    watchCountries: countryList(v['watch-countries']),
-    evidenceDir: v.evidence,
-    maxFlows: positiveNumber('max-flows', v['max-flows'], true),
-    timeouts: {
-      ...(v['tcp-timeout'] !== undefined && { tcp: timeout('tcp-timeout') }),
-      ...(v['udp-timeout'] !== undefined && { udp: timeout('udp-timeout') }),
-      ...(v['other-timeout'] !== undefined && { other: timeout('other-timeout') }),
-    },
-  });
+  const result = await analyze(positionals, { ...analysisSettings(v), outDir: v.out, evidenceDir: v.evidence });
   if (v.json) process.stdout.write(`${JSON.stringify({ stats: result.stats, devices: result.devices, alerts: result.alerts }, null, 2)}\n`);
   else process.stdout.write(formatSummary(result.stats, result.devices, result.alerts));
   for (const n of result.notes) process.stderr.write(`phonehome: note: ${n}\n`);

@@ -29,3 +29,46 @@ export function countryList(v: string | undefined): string[] | undefined {
   if (bad) throw new UsageError(`--watch-countries takes ISO 3166-1 alpha-2 codes separated by commas (like CN,HK,RU), got '${bad}'`);
   return list;
 }
+
+/** The analysis options analyze and sensor share: one definition, so both analyse alike. */
+export const ANALYSIS_OPTIONS = {
+  profiles: { type: 'string' },
+  'no-profiles': { type: 'boolean' },
+  detections: { type: 'string' },
+  geoip: { type: 'string', multiple: true },
+  'watch-countries': { type: 'string' },
+  'max-flows': { type: 'string' },
+  'tcp-timeout': { type: 'string' },
+  'udp-timeout': { type: 'string' },
+  'other-timeout': { type: 'string' },
+} as const;
+
+type AnalysisValues = {
+  profiles?: string;
+  'no-profiles'?: boolean;
+  detections?: string;
+  geoip?: string[];
+  'watch-countries'?: string;
+  'max-flows'?: string;
+  'tcp-timeout'?: string;
+  'udp-timeout'?: string;
+  'other-timeout'?: string;
+};
+
+/** The parsed analysis options as the pipeline takes them. */
+export function analysisSettings(v: AnalysisValues) {
+  if (v.profiles && v['no-profiles']) throw new UsageError('--profiles and --no-profiles cannot be combined');
+  const timeout = (name: 'tcp-timeout' | 'udp-timeout' | 'other-timeout') => positiveNumber(name, v[name]);
+  return {
+    profilesDir: v['no-profiles'] ? null : v.profiles,
+    detectionsFile: v.detections,
+    geoip: v.geoip,
+    watchCountries: countryList(v['watch-countries']),
+    maxFlows: positiveNumber('max-flows', v['max-flows'], true),
+    timeouts: {
+      ...(v['tcp-timeout'] !== undefined && { tcp: timeout('tcp-timeout') }),
+      ...(v['udp-timeout'] !== undefined && { udp: timeout('udp-timeout') }),
+      ...(v['other-timeout'] !== undefined && { other: timeout('other-timeout') }),
+    },
+  };
+}

@@ -1,6 +1,6 @@
 import type { Level } from 'pino';
 import { runSensor } from '../run/sensor.js';
-import { countryList, parse, positiveNumber, UsageError } from './args.js';
+import { ANALYSIS_OPTIONS, analysisSettings, parse, positiveNumber, UsageError } from './args.js';
 
 export const SENSOR_HELP = `Usage: phonehome sensor --input SRC --collector URL --token TOKEN [options]
 
@@ -107,15 +107,7 @@ const options = {
   'metrics-port': { type: 'string' },
   'metrics-host': { type: 'string' },
   'log-level': { type: 'string' },
-  profiles: { type: 'string' },
-  'no-profiles': { type: 'boolean' },
-  detections: { type: 'string' },
-  geoip: { type: 'string', multiple: true },
-  'watch-countries': { type: 'string' },
-  'max-flows': { type: 'string' },
-  'tcp-timeout': { type: 'string' },
-  'udp-timeout': { type: 'string' },
-  'other-timeout': { type: 'string' },
+  ...ANALYSIS_OPTIONS,
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -151,11 +143,9 @@ export async function runSensorCommand(argv: string[], env: NodeJS.ProcessEnv = 
   const collector = collectorUrl(v.collector);
   const token = v.token ?? env.PHONEHOME_TOKEN;
   if (!token) throw new UsageError('sensor needs --token TOKEN (or PHONEHOME_TOKEN in the environment)');
-  if (v.profiles && v['no-profiles']) throw new UsageError('--profiles and --no-profiles cannot be combined');
   const logLevel = (v['log-level'] ?? 'info') as Level;
   if (!LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}, got '${v['log-level']}'`);
   if (v.name !== undefined && !/^[\w.:@-]{1,128}$/.test(v.name)) throw new UsageError(`--name must be 1-128 letters, digits or . _ - : @, got '${v.name}'`);
-  const timeout = (name: 'tcp-timeout' | 'udp-timeout' | 'other-timeout') => positiveNumber(name, v[name]);
   return runSensor({
     input: v.input,
     collector,
@@ -169,15 +159,6 @@ export async function runSensorCommand(argv: string[], env: NodeJS.ProcessEnv = 
     metricsPort: port(v['metrics-port']),
     metricsHost: v['metrics-host'] ?? '127.0.0.1',
     logLevel,
-    profilesDir: v['no-profiles'] ? null : v.profiles,
-    detectionsFile: v.detections,
-    geoip: v.geoip,
-    watchCountries: countryList(v['watch-countries']),
-    maxFlows: positiveNumber('max-flows', v['max-flows'], true),
-    timeouts: {
-      ...(v['tcp-timeout'] !== undefined && { tcp: timeout('tcp-timeout') }),
-      ...(v['udp-timeout'] !== undefined && { udp: timeout('udp-timeout') }),
-      ...(v['other-timeout'] !== undefined && { other: timeout('other-timeout') }),
-    },
+    ...analysisSettings(v),
   });
 }
