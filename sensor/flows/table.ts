@@ -246,7 +246,8 @@ function hashFlow(proto: number, a0: number, a1: number, a2: number, a3: number,
   h = Math.imul(h ^ (h >>> 13) ^ b1, 0xcc9e2d51);
   h = Math.imul(h ^ (h >>> 15) ^ b2, 0x1b873593);
   h = Math.imul(h ^ (h >>> 13) ^ b3, 0xcc9e2d51);
-  return (h ^ (h >>> 16)) | 0;
+  // 30 bits: a small integer key stays unboxed, so a lookup allocates nothing.
+  return (h ^ (h >>> 16)) & 0x3fffffff;
 }
 
 function swapEndpoints(f: Flow): void {
