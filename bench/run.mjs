@@ -3,9 +3,10 @@
 // corpus (merged, then concatenated ten times) and a generated flood of
 // distinct short flows.
 // Usage: npm run bench [-- --reps 3 --copies 10 --flood 2000000 --corpus DIR]
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { createServer } from 'node:net';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -124,4 +125,38 @@ if (want('flood')) {
     return { flows: j.stats.flows };
   });
   console.log(`\nflood: ${fmt(floodPkts)}packets in ${fmt(floodPkts / 2)}distinct flows, default --max-flows: ${fmt(floodPkts / r.wall)}packets/s, peak RSS ${mib(r.rss)}, flows emitted ${r.flows}`);
+}
+
+if (want('sensor')) {
+  // The continuous sensor on a live stdin stream: how fast it reads, and how far behind
+  // the stream its own lag metric says it is. The collector is unreachable on purpose:
+  // events go to the spool, so delivery does not set the pace.
+  const metricsPort = await new Promise((res) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });
+  const spool = join(tmpdir(), `phonehome-bench-spool-${process.pid}`);
+  const sh = spawn('sh', ['-c', `'${process.execPath}' '${join(root, 'bench/live-replay.mjs')}' '${big}' | '${process.execPath}' '${CLI}' sensor --input - --collector http://127.0.0.1:9 --token bench-token-0123456789 --spool '${spool}' --spool-max-mb 4096 --metrics-port ${metricsPort} --log-level fatal`], { stdio: 'ignore', detached: true });
+  const scrape = async () => {
+    try {
+      const t = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      const v = (name) => Number((new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(t) ?? [])[1] ?? NaN);
+      return { packets: v('phonehome_sensor_packets_total'), lag: v('phonehome_sensor_lag_seconds') };
+    } catch {
+      return null;
+    }
+  };
+  let t0 = null;
+  let maxLag = 0;
+  let last = null;
+  for (let i = 0; i < 6000; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const m = await scrape();
+    if (!m || !(m.packets > 0)) continue;
+    t0 ??= performance.now();
+    if (Number.isFinite(m.lag)) maxLag = Math.max(maxLag, m.lag);
+    last = m;
+    if (m.packets >= pkts) break;
+  }
+  const secs = (performance.now() - t0) / 1000;
+  try { process.kill(-sh.pid, 'SIGKILL'); } catch {}
+  execFileSync('rm', ['-rf', spool]);
+  console.log(`\nsensor on a live stdin stream (timestamps re-stamped to now): ${fmt(last.packets / secs)}packets/s, largest lag metric seen ${maxLag.toFixed(2)} s`);
 }
