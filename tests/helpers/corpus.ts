@@ -53,3 +53,8 @@ export function oracleCaptures(): string[] {
   console.warn(`${CORPUS_DIR} is not there: comparing the bundled fixtures only`);
   return capturesUnder(FIXTURES);
 }
+
+/** MaxMind's test databases: ../shared/geoip when present, else the bundled copy. */
+export const GEOIP_DIR = existsSync(resolve(import.meta.dirname, '../../../shared/geoip'))
+  ? resolve(import.meta.dirname, '../../../shared/geoip')
+  : join(FIXTURES, 'geoip');

@@ -8,10 +8,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { AlertRecord } from '../../../contract/types.js';
 import type { Endpoint } from '../../helpers/build.js';
 import { phonehome } from '../../helpers/cli.js';
+import { GEOIP_DIR } from '../../helpers/corpus.js';
 import { rng, Scenario } from '../../helpers/scenarios.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'phonehome-scenario-'));
-const GEO = join(import.meta.dirname, '../../../../shared/geoip');
+const GEO = GEOIP_DIR;
 const T0 = 1_700_000_000;
 const SPAN = 3 * 3600;
 

@@ -9,11 +9,11 @@ import { defaultDatabase, GeoIp, GeoIpError } from '../../../sensor/enrich/geoip
 import { verifyMmdb } from '../../../sensor/enrich/mmdb-verify.js';
 import { isSpecialIp } from '../../../sensor/util/addr.js';
 import { phonehome } from '../../helpers/cli.js';
-import { fixture } from '../../helpers/corpus.js';
+import { fixture, GEOIP_DIR } from '../../helpers/corpus.js';
 import { mmdbCountry } from '../../helpers/mmdblookup.js';
 import { phonehomeView } from '../../helpers/phonehome.js';
 
-const GEO = join(import.meta.dirname, '../../../../shared/geoip');
+const GEO = GEOIP_DIR;
 const haveGeo = existsSync(GEO);
 if (!haveGeo) console.warn(`skipping MaxMind test database checks: ${GEO} is not there`);
 
