@@ -62,12 +62,20 @@ interface Series {
   starts: number[];
   sizes: number[];
   flows: SlimFlow[];
-  count: number;
-  packets: number;
-  bytesOut: number;
-  bytesIn: number;
-  first: number;
-  last: number;
+  /** every connection counted, in the alert evidence's own shape */
+  totals: Totals;
+}
+
+type Totals = Pick<AlertRecord['evidence'], 'flows' | 'packets' | 'bytes_out' | 'bytes_in' | 'first_seen' | 'last_seen'>;
+
+/** Adds one flow to evidence totals; series and alerts count flows the same way. */
+function addFlow(t: Totals, f: SlimFlow): void {
+  t.flows++;
+  t.packets += f.src_pkts + f.dst_pkts;
+  t.bytes_out += f.src_bytes;
+  t.bytes_in += f.dst_bytes;
+  t.first_seen = Math.min(t.first_seen, f.ts);
+  t.last_seen = Math.max(t.last_seen, f.ts + f.duration);
 }
 
 export interface DetectorOptions {
@@ -176,15 +184,11 @@ export class Detector {
         this.series.set(key, s);
       } else {
         if (this.series.size >= MAX_SERIES) evictOldest(this.series, lowWater(MAX_SERIES));
-        s = { facts, profile: profile?.profile ?? null, dstIp: f.dst_ip, name, starts: [], sizes: [], flows: [], count: 0, packets: 0, bytesOut: 0, bytesIn: 0, first: f.ts, last: f.ts };
+        const totals: Totals = { flows: 0, packets: 0, bytes_out: 0, bytes_in: 0, first_seen: f.ts, last_seen: f.ts };
+        s = { facts, profile: profile?.profile ?? null, dstIp: f.dst_ip, name, starts: [], sizes: [], flows: [], totals };
         this.series.set(key, s);
       }
-      s.count++;
-      s.packets += f.src_pkts + f.dst_pkts;
-      s.bytesOut += f.src_bytes;
-      s.bytesIn += f.dst_bytes;
-      s.first = Math.min(s.first, f.ts);
-      s.last = Math.max(s.last, f.ts + f.duration);
+      addFlow(s.totals, f);
       if (s.starts.length < MAX_BEACON_STARTS) {
         s.starts.push(f.ts);
         s.sizes.push(f.src_bytes + f.dst_bytes);
@@ -250,12 +254,7 @@ export class Detector {
   private account(a: OpenAlert, f: SlimFlow): void {
     // Each flow reaches each rule once (flows end once), so no flow counts twice in an alert.
     const e = a.rec.evidence;
-    e.flows++;
-    e.packets += f.src_pkts + f.dst_pkts;
-    e.bytes_out += f.src_bytes;
-    e.bytes_in += f.dst_bytes;
-    e.first_seen = Math.min(e.first_seen, f.ts);
-    e.last_seen = Math.max(e.last_seen, f.ts + f.duration);
+    addFlow(e, f);
     if (e.uids.length < MAX_UIDS) e.uids.push(f.uid);
     if (a.flows.length < MAX_EVIDENCE_FLOWS) {
       a.flows.push({ proto: f.proto, src_ip: f.src_ip, src_port: f.src_port, dst_ip: f.dst_ip, dst_port: f.dst_port, ts: f.ts, end: f.ts + f.duration });
@@ -284,18 +283,18 @@ export class Detector {
       const dev = deviceName(s.facts);
       const target = s.name ?? s.dstIp;
       const key = `|${s.facts.mac ?? s.facts.ip}|${target}`;
-      if (strobe.enabled && s.count >= (strobe.params.min_connections as number)) {
-        this.seriesAlert('strobe', key, s, `${dev} connected to ${target} ${s.count} times: a strobe, too frequent to be a beacon`, `${s.count} connections`, { connections: s.count });
+      if (strobe.enabled && s.totals.flows >= (strobe.params.min_connections as number)) {
+        this.seriesAlert('strobe', key, s, `${dev} connected to ${target} ${s.totals.flows} times: a strobe, too frequent to be a beacon`, `${s.totals.flows} connections`, { connections: s.totals.flows });
         continue;
       }
-      if (!b.enabled || s.count < (b.params.min_connections as number)) continue;
+      if (!b.enabled || s.totals.flows < (b.params.min_connections as number)) continue;
       const score = scoreBeacon(s.starts, s.sizes, spanStart, spanEnd, { ...DEFAULT_BEACON_SETTINGS, mergeWithinS: b.params.merge_within_s as number });
       if (!score || !isBeacon(score, b.params)) continue;
       this.seriesAlert('beaconing', key, s,
         `${dev} contacted ${target} ${score.beats} times every ${round(score.interval)} s (jitter ${round(score.jitter)} s, beacon score ${score.score})`,
         `regular connections: beacon score ${score.score} (timestamps ${score.timestamps}, sizes ${score.sizes}, histogram ${score.histogram}, duration ${score.duration})`,
         {
-          interval_s: round(score.interval), jitter_s: round(score.jitter), score: score.score, connections: s.count,
+          interval_s: round(score.interval), jitter_s: round(score.jitter), score: score.score, connections: s.totals.flows,
           subscores: { timestamps: score.timestamps, sizes: score.sizes, histogram: score.histogram, duration: score.duration },
         });
     }
@@ -307,8 +306,8 @@ export class Detector {
     const dst: AlertRecord['destination'] = { ip: s.dstIp, port: null, proto: null, name: s.name, country: geo.country, asn: geo.asn, as_org: geo.as_org };
     const a = this.create(rule, rule + key, s.flows[0], s.facts, this.profileByName(s.profile), dst, message, reason, extra);
     for (const f of s.flows) this.account(a, f);
-    const e = a.rec.evidence;
-    Object.assign(e, { flows: s.count, packets: s.packets, bytes_out: s.bytesOut, bytes_in: s.bytesIn, first_seen: s.first, last_seen: s.last });
+    // The kept flows are a sample; the totals cover every connection.
+    Object.assign(a.rec.evidence, s.totals);
     const known = this.seriesAlerts.has(rule + key);
     this.seriesAlerts.set(rule + key, a);
     if (!known) this.onNew?.(a.rec);

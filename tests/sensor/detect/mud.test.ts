@@ -9,21 +9,14 @@ import type { DocumentedDestination } from '../../../contract/types.js';
 import { mudToProfile } from '../../../sensor/detect/mud.js';
 import { ProfileError } from '../../../sensor/detect/profile-error.js';
 import { parseProfileYaml, profileToYaml } from '../../../sensor/detect/profiles.js';
+import { errorOf as expectError } from '../../helpers/errors.js';
 
 const MUD = join(import.meta.dirname, '../../fixtures/mud');
 const fixture = (name: string) => readFileSync(join(MUD, name), 'utf8');
 const F = 'lamp.json';
 const URL_ = 'https://lighting.example.com/lightbulb2000';
 
-function errorOf(fn: () => unknown): ProfileError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ProfileError) return e;
-    throw e;
-  }
-  throw new Error('expected a ProfileError, nothing was thrown');
-}
+const errorOf = (fn: () => unknown): ProfileError => expectError(ProfileError, fn);
 
 const LOCAL4: DocumentedDestination[] = [
   { cidr: '10.0.0.0/8', note: 'local-networks' },

@@ -10,6 +10,7 @@ import type { DeviceProfile } from '../../../contract/types.js';
 import { mudToProfile } from '../../../sensor/detect/mud.js';
 import { ProfileError } from '../../../sensor/detect/profile-error.js';
 import { loadProfiles, parseProfileYaml, profileToYaml } from '../../../sensor/detect/profiles.js';
+import { errorOf as expectError } from '../../helpers/errors.js';
 
 const ROOT = join(import.meta.dirname, '../../..');
 const RULES = join(ROOT, 'rules/devices');
@@ -19,15 +20,7 @@ const F = 'test.yaml';
 
 const y = (...lines: string[]) => `${lines.join('\n')}\n`;
 
-function errorOf(fn: () => unknown): ProfileError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ProfileError) return e;
-    throw e;
-  }
-  throw new Error('expected a ProfileError, nothing was thrown');
-}
+const errorOf = (fn: () => unknown): ProfileError => expectError(ProfileError, fn);
 
 const parseError = (text: string) => errorOf(() => parseProfileYaml(text, F));
 
