@@ -110,7 +110,14 @@ console.log(`capture: ${big} (${fmt(pkts)}packets, ${(bytes / 1e6).toFixed(0)} M
 const rows = [];
 const row = (tool, r) => rows.push({ tool, ...r, pps: pkts / r.wall, mbs: bytes / 1e6 / r.wall });
 const want = (k) => !o.only || o.only.split(',').includes(k);
-if (want('phonehome')) row('phonehome analyze (full analysis)', measure('phonehome', process.execPath, [CLI, 'analyze', big, '--json'], reps));
+const outDir = join(tmpdir(), `phonehome-bench-out-${process.pid}`);
+if (want('phonehome')) {
+  row('phonehome analyze (full analysis)', measure('phonehome', process.execPath, [CLI, 'analyze', big, '--json'], reps));
+  row('phonehome analyze --workers 2', measure('phonehome-2', process.execPath, [CLI, 'analyze', big, '--json', '--workers', '2'], reps));
+  row('phonehome analyze --out (all records)', measure('phonehome-out', process.execPath, [CLI, 'analyze', big, '--out', outDir], reps));
+  row('phonehome analyze --out --workers 2', measure('phonehome-out-2', process.execPath, [CLI, 'analyze', big, '--out', outDir, '--workers', '2'], reps));
+  execFileSync('rm', ['-rf', outDir]);
+}
 if (want('pcap-parser')) row('pcap-parser (framing only)', measure('pcap-parser', process.execPath, ['-e', `const p=require(${JSON.stringify(join(root, 'node_modules/pcap-parser'))}).parse(process.argv[1]);let n=0;p.on('packet',()=>n++);p.on('end',()=>console.log(n))`, big], reps));
 if (want('tcpdump')) row('tcpdump -nn -r (to /dev/null)', measure('tcpdump', 'sh', ['-c', `tcpdump -nn -r '${big}' > /dev/null 2>&1`], reps));
 if (want('tshark')) row('tshark -q -z conv,ip', measure('tshark', 'tshark', ['-n', '-q', '-z', 'conv,ip', '-r', big], reps));
@@ -118,13 +125,19 @@ const tshark = rows.find((r) => r.tool.startsWith('tshark'));
 console.log(`${'tool'.padEnd(36)} ${'packets/s'.padStart(11)} ${'MB/s'.padStart(8)} ${'peak RSS'.padStart(9)} ${'vs tshark'.padStart(10)}`);
 for (const r of rows) console.log(`${r.tool.padEnd(36)} ${fmt(r.pps).padStart(11)} ${r.mbs.toFixed(0).padStart(8)} ${mib(r.rss).padStart(9)} ${tshark ? `${(r.pps / tshark.pps).toFixed(1)}x`.padStart(10) : ''}`);
 
+const one = rows.find((r) => r.tool === 'phonehome analyze (full analysis)');
+const two = rows.find((r) => r.tool === 'phonehome analyze --workers 2');
+if (one && two) console.log(`\nscaling: 1 thread ${fmt(one.pps)}packets/s, 2 workers ${fmt(two.pps)}packets/s (${(two.pps / one.pps).toFixed(2)}x) on ${cpus().length} cores`);
+
 if (want('flood')) {
   const floodPkts = packetsOf(flood);
-  const r = measure('flood', process.execPath, [CLI, 'analyze', flood, '--json'], 1, (s) => {
-    const j = JSON.parse(s);
-    return { flows: j.stats.flows };
-  });
-  console.log(`\nflood: ${fmt(floodPkts)}packets in ${fmt(floodPkts / 2)}distinct flows, default --max-flows: ${fmt(floodPkts / r.wall)}packets/s, peak RSS ${mib(r.rss)}, flows emitted ${r.flows}`);
+  for (const workers of ['1', '2']) {
+    const r = measure('flood', process.execPath, [CLI, 'analyze', flood, '--json', '--workers', workers], 1, (s) => {
+      const j = JSON.parse(s);
+      return { flows: j.stats.flows };
+    });
+    console.log(`${workers === '1' ? '\n' : ''}flood, --workers ${workers}: ${fmt(floodPkts)}packets in ${fmt(floodPkts / 2)}distinct flows, default --max-flows: ${fmt(floodPkts / r.wall)}packets/s, peak RSS ${mib(r.rss)}, flows emitted ${r.flows}`);
+  }
 }
 
 if (want('sensor')) {

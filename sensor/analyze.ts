@@ -10,6 +10,7 @@ import { enrichFlow } from './enrich/flows.js';
 import { GeoIp } from './enrich/geoip.js';
 import { writeEvidence } from './output/evidence.js';
 import { Analyzer, type AnalyzerOptions } from './analyzer.js';
+import { analyzeSharded } from './parallel/shards.js';
 import { CaptureError } from './capture/errors.js';
 import { expandInputs } from './capture/inputs.js';
 import { firstTimestamp, readCaptureFile, readCaptureStream, type ReadResult } from './capture/reader.js';
@@ -31,6 +32,8 @@ export interface AnalyzeOptions extends AnalyzerOptions {
   watchCountries?: string[];
   /** write one pcap per alert with the packets of its flows here */
   evidenceDir?: string;
+  /** analyse files in this many worker threads (stdin is always read by one) */
+  workers?: number;
 }
 
 export const DEFAULT_PROFILES_DIR = join(RULES_DIR, 'devices');
@@ -73,35 +76,45 @@ export async function analyze(args: string[], opts: AnalyzeOptions = {}): Promis
   if (opts.evidenceDir) mkdirSync(opts.evidenceDir, { recursive: true });
   const analyzer: Analyzer = new Analyzer(
     {
-      flow: (r) => {
+      flow: (r, facts, resolved) => {
         enrichFlow(r, geo);
         flowsOut?.write(r);
-        detector.onFlow(r, analyzer.inventory.facts(r.src_mac, r.src_ip));
+        detector.onFlow(r, facts, resolved);
       },
-      dns: (r) => {
-        dnsOut?.write(r);
-        detector.onDns(r);
-      },
+      dns: dnsOut ? (r) => dnsOut!.write(r) : undefined,
+      outboundOnly: flowsOut === null,
     },
     opts,
   );
 
   const fileStats: FileStats[] = [];
   let notCapture: CaptureError | null = null;
+  // Evidence is cut from a second read, so a stream is kept on disk while it is analysed.
+  const stdinCopy = inputs.stdin && opts.evidenceDir ? join(opts.evidenceDir, `.stdin-${process.pid}.pcap`) : null;
+  const workers = opts.workers ?? 1;
+  if (workers > 1 && !inputs.stdin && files.length > 0) {
+    const r = await analyzeSharded(
+      files.map((f) => f.path),
+      workers,
+      { analyzer: { timeouts: opts.timeouts, maxFlows: opts.maxFlows }, geoip: opts.geoip ?? [] },
+      {
+        flow: (line, judged) => {
+          if (line !== null) flowsOut!.writeLine(line);
+          if (judged) detector.onFlow(...judged);
+        },
+        dnsLine: (line) => dnsOut!.writeLine(line),
+        lines: flowsOut !== null,
+      },
+    );
+    files.forEach((f, i) => fileStats.push(fileStat(f.path, r.files[i])));
+    return finishRun({ ...r, decodeWarnings: r.warnings });
+  }
   const readOne = async (name: string, read: (sink: (p: RawPacket) => void) => Promise<ReadResult>): Promise<void> => {
-    let first: number | null = null;
-    let last: number | null = null;
-    const r = await read((p) => {
-      last = p.tsSec + p.tsNsec / 1e9;
-      first ??= last;
-      analyzer.onPacket(p);
-    });
-    fileStats.push(fileStat(name, r, first, last));
+    const r = await read(analyzer.onPacket);
+    fileStats.push(fileStat(name, r));
     if (r.error?.code === 'NOT_A_CAPTURE') notCapture ??= r.error;
   };
   for (const f of files) await readOne(f.path, (sink) => readCaptureFile(f.path, sink));
-  // Evidence is cut from a second read, so a stream is kept on disk while it is analysed.
-  const stdinCopy = inputs.stdin && opts.evidenceDir ? join(opts.evidenceDir, `.stdin-${process.pid}.pcap`) : null;
   if (inputs.stdin) {
     let stream = (opts.stdin ?? process.stdin) as Readable;
     if (stdinCopy) {
@@ -114,50 +127,57 @@ export async function analyze(args: string[], opts: AnalyzeOptions = {}): Promis
   }
 
   const devices = analyzer.finish();
-  const spanStart = Math.min(...fileStats.map((f) => f.first_ts ?? Infinity));
-  const spanEnd = Math.max(...fileStats.map((f) => f.last_ts ?? -Infinity));
-  const alerts = detector.finish(spanStart, spanEnd);
-  if (opts.evidenceDir) {
-    const sources = [...files.map((f) => f.path), ...(stdinCopy ? [stdinCopy] : [])];
-    const names = await writeEvidence(sources, detector.evidenceFlows(), opts.evidenceDir);
-    for (const a of alerts) {
-      const name = names.get(a.id);
-      if (name) a.evidence.pcap = name;
+  return finishRun({
+    devices, packets: analyzer.packets, bytes: analyzer.bytes, flows: analyzer.flows, dnsMessages: analyzer.dnsMessages, decodeWarnings: { ...analyzer.warnings.counts },
+  });
+
+  async function finishRun(run: { devices: DeviceRecord[]; packets: number; bytes: number; flows: number; dnsMessages: number; decodeWarnings: Record<string, number> }): Promise<AnalyzeResult> {
+    const devices = run.devices;
+    const spanStart = Math.min(...fileStats.map((f) => f.first_ts ?? Infinity));
+    const spanEnd = Math.max(...fileStats.map((f) => f.last_ts ?? -Infinity));
+    const alerts = detector.finish(spanStart, spanEnd);
+    if (opts.evidenceDir) {
+      const sources = [...files.map((f) => f.path), ...(stdinCopy ? [stdinCopy] : [])];
+      const names = await writeEvidence(sources, detector.evidenceFlows(), opts.evidenceDir);
+      for (const a of alerts) {
+        const name = names.get(a.id);
+        if (name) a.evidence.pcap = name;
+      }
+      if (stdinCopy) rmSync(stdinCopy, { force: true });
     }
-    if (stdinCopy) rmSync(stdinCopy, { force: true });
+    const stats: RunStats = {
+      packets: run.packets,
+      bytes: run.bytes,
+      flows: run.flows,
+      dns_messages: run.dnsMessages,
+      alerts: alerts.length,
+      devices: devices.length,
+      files: fileStats,
+      decode_warnings: run.decodeWarnings,
+      truncated: fileStats.some((f) => f.truncated),
+      skipped_files: inputs.skipped,
+      peak_rss_bytes: peakRssBytes(),
+    };
+    if (opts.outDir) {
+      flowsOut!.close();
+      dnsOut!.close();
+      writeFileSync(join(opts.outDir, 'devices.json'), `${JSON.stringify(devices, null, 2)}\n`);
+      writeFileSync(join(opts.outDir, 'alerts.jsonl'), alerts.map((a) => `${JSON.stringify(a)}\n`).join(''));
+      writeFileSync(join(opts.outDir, 'stats.json'), `${JSON.stringify(stats, null, 2)}\n`);
+    }
+    // Only stdin can turn out not to be a capture this late; files were sniffed up front.
+    if (notCapture) throw notCapture;
+    return { stats, devices, alerts, notes, exitCode: fileStats.some((f) => f.error !== null) ? 1 : 0 };
   }
-  const stats: RunStats = {
-    packets: analyzer.packets,
-    bytes: analyzer.bytes,
-    flows: analyzer.flows,
-    dns_messages: analyzer.dnsMessages,
-    alerts: alerts.length,
-    devices: devices.length,
-    files: fileStats,
-    decode_warnings: { ...analyzer.warnings.counts },
-    truncated: fileStats.some((f) => f.truncated),
-    skipped_files: inputs.skipped,
-    peak_rss_bytes: peakRssBytes(),
-  };
-  if (opts.outDir) {
-    flowsOut!.close();
-    dnsOut!.close();
-    writeFileSync(join(opts.outDir, 'devices.json'), `${JSON.stringify(devices, null, 2)}\n`);
-    writeFileSync(join(opts.outDir, 'alerts.jsonl'), alerts.map((a) => `${JSON.stringify(a)}\n`).join(''));
-    writeFileSync(join(opts.outDir, 'stats.json'), `${JSON.stringify(stats, null, 2)}\n`);
-  }
-  // Only stdin can turn out not to be a capture this late; files were sniffed up front.
-  if (notCapture) throw notCapture;
-  return { stats, devices, alerts, notes, exitCode: fileStats.some((f) => f.error !== null) ? 1 : 0 };
 }
 
-function fileStat(name: string, r: ReadResult, first: number | null, last: number | null): FileStats {
+function fileStat(name: string, r: ReadResult): FileStats {
   const warnings: string[] = [];
   if (r.truncatedAt !== null) {
     warnings.push(`${name}: capture ends inside a record at byte ${r.truncatedAt} (cut while being written?); every complete packet before it was analysed`);
   }
   return {
-    file: name, format: r.format, linktypes: r.linktypes, packets: r.packets, bytes: r.bytes, first_ts: first, last_ts: last,
+    file: name, format: r.format, linktypes: r.linktypes, packets: r.packets, bytes: r.bytes, first_ts: r.firstTs, last_ts: r.lastTs,
     truncated: r.truncatedAt !== null, error: r.error ? r.error.message : null, warnings,
   };
 }

@@ -4,10 +4,11 @@ import { parseArp } from './decode/arp.js';
 import { newDecoded, TCP, UDP, type Decoded } from './decode/decoded.js';
 import { decodePacket } from './decode/packet.js';
 import { DecodeWarnings } from './decode/warnings.js';
-import { Inventory } from './devices/inventory.js';
+import { Inventory, type DeviceFacts } from './devices/inventory.js';
 import { communityId } from './flows/community-id.js';
 import { protoName, type Flow, type FlowEndReason } from './flows/flow.js';
 import { DnsNameCache } from './flows/names.js';
+import { isSharedFact, shardOf } from './flows/shard.js';
 import { DEFAULT_MAX_FLOWS, DEFAULT_TIMEOUTS, FlowTable, type FlowTimeouts } from './flows/table.js';
 import { parseDhcp, parseDhcp6 } from './protocols/dhcp.js';
 import { parseDns, type DnsMessage } from './protocols/dns.js';
@@ -19,12 +20,44 @@ import { ip4String, ip6String, isSpecial4, isSpecial6, macString } from './util/
 export interface AnalyzerOptions {
   timeouts?: Partial<FlowTimeouts>;
   maxFlows?: number;
+  /** this analyzer owns one shard of the packets (worker threads); all of them by default */
+  shard?: { index: number; count: number };
 }
 
 export interface AnalyzerSinks {
-  flow?: (r: FlowRecord) => void;
-  dns?: (r: DnsRecord) => void;
+  /**
+   * Flows in canonical order: by epoch, then first packet time and uid, so
+   * the order does not depend on how flows were spread over shards. `facts`
+   * describes the local host that initiated it (null when none did);
+   * `resolved` whether DNS gave it the destination before the flow began.
+   */
+  flow?: (r: FlowRecord, facts: DeviceFacts | null, resolved: boolean) => void;
+  /**
+   * Only flows a local host opened to a non-local address reach `flow` (all
+   * that detection judges); the rest are still counted and inventoried, but
+   * no record is built for them. For runs that write no flows out.
+   */
+  outboundOnly?: boolean;
+  /** DNS messages in packet order; `packet` is the packet's index in the input */
+  dns?: (r: DnsRecord, packet: number) => void;
+  /** epoch `n` ended: every flow that ended in it has been delivered */
+  epoch?: (n: number) => void;
 }
+
+/**
+ * Flows are released in epochs: at every flow-table sweep and every
+ * EPOCH_PACKETS packets. Both happen at the same packets in every shard, so a
+ * flow ends in the same epoch however the packets are sharded, and sorting
+ * within an epoch gives one order for one worker or many.
+ */
+const EPOCH_PACKETS = 65536;
+
+interface Ended {
+  rec: FlowRecord;
+  resolved: boolean;
+}
+
+const MUTED = new DecodeWarnings();
 
 /** Initiator payload segments of a TCP flow inspected for TLS SNI / HTTP Host. */
 const APP_SEGMENTS = 4;
@@ -41,45 +74,101 @@ export class Analyzer {
   readonly inventory = new Inventory();
   readonly names = new DnsNameCache();
   readonly table: FlowTable;
+  /** packets read (in every shard: all of them, owned or not) */
   packets = 0;
   bytes = 0;
+  /** flows this analyzer owned */
   flows = 0;
   dnsMessages = 0;
+  epoch = 0;
   private readonly d: Decoded = newDecoded();
+  private readonly shardIndex: number;
+  private readonly shardCount: number;
+  /** decode warnings are counted by shard 0 only: every shard decodes every packet */
+  private readonly decodeWarn: DecodeWarnings;
+  /** where payload parsers report; muted while reading another shard's shared facts */
+  private warn: DecodeWarnings;
+  private ended: Ended[] = [];
 
   constructor(
     private readonly sinks: AnalyzerSinks,
     opts: AnalyzerOptions = {},
   ) {
-    this.table = new FlowTable((f, why) => this.flowEnded(f, why), { ...DEFAULT_TIMEOUTS, ...opts.timeouts }, opts.maxFlows ?? DEFAULT_MAX_FLOWS);
+    this.shardIndex = opts.shard?.index ?? 0;
+    this.shardCount = opts.shard?.count ?? 1;
+    this.decodeWarn = this.shardIndex === 0 ? this.warnings : MUTED;
+    this.warn = this.warnings;
+    const maxFlows = Math.ceil((opts.maxFlows ?? DEFAULT_MAX_FLOWS) / this.shardCount);
+    this.table = new FlowTable((f, why) => this.flowEnded(f, why), { ...DEFAULT_TIMEOUTS, ...opts.timeouts }, maxFlows);
   }
 
   readonly onPacket = (p: RawPacket): void => {
     this.packets++;
     this.bytes += p.wirelen;
     const d = this.d;
-    if (!decodePacket(p, d, this.warnings)) {
+    // Decoding touches no flow, so the sweep may follow it; d.ts saves computing the time twice.
+    const ok = decodePacket(p, d, this.decodeWarn);
+    if (this.table.tick(d) || (this.packets & (EPOCH_PACKETS - 1)) === 0) this.endEpoch();
+    if (!ok) {
       if (d.isArp && d.srcMac >= 0) {
         const arp = parseArp(d.data, d.payOff, d.payLen);
         if (arp && isSpecial4(arp.ip)) this.inventory.seen(arp.mac, arp.ip === 0 ? '' : ip4String(arp.ip), d.ts);
       }
       return;
     }
+    if (this.shardCount > 1 && shardOf(d, this.shardCount) !== this.shardIndex) {
+      if (isSharedFact(d)) this.sharedFact(d);
+      return;
+    }
     const flow = this.table.update(d);
     const orig = this.table.isOrig;
     if (orig ? flow.srcLocal : flow.dstLocal) this.sawLocalSender(d, flow, orig);
     if (flow.srcPkts + flow.dstPkts === 1 && flow.srcLocal && !flow.dstLocal) {
-      flow.dnsName = this.names.lookup(flow.srcIp, flow.dstIp, d.ts);
+      const n = this.names.lookup(flow.srcIp, flow.dstIp, d.ts);
+      flow.dnsName = n.name;
+      flow.resolved = n.resolved;
     }
     if (d.payLen === 0) return;
     if (d.proto === UDP) this.udpPayload(d, flow, orig);
     else if (d.proto === TCP) this.tcpPayload(d, flow, orig);
   };
 
+  /** Another shard's DNS answer, DHCP or SSDP packet: only the names and device facts in it. */
+  private sharedFact(d: Decoded): void {
+    this.warn = MUTED;
+    const { sport, dport } = d;
+    const src = d.ipVersion === 4 ? ip4String(d.src4) : ip6String(d.data, d.src6Off);
+    const dnsProto = d.proto === TCP ? 'dns' : (DNS_PORTS[sport] ?? DNS_PORTS[dport]);
+    if (dnsProto) {
+      const dst = d.ipVersion === 4 ? ip4String(d.dst4) : ip6String(d.data, d.dst6Off);
+      const tcp = d.proto === TCP;
+      if (!tcp || (d.payLen > 2 && d.data.readUInt16BE(d.payOff) <= d.payLen - 2)) {
+        const r = parseDns(d.data, tcp ? d.payOff + 2 : d.payOff, tcp ? d.data.readUInt16BE(d.payOff) : d.payLen, true);
+        if (!('error' in r)) this.dnsNames(d, r, dnsProto, src, dst);
+      }
+    } else if (sport === 67 || sport === 68 || dport === 67 || dport === 68) this.dhcp(d);
+    else if (sport === 546 || sport === 547 || dport === 546 || dport === 547) this.dhcp6(d);
+    else this.ssdp(d, src);
+    this.warn = this.warnings;
+  }
+
+  /** Releases the flows that ended in this epoch, in canonical order. */
+  private endEpoch(): void {
+    const batch = this.ended;
+    if (batch.length > 0) {
+      this.ended = [];
+      batch.sort(compareEnded);
+      const flow = this.sinks.flow;
+      if (flow) for (const e of batch) flow(e.rec, this.inventory.facts(e.rec.src_mac, e.rec.src_ip), e.resolved);
+    }
+    this.sinks.epoch?.(this.epoch);
+    this.epoch++;
+  }
+
   private sawLocalSender(d: Decoded, flow: Flow, orig: boolean): void {
     const ip = orig ? flow.srcIp : flow.dstIp;
     // DHCP clients send from 0.0.0.0 before they have an address.
-    this.inventory.seen(d.srcMac, ip === '0.0.0.0' || ip === '::' ? '' : ip, d.ts);
+    this.inventory.sawPacket(d, ip === '0.0.0.0' || ip === '::' ? '' : ip);
   }
 
   private udpPayload(d: Decoded, flow: Flow, orig: boolean): void {
@@ -88,7 +177,7 @@ export class Analyzer {
     if (dnsProto) return this.dns(d, flow, orig, d.payOff, d.payLen, dnsProto);
     if (sport === 67 || sport === 68 || dport === 67 || dport === 68) return this.dhcp(d);
     if (sport === 546 || sport === 547 || dport === 546 || dport === 547) return this.dhcp6(d);
-    if (sport === 1900 || dport === 1900) return this.ssdp(d, flow, orig);
+    if (sport === 1900 || dport === 1900) return this.ssdp(d, orig ? flow.srcIp : flow.dstIp);
   }
 
   private tcpPayload(d: Decoded, flow: Flow, orig: boolean): void {
@@ -128,22 +217,24 @@ export class Analyzer {
       if (r.needMore <= TLS_MAX_HELLO && flow.tlsNeed === 0) {
         flow.tlsBuf = Buffer.from(b.subarray(off, off + len));
         flow.tlsNeed = r.needMore;
-      } else this.warnings.add('tls_truncated');
+      } else this.warn.add('tls_truncated');
       return;
     }
-    if ('error' in r) return this.warnings.add(r.error);
+    if ('error' in r) return this.warn.add(r.error);
     flow.sni = r.sni;
     flow.alpn = r.alpn;
   }
 
   private dns(d: Decoded, flow: Flow, orig: boolean, off: number, len: number, proto: DnsRecord['proto']): void {
-    const r = parseDns(d.data, off, len);
-    if ('error' in r) return this.warnings.add(r.error);
+    // Full records only when someone writes them out; names need only the addresses.
+    const r = parseDns(d.data, off, len, this.sinks.dns === undefined);
+    if ('error' in r) return this.warn.add(r.error);
     this.dnsMessages++;
     const srcIp = orig ? flow.srcIp : flow.dstIp;
     const dstIp = orig ? flow.dstIp : flow.srcIp;
     if (this.sinks.dns) {
-      this.sinks.dns({
+      this.sinks.dns(
+        {
         ts: d.ts,
         src_ip: srcIp,
         src_mac: d.srcMac >= 0 ? macString(d.srcMac) : null,
@@ -156,8 +247,15 @@ export class Analyzer {
         query: r.query,
         qtype: r.qtype,
         answers: r.answers,
-      });
+        },
+        this.packets,
+      );
     }
+    this.dnsNames(d, r, proto, srcIp, dstIp);
+  }
+
+  /** What an answer teaches: which name the client resolved to which address; mDNS hosts' own names. */
+  private dnsNames(d: Decoded, r: DnsMessage, proto: DnsRecord['proto'], srcIp: string, dstIp: string): void {
     if (!r.isResponse) return;
     if (proto === 'mdns') this.mdnsNames(d, srcIp, r);
     else if (r.query !== null) {
@@ -177,7 +275,7 @@ export class Analyzer {
   private dhcp(d: Decoded): void {
     const r = parseDhcp(d.data, d.payOff, d.payLen);
     if (r === null) return;
-    if ('error' in r) return this.warnings.add(r.error);
+    if ('error' in r) return this.warn.add(r.error);
     if (r.clientMac === null) return;
     // Only what the client says about itself describes the device (requests), plus the address it is given.
     if (r.messageType === 1 || r.messageType === 3 || r.messageType === 8) {
@@ -195,15 +293,14 @@ export class Analyzer {
   private dhcp6(d: Decoded): void {
     const r = parseDhcp6(d.data, d.payOff, d.payLen);
     if (r === null) return;
-    if ('error' in r) return this.warnings.add(r.error);
+    if ('error' in r) return this.warn.add(r.error);
     if (d.srcMac < 0 || d.sport !== 546) return;
     this.inventory.dhcp(d.srcMac, d.ts, { hostname: r.fqdn, vendorClass: r.vendorClass, mudUrl: r.mudUrl });
   }
 
-  private ssdp(d: Decoded, flow: Flow, orig: boolean): void {
+  private ssdp(d: Decoded, ip: string): void {
     const r = parseSsdp(d.data, d.payOff, d.payLen);
     if (!r) return;
-    const ip = orig ? flow.srcIp : flow.dstIp;
     const local = d.ipVersion === 4 ? isSpecial4(d.src4) : isSpecial6(d.data, d.src6Off);
     if (!local) return;
     if (r.server && r.kind !== 'search') this.inventory.ssdpServer(d.srcMac, ip, r.server, d.ts);
@@ -214,9 +311,13 @@ export class Analyzer {
     this.flows++;
     const serverName = f.sni ?? f.httpHost ?? f.dnsName;
     this.inventory.flowEnded(f, serverName);
-    if (!this.sinks.flow) return;
+    if (!this.sinks.flow || (this.sinks.outboundOnly && !(f.srcLocal && !f.dstLocal))) return;
+    this.ended.push({ rec: this.record(f, reason, serverName), resolved: f.resolved });
+  }
+
+  private record(f: Flow, reason: FlowEndReason, serverName: string | null): FlowRecord {
     const cid = communityId(f.proto, { v6: f.v6, w: [f.s0, f.s1, f.s2, f.s3] }, f.sport, { v6: f.v6, w: [f.d0, f.d1, f.d2, f.d3] }, f.dport, f.icmpOneWay);
-    this.sinks.flow({
+    return {
       uid: flowUid(cid, f.first),
       community_id: cid,
       ts: f.first,
@@ -243,14 +344,28 @@ export class Analyzer {
       dst_country: null,
       dst_asn: null,
       end_reason: reason,
-    });
+    };
   }
 
   /** End of input: emit every live flow. */
   finish(): DeviceRecord[] {
     this.table.flush();
+    this.endEpoch();
     return this.inventory.records();
   }
+}
+
+const compareEnded = (a: Ended, b: Ended) => compareFlows(a.rec, b.rec);
+
+/** First packet time, then uid (a hash of the Community ID and that time): one order whatever the sharding. */
+export function compareFlows(x: FlowRecord, y: FlowRecord): number {
+  return compareFlowKeys(x.ts, x.uid, x.src_pkts + x.dst_pkts, y.ts, y.uid, y.src_pkts + y.dst_pkts);
+}
+
+export function compareFlowKeys(ts1: number, uid1: string, pkts1: number, ts2: number, uid2: string, pkts2: number): number {
+  if (ts1 !== ts2) return ts1 - ts2;
+  if (uid1 !== uid2) return uid1 < uid2 ? -1 : 1;
+  return pkts1 - pkts2;
 }
 
 const UID_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';

@@ -14,6 +14,9 @@ export interface ReadResult {
   linktypes: number[];
   packets: number;
   bytes: number;
+  /** capture time (epoch seconds) of the first and last packet delivered; null when none was */
+  firstTs: number | null;
+  lastTs: number | null;
   /** offset of an incomplete last record, when the capture ends inside one */
   truncatedAt: number | null;
   /** reading stopped here; everything before it was delivered */
@@ -77,7 +80,7 @@ class Framer {
   private base = 0;
   private parser: PcapParser | PcapngParser | null = null;
   private readonly pkt: RawPacket = newRawPacket();
-  readonly result: ReadResult = { format: null, linktypes: [], packets: 0, bytes: 0, truncatedAt: null, error: null };
+  readonly result: ReadResult = { format: null, linktypes: [], packets: 0, bytes: 0, firstTs: null, lastTs: null, truncatedAt: null, error: null };
   private readonly counting: PacketSink;
 
   constructor(
@@ -86,7 +89,8 @@ class Framer {
   ) {
     const r = this.result;
     this.counting = (p) => {
-      r.packets++;
+      // The last packet's time is read off the reused packet at the end: no per-packet arithmetic.
+      if (r.packets++ === 0) r.firstTs = p.tsSec + p.tsNsec / 1e9;
       r.bytes += p.wirelen;
       sink(p);
     };
@@ -150,6 +154,7 @@ class Framer {
   /** Called at end of input: what is left is an incomplete record. */
   finish(): ReadResult {
     const r = this.result;
+    if (r.packets > 0) r.lastTs = this.pkt.tsSec + this.pkt.tsNsec / 1e9;
     if (this.parser instanceof PcapngParser) r.linktypes = [...this.parser.linktypes];
     if (r.error) return r;
     if (!this.parser) {

@@ -23,6 +23,8 @@ Options:
   --tcp-timeout S        idle seconds before a TCP flow ends [300]
   --udp-timeout S        idle seconds before a UDP flow ends [60]
   --other-timeout S      idle seconds before other flows end [30]
+  --workers N            analyse files in N threads, each owning a share of the devices;
+                         same results as one [1]
   -h, --help             show this help
 
 Exit codes: 0 read everything (a truncated last record is only a warning),
@@ -32,6 +34,7 @@ Exit codes: 0 read everything (a truncated last record is only a warning),
 Examples:
   phonehome analyze capture.pcap
   phonehome analyze captures/ --out results/ --evidence results/evidence/
+  phonehome analyze big-capture.pcap --workers 2
   phonehome analyze capture.pcap --geoip GeoLite2-City.mmdb --geoip GeoLite2-ASN.mmdb
   tcpdump -i eth0 -U -w - | phonehome analyze - --out results/
 `;
@@ -41,6 +44,7 @@ const options = {
   json: { type: 'boolean' },
   ...ANALYSIS_OPTIONS,
   evidence: { type: 'string' },
+  workers: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -51,7 +55,9 @@ export async function runAnalyze(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length === 0) throw new UsageError("analyze needs at least one capture, directory or '-' (see phonehome analyze --help)");
-  const result = await analyze(positionals, { ...analysisSettings(v), outDir: v.out, evidenceDir: v.evidence });
+  const workers = v.workers === undefined ? 1 : Number(v.workers);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new UsageError(`--workers must be a whole number from 1 to 64, got '${v.workers}'`);
+  const result = await analyze(positionals, { ...analysisSettings(v), outDir: v.out, evidenceDir: v.evidence, workers });
   if (v.json) process.stdout.write(`${JSON.stringify({ stats: result.stats, devices: result.devices, alerts: result.alerts }, null, 2)}\n`);
   else process.stdout.write(formatSummary(result.stats, result.devices, result.alerts));
   for (const n of result.notes) process.stderr.write(`phonehome: note: ${n}\n`);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
-import type { AlertRecord, DeviceProfile, DnsRecord, FlowRecord } from '../../contract/types.js';
+import type { AlertRecord, DeviceProfile, FlowRecord } from '../../contract/types.js';
 import type { GeoIp, GeoInfo } from '../enrich/geoip.js';
 import { isSpecialIp } from '../util/addr.js';
 import { evictOldest, lowWater } from '../util/bounded.js';
@@ -24,8 +24,6 @@ const MAX_SERIES = 25_000;
  * (a scan, a flood) flows are added to one roll-up alert for the device.
  */
 const MAX_ALERTS_PER_DEVICE = 500;
-/** DNS answers remembered for direct-ip. */
-const MAX_RESOLVED = 500_000;
 const MAX_BEACON_STARTS = 100_000;
 
 /** Enough of a flow to find its packets again. */
@@ -84,6 +82,11 @@ export interface DetectorOptions {
   geo: GeoIp | null;
 }
 
+/** Only flows a local host opened to the Internet are judged; the rest cannot raise an alert. */
+export function judges(f: FlowRecord, facts: DeviceFacts | null): facts is DeviceFacts {
+  return facts !== null && !isSpecialIp(f.dst_ip) && isSpecialIp(f.src_ip);
+}
+
 const deviceName = (d: DeviceFacts) => `${d.vendor ? `${d.vendor} ` : ''}${d.mac ?? d.ip}`;
 
 /**
@@ -98,8 +101,6 @@ export class Detector {
   private readonly watchNets: BlockList | null;
   private readonly watchCountries: Set<string>;
   private readonly watchAsns: Set<number>;
-  /** client IP | answer IP -> first time the client resolved that address */
-  private readonly resolved = new Map<string, number>();
   private readonly series = new Map<string, Series>();
   /** beacon and strobe alerts by key: scoring again (a sensor scores after every file) replaces, never adds */
   private readonly seriesAlerts = new Map<string, OpenAlert>();
@@ -122,24 +123,16 @@ export class Detector {
     }
   }
 
-  onDns(r: DnsRecord): void {
-    if (!r.is_response || r.proto !== 'dns') return;
-    for (const a of r.answers) {
-      if (a.type !== 'A' && a.type !== 'AAAA') continue;
-      const key = `${r.dst_ip}|${a.data}`;
-      if (!this.resolved.has(key)) {
-        if (this.resolved.size >= MAX_RESOLVED) evictOldest(this.resolved, lowWater(MAX_RESOLVED));
-        this.resolved.set(key, r.ts);
-      }
-    }
-  }
-
   private rule(id: RuleId) {
     return this.opts.config.rules[id];
   }
 
-  onFlow(f: FlowRecord, facts: DeviceFacts | null): void {
-    if (!facts || isSpecialIp(f.dst_ip) || !isSpecialIp(f.src_ip)) return;
+  /**
+   * One ended flow, with the local host that initiated it (null: none did)
+   * and whether DNS gave that host the destination before the flow began.
+   */
+  onFlow(f: FlowRecord, facts: DeviceFacts | null, resolved: boolean): void {
+    if (!judges(f, facts)) return;
     const profile = this.matcher.profileFor(facts);
     const geo = this.opts.geo?.lookup(f.dst_ip) ?? { country: null, asn: null, as_org: null };
     const dest = (name: string | null, withPort: boolean): AlertRecord['destination'] => ({
@@ -167,9 +160,8 @@ export class Detector {
     }
     const direct = this.rule('direct-ip');
     if (direct.enabled && (f.proto === 'tcp' || f.proto === 'udp') && !(direct.params.ignore_ports as number[]).includes(f.dst_port)) {
-      const when = this.resolved.get(`${f.src_ip}|${f.dst_ip}`);
       const documented = profile && this.matcher.documents(profile, f)?.cidr;
-      if (f.dns_name === null && (when === undefined || when > f.ts) && !documented) {
+      if (f.dns_name === null && !resolved && !documented) {
         this.add('direct-ip', f.dst_ip, f, facts, profile, () => dest(f.sni ?? f.http_host, true),
           () => `${dev()} connected to ${f.dst_ip}:${f.dst_port}/${f.proto} without resolving it through DNS (a hard-coded address)`,
           () => `no DNS answer gave ${f.dst_ip} to ${f.src_ip} before the connection`);

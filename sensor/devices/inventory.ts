@@ -2,6 +2,7 @@ import type { DeviceDestination, DeviceRecord } from '../../contract/types.js';
 import type { Flow } from '../flows/flow.js';
 import { protoName } from '../flows/flow.js';
 import { macString } from '../util/addr.js';
+import { EarliestSet } from '../util/bounded.js';
 import { lookupManufacturer, type Manufacturer } from './oui.js';
 
 /** What detection needs to know about the local host behind a flow. */
@@ -19,9 +20,9 @@ const MAX_DESTINATIONS = 10_000;
 const MAX_NAMES = 16;
 
 class Device {
-  ips = new Set<string>();
-  hostnames = new Set<string>();
-  userAgents = new Set<string>();
+  ips = new EarliestSet(MAX_IPS);
+  hostnames = new EarliestSet(MAX_NAMES);
+  userAgents = new EarliestSet(MAX_NAMES);
   dhcpFingerprint: string | null = null;
   dhcpVendorClass: string | null = null;
   mudUrl: string | null = null;
@@ -29,8 +30,11 @@ class Device {
   flows = 0;
   bytesOut = 0;
   destinations = new Map<string, DeviceDestination>();
+  /** first packet time of the flow that named each destination: the earliest named flow names it */
+  namedAt = new Map<string, number>();
   /** last IP added, so the per-packet path skips the Set for the common case */
   lastIp = '';
+  lastIpTs = 0;
   manufacturer: Manufacturer | null | undefined = undefined;
 
   constructor(
@@ -41,9 +45,35 @@ class Device {
   ) {}
 }
 
-function addBounded(set: Set<string>, v: string, max: number): void {
-  if (set.size < max || set.has(v)) set.add(v);
+/** A device as one inventory held it (plain data: it crosses threads). */
+export interface DeviceSnapshot {
+  mac: number;
+  key: string;
+  /** values with the time each was first seen */
+  ips: [string, number][];
+  hostnames: [string, number][];
+  userAgents: [string, number][];
+  dhcpFingerprint: string | null;
+  dhcpVendorClass: string | null;
+  mudUrl: string | null;
+  ssdpServer: string | null;
+  flows: number;
+  bytesOut: number;
+  firstSeen: number;
+  lastSeen: number;
+  destinations: DeviceDestination[];
+  namedAt: [ip: string, ts: number][];
 }
+
+/** One name per destination, the earliest flow's (then the smallest): the same whichever order flows end in. */
+function nameDestination(dev: Device, dst: DeviceDestination, name: string, at: number): void {
+  const had = dev.namedAt.get(dst.ip);
+  if (dst.name === null || had === undefined || at < had || (at === had && name < dst.name)) {
+    dst.name = name;
+    dev.namedAt.set(dst.ip, at);
+  }
+}
+
 
 /**
  * Local hosts keyed by MAC (or by IP when the link layer has no MACs). Fed by
@@ -59,15 +89,46 @@ export class Inventory {
     return this.byMac.size + this.byIp.size;
   }
 
+  /**
+   * A local host sent this packet (ip '' when its address is unknown or
+   * unassigned). Per packet: takes the packet, not its MAC and time, because
+   * 48-bit MACs and times are boxed when passed, and the last two devices are
+   * remembered because a Map lookup by such a number boxes it too.
+   */
+  sawPacket(p: { srcMac: number; ts: number }, ip: string): void {
+    const mac = p.srcMac;
+    let dev: Device | null;
+    if (mac >= 0 && mac === this.recent0?.mac) dev = this.recent0;
+    else if (mac >= 0 && mac === this.recent1?.mac) {
+      dev = this.recent1;
+      this.recent1 = this.recent0;
+      this.recent0 = dev;
+    } else {
+      dev = this.device(mac, ip, p.ts);
+      if (dev && mac >= 0) {
+        this.recent1 = this.recent0;
+        this.recent0 = dev;
+      }
+    }
+    if (dev) this.update(dev, ip, p.ts);
+  }
+
+  private recent0: Device | null = null;
+  private recent1: Device | null = null;
+
   /** A local host sent a packet (ip '' when its address is unknown or unassigned). */
   seen(mac: number, ip: string, ts: number): void {
     const dev = this.device(mac, ip, ts);
-    if (!dev) return;
+    if (dev) this.update(dev, ip, ts);
+  }
+
+  private update(dev: Device, ip: string, ts: number): void {
     if (ts > dev.lastSeen) dev.lastSeen = ts;
     if (ts < dev.firstSeen) dev.firstSeen = ts;
-    if (ip !== '' && ip !== dev.lastIp) {
+    if (ip !== '' && (ip !== dev.lastIp || ts < dev.lastIpTs)) {
       dev.lastIp = ip;
-      addBounded(dev.ips, ip, MAX_IPS);
+      dev.lastIpTs = ts;
+      dev.ips.add(ip, ts);
     }
   }
 
@@ -91,13 +152,13 @@ export class Inventory {
 
   hostname(mac: number, ip: string, name: string, ts: number): void {
     const dev = this.device(mac, ip, ts);
-    if (dev && name) addBounded(dev.hostnames, name, MAX_NAMES);
+    if (dev && name) dev.hostnames.add(name, ts);
   }
 
   dhcp(mac: number, ts: number, info: { hostname?: string | null; vendorClass?: string | null; fingerprint?: string | null; mudUrl?: string | null }): void {
     const dev = this.device(mac, '', ts);
     if (!dev) return;
-    if (info.hostname) addBounded(dev.hostnames, info.hostname, MAX_NAMES);
+    if (info.hostname) dev.hostnames.add(info.hostname, ts);
     if (info.vendorClass) dev.dhcpVendorClass = info.vendorClass;
     if (info.fingerprint) dev.dhcpFingerprint = info.fingerprint;
     if (info.mudUrl) dev.mudUrl = info.mudUrl;
@@ -110,7 +171,7 @@ export class Inventory {
 
   userAgent(mac: number, ip: string, ua: string, ts: number): void {
     const dev = this.device(mac, ip, ts);
-    if (dev) addBounded(dev.userAgents, ua, MAX_NAMES);
+    if (dev) dev.userAgents.add(ua, ts);
   }
 
   /** A flow ended: count it for the local host that initiated it. */
@@ -130,7 +191,7 @@ export class Inventory {
     dst.flows++;
     dst.bytes_out += f.srcBytes;
     dst.bytes_in += f.dstBytes;
-    if (serverName && !dst.name) dst.name = serverName;
+    if (serverName) nameDestination(dev, dst, serverName, f.first);
     if (!dst.ports.includes(f.dport) && dst.ports.length < 32) dst.ports.push(f.dport);
     const p = protoName(f.proto);
     if (!dst.protos.includes(p)) dst.protos.push(p);
@@ -151,23 +212,78 @@ export class Inventory {
     return { mac: dev.mac >= 0 ? dev.key : null, ip, vendor: m?.vendor ?? null, vendor_country: m?.country ?? null, mud_url: dev.mudUrl };
   }
 
+  /** Every device as this inventory holds it, for merging into another (worker threads). */
+  snapshot(): DeviceSnapshot[] {
+    return [...this.byMac.values(), ...this.byIp.values()].map((d) => ({
+      mac: d.mac, key: d.key, ips: d.ips.entries(), hostnames: d.hostnames.entries(), userAgents: d.userAgents.entries(),
+      dhcpFingerprint: d.dhcpFingerprint, dhcpVendorClass: d.dhcpVendorClass, mudUrl: d.mudUrl, ssdpServer: d.ssdpServer,
+      flows: d.flows, bytesOut: d.bytesOut, firstSeen: d.firstSeen, lastSeen: d.lastSeen, destinations: [...d.destinations.values()],
+      namedAt: [...d.namedAt],
+    }));
+  }
+
+  /**
+   * Merges what another shard saw. Shards count disjoint flows (a device's
+   * flows all belong to one shard), so counters add up; the facts every
+   * shard reads (DHCP, SSDP) are the same in each, so the values agree.
+   */
+  absorb(list: DeviceSnapshot[]): void {
+    for (const s of list) {
+      const dev = this.device(s.mac, s.key, s.firstSeen);
+      if (!dev) continue;
+      dev.firstSeen = Math.min(dev.firstSeen, s.firstSeen);
+      dev.lastSeen = Math.max(dev.lastSeen, s.lastSeen);
+      for (const [ip, ts] of s.ips) dev.ips.add(ip, ts);
+      for (const [h, ts] of s.hostnames) dev.hostnames.add(h, ts);
+      for (const [u, ts] of s.userAgents) dev.userAgents.add(u, ts);
+      dev.dhcpFingerprint ??= s.dhcpFingerprint;
+      dev.dhcpVendorClass ??= s.dhcpVendorClass;
+      dev.mudUrl ??= s.mudUrl;
+      dev.ssdpServer ??= s.ssdpServer;
+      dev.flows += s.flows;
+      dev.bytesOut += s.bytesOut;
+      const namedAt = new Map(s.namedAt);
+      for (const d of s.destinations) {
+        let mine = dev.destinations.get(d.ip);
+        if (!mine) {
+          if (dev.destinations.size >= MAX_DESTINATIONS) continue;
+          mine = { ...d, name: null, ports: [...d.ports], protos: [...d.protos], flows: 0, bytes_out: 0, bytes_in: 0 };
+          dev.destinations.set(d.ip, mine);
+        }
+        mine.flows += d.flows;
+        mine.bytes_out += d.bytes_out;
+        mine.bytes_in += d.bytes_in;
+        const at = namedAt.get(d.ip);
+        if (d.name !== null && at !== undefined) nameDestination(dev, mine, d.name, at);
+        for (const p of d.ports) if (!mine.ports.includes(p) && mine.ports.length < 32) mine.ports.push(p);
+        for (const p of d.protos) if (!mine.protos.includes(p)) mine.protos.push(p);
+        mine.first_seen = Math.min(mine.first_seen, d.first_seen);
+        mine.last_seen = Math.max(mine.last_seen, d.last_seen);
+      }
+    }
+  }
+
   records(): DeviceRecord[] {
     const out: DeviceRecord[] = [];
     for (const dev of [...this.byMac.values(), ...this.byIp.values()]) {
       const m = this.manufacturer(dev);
       const destinations = [...dev.destinations.values()].sort((a, b) => b.bytes_out - a.bytes_out || a.ip.localeCompare(b.ip));
-      for (const d of destinations) d.ports.sort((a, b) => a - b);
+      for (const d of destinations) {
+        d.ports.sort((a, b) => a - b);
+        d.protos.sort();
+      }
       out.push({
         mac: dev.mac >= 0 ? dev.key : null,
         vendor: m?.vendor ?? null,
         vendor_country: m?.country ?? null,
-        ips: [...dev.ips],
-        hostnames: [...dev.hostnames],
+        // Sorted, not in the order seen: with worker threads that order depends on the sharding.
+        ips: dev.ips.values(),
+        hostnames: dev.hostnames.values(),
         dhcp_fingerprint: dev.dhcpFingerprint,
         dhcp_vendor_class: dev.dhcpVendorClass,
         mud_url: dev.mudUrl,
         ssdp_server: dev.ssdpServer,
-        user_agents: [...dev.userAgents],
+        user_agents: dev.userAgents.values(),
         first_seen: dev.firstSeen,
         last_seen: dev.lastSeen,
         flows: dev.flows,

@@ -48,6 +48,8 @@ export class Flow {
   httpHost: string | null = null;
   userAgent: string | null = null;
   dnsName: string | null = null;
+  /** a DNS answer gave the initiator this address before the flow began (hard-coded addresses are not) */
+  resolved = false;
   /** initiator payload segments looked at for names; bounded so long flows cost nothing */
   appTries = 0;
   /** a ClientHello split over segments, being put back together */

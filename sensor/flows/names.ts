@@ -11,7 +11,11 @@ const MIN_VALID_S = 3600;
 interface Entry {
   name: string;
   until: number;
+  /** when the client first got this address from DNS */
+  first: number;
 }
+
+const NONE = { name: null, resolved: false };
 
 export class DnsNameCache {
   private readonly map = new Map<string, Entry>();
@@ -20,13 +24,16 @@ export class DnsNameCache {
 
   remember(clientIp: string, answerIp: string, name: string, ts: number, ttl: number): void {
     const key = `${clientIp}|${answerIp}`;
+    const old = this.map.get(key);
     this.map.delete(key);
-    this.map.set(key, { name, until: ts + Math.max(ttl, MIN_VALID_S) });
+    this.map.set(key, { name, until: ts + Math.max(ttl, MIN_VALID_S), first: old?.first ?? ts });
     if (this.map.size > this.maxEntries) evictOldest(this.map, lowWater(this.maxEntries));
   }
 
-  lookup(clientIp: string, serverIp: string, ts: number): string | null {
+  /** The name, while the answer is valid; `resolved` whether any answer ever gave the client this address. */
+  lookup(clientIp: string, serverIp: string, ts: number): { name: string | null; resolved: boolean } {
     const e = this.map.get(`${clientIp}|${serverIp}`);
-    return e && ts <= e.until ? e.name : null;
+    if (!e) return NONE;
+    return { name: ts <= e.until ? e.name : null, resolved: e.first <= ts };
   }
 }

@@ -44,10 +44,7 @@ export class FlowTable {
   /** Accounts the packet to its flow, creating it if needed. Allocates nothing for a known flow. */
   update(d: Decoded): Flow {
     const ts = d.ts;
-    if (ts >= this.nextSweep) {
-      if (this.nextSweep !== 0) this.sweep(ts);
-      this.nextSweep = ts + SWEEP_EVERY_S;
-    }
+    this.tick(d);
     const v6 = d.ipVersion === 6;
     let s0: number, s1: number, s2: number, s3: number, d0: number, d1: number, d2: number, d3: number;
     if (v6) {
@@ -120,6 +117,22 @@ export class FlowTable {
     }
     if (proto === TCP) this.tcpState(flow, orig, flags, ts);
     return flow;
+  }
+
+  /**
+   * Advances capture time; sweeps idle flows every SWEEP_EVERY_S. Returns
+   * true when it swept. Callers that see packets they do not account (other
+   * shards' packets) tick too, so every shard sweeps at the same packets.
+   * Takes the decoded packet, not its time: a float argument is boxed, once
+   * per packet.
+   */
+  tick(d: { ts: number }): boolean {
+    const ts = d.ts;
+    if (ts < this.nextSweep) return false;
+    const swept = this.nextSweep !== 0;
+    if (swept) this.sweep(ts);
+    this.nextSweep = ts + SWEEP_EVERY_S;
+    return swept;
   }
 
   private create(d: Decoded, v6: boolean, s0: number, s1: number, s2: number, s3: number, d0: number, d1: number, d2: number, d3: number): Flow {

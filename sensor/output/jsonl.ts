@@ -14,7 +14,11 @@ export class JsonlWriter {
   }
 
   write(obj: unknown): void {
-    const line = JSON.stringify(obj);
+    this.writeLine(JSON.stringify(obj));
+  }
+
+  /** A record already in JSON (serialised by a worker thread). */
+  writeLine(line: string): void {
     this.pending.push(line);
     this.pendingLen += line.length + 1;
     this.count++;

@@ -49,12 +49,34 @@ const ERROR_KINDS: readonly DnsError[] = ['dns_truncated', 'dns_bad_pointer', 'd
 // reading a name allocates nothing but the name itself; nothing can interleave (no awaits).
 let nameNext = 0;
 
+// Names repeat endlessly (every lookup, every mDNS announcement): a name is decoded
+// into `scratch` and its string taken from a small cache, so a repeat allocates nothing.
+// Building strings per character had made names the largest allocation of a DNS-heavy run.
+const scratch = Buffer.alloc(MAX_NAME_WIRE + 1);
+const INTERN_SLOTS = 4096;
+const interned: (string | undefined)[] = new Array(INTERN_SLOTS);
+
+function intern(n: number, h: number): string {
+  const slot = (h >>> 0) & (INTERN_SLOTS - 1);
+  const hit = interned[slot];
+  if (hit !== undefined && hit.length === n) {
+    let i = 0;
+    while (i < n && hit.charCodeAt(i) === scratch[i]) i++;
+    if (i === n) return hit;
+  }
+  const s = scratch.toString('latin1', 0, n);
+  interned[slot] = s;
+  return s;
+}
+
 /**
  * Reads the (possibly compressed) name at `pos`. `base`/`end` bound the message, which is
  * where pointers may land; `lim` bounds the uncompressed prefix (an RDATA field's end).
+ * With `build` false the name is only checked (same errors) and '' returned.
  */
-function readName(b: Buffer, base: number, end: number, pos: number, lim: number): string | number {
-  let out = '';
+function readName(b: Buffer, base: number, end: number, pos: number, lim: number, build = true): string | number {
+  let n = 0; // name bytes in `scratch`, with the dots
+  let h = 0x811c9dc5;
   let wire = 1; // the terminating root byte
   let jumps = 0;
   let next = -1;
@@ -63,7 +85,8 @@ function readName(b: Buffer, base: number, end: number, pos: number, lim: number
     const l = b[pos];
     if (l === 0) {
       nameNext = next < 0 ? pos + 1 : next;
-      return out.length === 0 ? ROOT : out;
+      if (!build) return '';
+      return n === 0 ? ROOT : intern(n, h);
     }
     const kind = l & 0xc0;
     if (kind === 0xc0) {
@@ -82,8 +105,17 @@ function readName(b: Buffer, base: number, end: number, pos: number, lim: number
     if (wire > MAX_NAME_WIRE) return E_BAD_LABEL;
     if (pos + 1 + l > lim) return E_TRUNCATED;
     // Byte by byte: Buffer#toString per label (slice, then decode) dominated DNS-heavy captures.
-    if (out.length !== 0) out += '.';
-    for (let i = pos + 1, e = pos + 1 + l; i < e; i++) out += String.fromCharCode(b[i]);
+    if (build) {
+      if (n !== 0) {
+        scratch[n++] = 0x2e;
+        h = Math.imul(h ^ 0x2e, 0x01000193);
+      }
+      for (let i = pos + 1, e = pos + 1 + l; i < e; i++) {
+        const c = b[i];
+        scratch[n++] = c;
+        h = Math.imul(h ^ c, 0x01000193);
+      }
+    }
     pos += 1 + l;
   }
 }
@@ -94,6 +126,29 @@ function u16(b: Buffer, p: number): number {
 
 function u32(b: Buffer, p: number): number {
   return ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
+}
+
+/** Checks one RR's data as rdataText would, without building text: the same errors for the same bytes. */
+function rdataCheck(b: Buffer, base: number, end: number, type: number, p: number, n: number): number {
+  const e = p + n;
+  switch (type) {
+    case 2:
+    case 5:
+    case 12: {
+      const r = readName(b, base, end, p, e, false);
+      return typeof r === 'number' ? r : -1;
+    }
+    case 15:
+    case 33: {
+      const skip = type === 15 ? 2 : 6;
+      if (n < skip + 1) return E_TRUNCATED;
+      const r = readName(b, base, end, p + skip, e, false);
+      return typeof r === 'number' ? r : -1;
+    }
+    case 16:
+      for (let q = p; q < e; q += 1 + b[q]) if (q + 1 + b[q] > e) return E_TRUNCATED;
+  }
+  return -1;
 }
 
 /** Presentation text of one RR's data at b[p, p + n). */
@@ -136,8 +191,12 @@ function rdataText(b: Buffer, base: number, end: number, type: number, p: number
   return b.toString('hex', p, p + (n < MAX_HEX_RDATA ? n : MAX_HEX_RDATA));
 }
 
-/** Parses the DNS message at b[off, off + len). Never throws; malformed input yields `{ error }`. */
-export function parseDns(b: Buffer, off: number, len: number): DnsResult {
+/**
+ * Parses the DNS message at b[off, off + len). Never throws; malformed input yields `{ error }`.
+ * `addressesOnly` keeps only A and AAAA records (all that naming flows and hosts needs) and
+ * skips building the rest, with the same errors for the same bytes.
+ */
+export function parseDns(b: Buffer, off: number, len: number, addressesOnly = false): DnsResult {
   // Callers pass views into a shared capture buffer: a bad range must read nothing rather than throw.
   if (!(Number.isInteger(off) && Number.isInteger(len) && off >= 0 && len >= 0 && off + len <= b.length)) {
     return { error: 'dns_truncated' };
@@ -170,7 +229,8 @@ export function parseDns(b: Buffer, off: number, len: number): DnsResult {
   const answers: DnsAnswerRR[] = [];
   const additionals: DnsAnswerRR[] = [];
   for (let i = 0; i < rrs; i++) {
-    const name = readName(b, off, end, p, end);
+    const at = p;
+    let name = readName(b, off, end, p, end, !addressesOnly);
     if (typeof name === 'number') return { error: ERROR_KINDS[name] };
     p = nameNext;
     if (p + 10 > end) return { error: 'dns_truncated' };
@@ -179,6 +239,15 @@ export function parseDns(b: Buffer, off: number, len: number): DnsResult {
     const rdlen = u16(b, p + 8);
     p += 10;
     if (p + rdlen > end) return { error: 'dns_truncated' };
+    if (addressesOnly) {
+      if (!((type === 1 && rdlen === 4) || (type === 28 && rdlen === 16))) {
+        const bad = rdataCheck(b, off, end, type, p, rdlen);
+        if (bad >= 0) return { error: ERROR_KINDS[bad] };
+        p += rdlen;
+        continue;
+      }
+      name = readName(b, off, end, at, end) as string;
+    }
     const data = rdataText(b, off, end, type, p, rdlen);
     if (typeof data === 'number') return { error: ERROR_KINDS[data] };
     (i < an ? answers : additionals).push({ name, type: dnsTypeName(type), data, ttl });

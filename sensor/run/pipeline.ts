@@ -57,12 +57,11 @@ export class Pipeline {
     const detector = new Detector({ config, profiles, geo }, sinks.alert);
     const analyzer: Analyzer = new Analyzer(
       {
-        flow: (r) => {
+        flow: (r, facts, resolved) => {
           enrichFlow(r, geo);
           sinks.flow(r);
-          detector.onFlow(r, analyzer.inventory.facts(r.src_mac, r.src_ip));
+          detector.onFlow(r, facts, resolved);
         },
-        dns: (r) => detector.onDns(r),
       },
       opts,
     );

@@ -43,6 +43,8 @@ documented:
 
 let alerts: AlertRecord[] = [];
 let evidenceDir = '';
+let alertsText = '';
+let args: string[] = [];
 
 beforeAll(async () => {
   const s = new Scenario(T0, SPAN);
@@ -70,14 +72,26 @@ beforeAll(async () => {
   writeFileSync(join(profiles, 'acme-cam.yaml'), PROFILE);
   const out = join(tmp, 'out');
   evidenceDir = join(tmp, 'evidence');
-  const run = phonehome(['analyze', capture, '--out', out, '--profiles', profiles, '--geoip', join(GEO, 'GeoLite2-Country-Test.mmdb'), '--evidence', evidenceDir]);
+  args = ['analyze', capture, '--profiles', profiles, '--geoip', join(GEO, 'GeoLite2-Country-Test.mmdb')];
+  const run = phonehome([...args, '--out', out, '--evidence', evidenceDir]);
   expect(run.code, run.stderr).toBe(0);
-  alerts = readFileSync(join(out, 'alerts.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  alertsText = readFileSync(join(out, 'alerts.jsonl'), 'utf8');
+  alerts = alertsText.split('\n').filter(Boolean).map((l) => JSON.parse(l));
 }, 120_000);
 
 const of = (dev: Endpoint, rule?: string) => alerts.filter((a) => a.device.mac === dev.mac && (!rule || a.rule === rule));
 
 describe('planted behaviours', () => {
+  it('two worker threads find the same alerts, with the same ids and evidence', () => {
+    const out = join(tmp, 'out-workers');
+    const evidence = join(tmp, 'evidence-workers');
+    const run = phonehome([...args, '--out', out, '--evidence', evidence, '--workers', '2']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(alerts.length).toBeGreaterThan(5);
+    expect(readFileSync(join(out, 'alerts.jsonl'), 'utf8')).toBe(alertsText);
+    for (const a of alerts) expect(readFileSync(join(evidence, a.evidence.pcap!))).toEqual(readFileSync(join(evidenceDir, a.evidence.pcap!)));
+  });
+
   it('the regular beacon is found, with its interval, jitter and score', () => {
     const b = of(beaconer, 'beaconing');
     expect(b).toHaveLength(1);

@@ -12,6 +12,7 @@ import {
 type Parser = (b: Buffer, off: number, len: number) => unknown;
 const PARSERS: [string, Parser][] = [
   ['dns', parseDns],
+  ['dns-addresses', (b, off, len) => parseDns(b, off, len, true)],
   ['tls', parseClientHello],
   ['http', parseHttpRequest],
   ['ssdp', parseSsdp],
@@ -107,6 +108,21 @@ describe('protocol parsers under hostile input', () => {
     }
     expect(parseDns(Buffer.from(SEEDS[0]), 0, SEEDS[0].length)).toMatchObject({ answers: [{ data: 'cdn.example.com' }, { name: 'cdn.example.com', data: '93.184.216.34' }] });
     expect(parseDns(Buffer.from(SEEDS[1]), 0, SEEDS[1].length)).toMatchObject({ additionals: [{ data: '0 0 631 prn.local' }, { data: 'rp=x a=b' }] });
+  });
+
+  it('DNS read for addresses only fails exactly when the full read fails, and finds the same A/AAAA records', () => {
+    // an A or AAAA record of the wrong size is shown as hex by the full read: it is no address
+    const addresses = (rrs: { type: string; data: string }[]) => rrs.filter((r) => (r.type === 'A' && r.data.includes('.')) || (r.type === 'AAAA' && r.data.includes(':')));
+    fc.assert(
+      fc.property(fc.oneof(mutated.filter((m) => m.length > 0), fc.uint8Array({ maxLength: 300 })), (m) => {
+        const b = Buffer.from(m);
+        const full = parseDns(b, 0, b.length);
+        const light = parseDns(b, 0, b.length, true);
+        if ('error' in full) expect(light).toEqual(full);
+        else expect(light).toEqual({ ...full, answers: addresses(full.answers), additionals: addresses(full.additionals) });
+      }),
+      { numRuns: 20_000 },
+    );
   });
 
   it('random bytes: never throw and never look outside the slice', () => {

@@ -1,0 +1,51 @@
+import { TCP, UDP, type Decoded } from '../decode/decoded.js';
+import { u32 } from '../util/bytes.js';
+
+/**
+ * Which of `count` shards owns an IP packet: a symmetric hash of protocol,
+ * addresses and ports, so both directions of a flow meet in one shard and a
+ * device's flows spread over all of them (one busy device does not load one
+ * shard). Non-first fragments carry no ports and may land elsewhere; they are
+ * only counted, never flows.
+ */
+export function shardOf(d: Decoded, count: number): number {
+  if (count === 1) return 0;
+  const lo = d.sport < d.dport ? d.sport : d.dport;
+  const hi = d.sport < d.dport ? d.dport : d.sport;
+  let key = mix(((lo << 16) | hi) ^ (d.proto << 24));
+  if (d.ipVersion === 4) {
+    key ^= mix(d.src4) + mix(d.dst4);
+  } else {
+    key ^= hash6(d.data, d.src6Off) + hash6(d.data, d.dst6Off);
+  }
+  return (mix(key) >>> 0) % count;
+}
+
+/**
+ * Packets whose payload every shard reads, whoever owns their flow: DNS
+ * answers (a flow is named, and judged resolved or hard-coded, by the answers
+ * its client got, which travelled in another flow), mDNS answers (host
+ * names), DHCP, DHCPv6 and SSDP (device facts such as the MUD URL, which
+ * picks a device's profile). The owner also accounts them to their flow. ARP
+ * is handled the same way by the caller.
+ */
+export function isSharedFact(d: Decoded): boolean {
+  if (d.payLen === 0) return false;
+  const s = d.sport;
+  const t = d.dport;
+  if (d.proto === UDP) {
+    if (s === 53 || s === 5353 || s === 5355 || t === 5353 || t === 5355) return d.payLen > 2 && (d.data[d.payOff + 2] & 0x80) !== 0;
+    return s === 67 || s === 68 || t === 67 || t === 68 || s === 546 || s === 547 || t === 546 || t === 547 || s === 1900 || t === 1900;
+  }
+  return d.proto === TCP && s === 53;
+}
+
+function mix(x: number): number {
+  let h = Math.imul(x ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+function hash6(b: Buffer, off: number): number {
+  return mix(u32(b, off) ^ mix(u32(b, off + 4) ^ mix(u32(b, off + 8) ^ mix(u32(b, off + 12)))));
+}

@@ -1,0 +1,141 @@
+// `analyze --workers N` spreads packets over threads by a symmetric hash and
+// merges them back: every output must be what one thread writes.
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { newDecoded } from '../../../sensor/decode/decoded.js';
+import { shardOf } from '../../../sensor/flows/shard.js';
+import { phonehome } from '../../helpers/cli.js';
+import { CORPUS_DIR, corpusAvailable, FIXTURES } from '../../helpers/corpus.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'phonehome-workers-'));
+const OUTPUTS = ['flows.jsonl', 'dns.jsonl', 'alerts.jsonl', 'devices.json'];
+
+function run(input: string, workers: number, extra: string[] = []): { dir: string; stdout: string; stderr: string; code: number | null } {
+  const dir = join(tmp, `${input.replace(/\W/g, '_')}-${workers}-${extra.length}`);
+  const r = phonehome(['analyze', input, '--out', dir, '--workers', String(workers), ...extra]);
+  return { dir, ...r };
+}
+
+const statsOf = (dir: string) => {
+  const s = JSON.parse(readFileSync(join(dir, 'stats.json'), 'utf8'));
+  delete s.peak_rss_bytes;
+  return s;
+};
+
+function expectSameOutputs(a: string, b: string): void {
+  for (const f of OUTPUTS) expect(readFileSync(join(b, f), 'utf8'), f).toBe(readFileSync(join(a, f), 'utf8'));
+  expect(statsOf(b)).toEqual(statsOf(a));
+}
+
+describe('analyze --workers', () => {
+  it('writes byte for byte what one thread writes, for 2 and 3 workers (bundled real captures)', () => {
+    const one = run(FIXTURES, 1);
+    expect(one.code, one.stderr).toBe(0);
+    const flows = readFileSync(join(one.dir, 'flows.jsonl'), 'utf8').split('\n').filter(Boolean);
+    expect(flows.length).toBeGreaterThan(300);
+    for (const n of [2, 3]) {
+      const many = run(FIXTURES, n);
+      expect(many.code, many.stderr).toBe(0);
+      expectSameOutputs(one.dir, many.dir);
+      expect(many.stdout).toBe(one.stdout);
+    }
+  }, 120_000);
+
+  it.runIf(corpusAvailable())('writes what one thread writes over the whole IoT Sentinel corpus', () => {
+    const one = run(CORPUS_DIR, 1);
+    const two = run(CORPUS_DIR, 2);
+    expect(one.code, one.stderr).toBe(0);
+    expect(two.code, two.stderr).toBe(0);
+    expect(statsOf(one.dir).packets).toBeGreaterThan(100_000);
+    expectSameOutputs(one.dir, two.dir);
+  }, 300_000);
+
+  it('without --out, prints the same summary as with it and as one thread (flows nobody judges are not built)', () => {
+    const withOut = phonehome(['analyze', FIXTURES, '--json']);
+    const noOut = phonehome(['analyze', FIXTURES, '--json', '--workers', '2']);
+    const strip = (t: string) => {
+      const j = JSON.parse(t);
+      delete j.stats.peak_rss_bytes;
+      return j;
+    };
+    expect(withOut.code).toBe(0);
+    expect(strip(noOut.stdout)).toEqual(strip(withOut.stdout));
+    expect(strip(withOut.stdout).alerts.length).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('reports a corrupt record exactly as one thread does: same exit code, message and packets before it', () => {
+    const good = readFileSync(join(FIXTURES, readdirSync(FIXTURES).find((f) => f.endsWith('.pcap'))!));
+    // A record header claiming 1 MiB right after the first record: corrupt from there on.
+    const firstLen = good.readUInt32LE(24 + 8);
+    const bad = Buffer.from(good);
+    bad.writeUInt32LE(1 << 20, 24 + 16 + firstLen + 8);
+    const file = join(tmp, 'corrupt.pcap');
+    writeFileSync(file, bad);
+    const one = run(file, 1);
+    const two = run(file, 2);
+    expect(one.code).toBe(1);
+    expect(two.code).toBe(1);
+    expect(two.stderr).toBe(one.stderr);
+    expect(two.stderr).toMatch(/corrupt\.pcap at byte \d+: record claims 1048576 captured bytes/);
+    expect(statsOf(two.dir)).toEqual(statsOf(one.dir));
+  }, 60_000);
+
+  it('rejects a file that is not a capture, and a bad worker count, with the one-thread message and exit code 2', () => {
+    const file = join(tmp, 'notes.txt');
+    writeFileSync(file, 'not a capture\n');
+    const one = phonehome(['analyze', file]);
+    const two = phonehome(['analyze', file, '--workers', '2']);
+    expect(one.code).toBe(2);
+    expect(two.code).toBe(2);
+    expect(two.stderr).toBe(one.stderr);
+    for (const n of ['0', 'two', '1.5']) {
+      const r = phonehome(['analyze', FIXTURES, '--workers', n]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`--workers must be a whole number from 1 to 64, got '${n}'`);
+    }
+  });
+});
+
+describe('shardOf', () => {
+  const v4 = fc.tuple(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 65535 }), fc.integer({ min: 0, max: 65535 }), fc.constantFrom(6, 17, 1, 58));
+
+  it('puts both directions of every flow in the same shard, within range', () => {
+    fc.assert(
+      fc.property(v4, fc.integer({ min: 1, max: 16 }), ([a, b, pa, pb, proto], n) => {
+        const d = newDecoded();
+        Object.assign(d, { ipVersion: 4, proto, src4: a, dst4: b, sport: pa, dport: pb });
+        const there = shardOf(d, n);
+        Object.assign(d, { src4: b, dst4: a, sport: pb, dport: pa });
+        expect(shardOf(d, n)).toBe(there);
+        expect(there).toBeGreaterThanOrEqual(0);
+        expect(there).toBeLessThan(n);
+      }),
+      { numRuns: 5000 },
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.integer({ min: 0, max: 65535 }), fc.integer({ min: 0, max: 65535 }), fc.integer({ min: 2, max: 16 }), (addrs, pa, pb, n) => {
+        const d = newDecoded();
+        const swapped = Buffer.concat([addrs.subarray(16), addrs.subarray(0, 16)]);
+        Object.assign(d, { ipVersion: 6, proto: 6, data: Buffer.from(addrs), src6Off: 0, dst6Off: 16, sport: pa, dport: pb });
+        const there = shardOf(d, n);
+        Object.assign(d, { data: swapped, sport: pb, dport: pa });
+        expect(shardOf(d, n)).toBe(there);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('spreads the flows of one busy device evenly', () => {
+    const d = newDecoded();
+    const counts = [0, 0];
+    // one camera, 10,000 connections to one server from ephemeral ports
+    for (let port = 30000; port < 40000; port++) {
+      Object.assign(d, { ipVersion: 4, proto: 6, src4: 0xc0a8010a, dst4: 0x5db8d822, sport: port, dport: 443 });
+      counts[shardOf(d, 2)]++;
+    }
+    expect(Math.min(...counts) / 10000).toBeGreaterThan(0.45);
+  });
+});
