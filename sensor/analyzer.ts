@@ -50,7 +50,7 @@ export interface AnalyzerSinks {
  * flow ends in the same epoch however the packets are sharded, and sorting
  * within an epoch gives one order for one worker or many.
  */
-const EPOCH_PACKETS = 65536;
+const EPOCH_PACKETS = 16384;
 
 interface Ended {
   rec: FlowRecord;

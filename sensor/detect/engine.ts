@@ -20,6 +20,13 @@ const MAX_SERIES_FLOWS = 20;
  */
 const MAX_SERIES = 25_000;
 /**
+ * Destinations followed per device. A device contacting more (a scan, a
+ * flood) has its further new destinations left unfollowed until some are
+ * forgotten: building a series for each of millions of one-off destinations
+ * was most of the cost, and memory churn, of a flood.
+ */
+const MAX_SERIES_PER_DEVICE = 5_000;
+/**
  * Distinct destinations itemised per rule and device in a window; beyond it
  * (a scan, a flood) flows are added to one roll-up alert for the device.
  */
@@ -102,6 +109,7 @@ export class Detector {
   private readonly watchCountries: Set<string>;
   private readonly watchAsns: Set<number>;
   private readonly series = new Map<string, Series>();
+  private readonly seriesPerDevice = new Map<string, number>();
   /** beacon and strobe alerts by key: scoring again (a sensor scores after every file) replaces, never adds */
   private readonly seriesAlerts = new Map<string, OpenAlert>();
   /** open alerts per rule and device, to cap how many destinations are itemised */
@@ -175,10 +183,14 @@ export class Detector {
         this.series.delete(key);
         this.series.set(key, s);
       } else {
-        if (this.series.size >= MAX_SERIES) evictOldest(this.series, lowWater(MAX_SERIES));
+        const device = facts.mac ?? facts.ip;
+        const followed = this.seriesPerDevice.get(device) ?? 0;
+        if (followed >= MAX_SERIES_PER_DEVICE) return;
+        if (this.series.size >= MAX_SERIES) evictOldest(this.series, lowWater(MAX_SERIES), (gone) => this.unfollow(gone));
         const totals: Totals = { flows: 0, packets: 0, bytes_out: 0, bytes_in: 0, first_seen: f.ts, last_seen: f.ts };
         s = { facts, profile: profile?.profile ?? null, dstIp: f.dst_ip, name, starts: [], sizes: [], flows: [], totals };
         this.series.set(key, s);
+        this.seriesPerDevice.set(device, (this.seriesPerDevice.get(device) ?? 0) + 1);
       }
       addFlow(s.totals, f);
       if (s.starts.length < MAX_BEACON_STARTS) {
@@ -187,6 +199,13 @@ export class Detector {
       }
       if (s.flows.length < MAX_SERIES_FLOWS) s.flows.push(slim(f));
     }
+  }
+
+  private unfollow(s: Series): void {
+    const device = s.facts.mac ?? s.facts.ip;
+    const n = (this.seriesPerDevice.get(device) ?? 1) - 1;
+    if (n > 0) this.seriesPerDevice.set(device, n);
+    else this.seriesPerDevice.delete(device);
   }
 
   private watched(ip: string, geo: GeoInfo): string | null {

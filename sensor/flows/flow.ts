@@ -16,6 +16,10 @@ export class Flow {
   /** the table's hash bucket and the next flow in it */
   hash = 0;
   chain: Flow | null = null;
+  /** the table's activity list (by timeout class), least recently active first */
+  lru = 0;
+  older: Flow | null = null;
+  newer: Flow | null = null;
   srcIp = '';
   dstIp = '';
   sport = 0;

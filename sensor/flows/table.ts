@@ -27,6 +27,15 @@ export class FlowTable {
   /** hash -> first flow of the bucket; further flows hang off Flow.chain */
   private readonly buckets = new Map<number, Flow>();
   private count = 0;
+  /**
+   * One list per timeout class (TCP, UDP, other, closed), least recently
+   * active first, so a sweep stops at the first live flow instead of visiting
+   * all of them (under a flood that visit dominated). A list whose times went
+   * backwards (out-of-order or concatenated captures) is scanned whole once.
+   */
+  private readonly oldest: (Flow | null)[] = [null, null, null, null];
+  private readonly newest: (Flow | null)[] = [null, null, null, null];
+  private readonly inOrder = [true, true, true, true];
   private nextSweep = 0;
   /** set by update(): whether the packet went from initiator to responder */
   isOrig = true;
@@ -87,6 +96,7 @@ export class FlowTable {
     }
     const flags = d.tcpFlags;
     if (flow) {
+      this.unlink(flow);
       const pureSyn = proto === TCP && (flags & (SYN | ACK)) === SYN;
       if (ts - flow.last > this.timeoutOf(flow)) {
         this.end(flow, 'idle');
@@ -96,6 +106,7 @@ export class FlowTable {
         flow = null;
       }
     }
+
     if (!flow) {
       if (this.count >= this.maxFlows) this.evict(this.maxFlows - Math.ceil(this.maxFlows / 100));
       flow = this.create(d, v6, s0, s1, s2, s3, d0, d1, d2, d3);
@@ -103,6 +114,7 @@ export class FlowTable {
       flow.chain = this.buckets.get(h) ?? null;
       this.buckets.set(h, flow);
       this.count++;
+
       // create() may have swapped the endpoints (SYN-ACK seen first).
       orig = flow.sport === sport && flow.s0 === s0 && flow.s1 === s1 && flow.s2 === s2 && flow.s3 === s3;
     }
@@ -116,7 +128,37 @@ export class FlowTable {
       flow.dstBytes += d.wirelen;
     }
     if (proto === TCP) this.tcpState(flow, orig, flags, ts);
+    this.append(flow);
     return flow;
+  }
+
+  private listOf(f: Flow): number {
+    return f.closedAt >= 0 ? 3 : f.proto === TCP ? 0 : f.proto === UDP ? 1 : 2;
+  }
+
+  /** Makes `f` the most recently active of its class. */
+  private append(f: Flow): void {
+    const l = this.listOf(f);
+    f.lru = l;
+    const tail = this.newest[l];
+    f.older = tail;
+    f.newer = null;
+    if (tail) {
+      tail.newer = f;
+      if (f.last < tail.last) this.inOrder[l] = false;
+    } else this.oldest[l] = f;
+    this.newest[l] = f;
+  }
+
+  private unlink(f: Flow): void {
+    const l = f.lru;
+    if (f.older) f.older.newer = f.newer;
+    else if (this.oldest[l] === f) this.oldest[l] = f.newer;
+    else return; // not linked
+    if (f.newer) f.newer.older = f.older;
+    else this.newest[l] = f.older;
+    f.older = f.newer = null;
+    if (this.oldest[l] === null) this.inOrder[l] = true;
   }
 
   /**
@@ -200,8 +242,25 @@ export class FlowTable {
 
   /** Emits flows idle (in capture time) beyond their timeout. */
   sweep(now: number): void {
-    for (const f of this.all()) {
-      if (now - f.last > this.timeoutOf(f)) this.end(f, f.closedAt >= 0 ? 'closed' : 'idle');
+    for (let l = 0; l < 4; l++) {
+      if (!this.inOrder[l]) {
+        this.sweepAll(l, now);
+        continue;
+      }
+      for (let f = this.oldest[l]; f && now - f.last > this.timeoutOf(f); f = this.oldest[l]) this.end(f, f.closedAt >= 0 ? 'closed' : 'idle');
+    }
+  }
+
+  /** A list out of time order: every flow is checked, and the rest put back in order. */
+  private sweepAll(l: number, now: number): void {
+    const keep: Flow[] = [];
+    for (let f = this.oldest[l]; f; f = f.newer) keep.push(f);
+    for (const f of keep) this.unlink(f);
+    keep.sort((a, b) => a.last - b.last);
+    for (const f of keep) {
+      if (now - f.last > this.timeoutOf(f)) {
+        this.end(f, f.closedAt >= 0 ? 'closed' : 'idle');
+      } else this.append(f);
     }
   }
 
@@ -211,21 +270,19 @@ export class FlowTable {
   }
 
   /**
-   * Evicts (and emits) flows from the oldest buckets until `keep` remain. In
-   * bulk: V8 leaves deleted slots at the front of a Map until it rehashes, so
-   * taking the first entry after every insert would turn a flood quadratic.
+   * Evicts (and emits) the least recently active flows until `keep` remain,
+   * in bulk (a hundredth of the table) so a flood pays for it rarely.
    */
   private evict(keep: number): void {
-    const victims: Flow[] = [];
-    let n = this.count;
-    for (const head of this.buckets.values()) {
-      if (n <= keep) break;
-      for (let g: Flow | null = head; g; g = g.chain) {
-        victims.push(g);
-        n--;
+    while (this.count > keep) {
+      let victim: Flow | null = null;
+      for (let l = 0; l < 4; l++) {
+        const f = this.oldest[l];
+        if (f && (!victim || f.last < victim.last)) victim = f;
       }
+      if (!victim) break;
+      this.end(victim, 'evicted');
     }
-    for (const f of victims) this.end(f, 'evicted');
   }
 
   private end(f: Flow, reason: FlowEndReason): void {
@@ -242,6 +299,7 @@ export class FlowTable {
       }
     }
     f.chain = null;
+    this.unlink(f);
     this.count--;
     this.sink(f, reason);
   }

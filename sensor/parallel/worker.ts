@@ -8,7 +8,7 @@ import { GeoIp } from '../enrich/geoip.js';
 import { serialError, type BatchMessage, type DnsItem, type EndedFlow, type FileResult, type ShardTask, type WorkerMessage } from './messages.js';
 
 /** Batches sent but not yet taken by the main thread before this worker waits: bounds memory when the main thread falls behind. */
-const MAX_AHEAD = 16;
+const MAX_AHEAD = 2;
 /** Flows and DNS messages per batch: fewer, larger messages cost the two threads less. */
 const BATCH_ITEMS = 2048;
 /** Epochs a batch waits for items at most, so the main thread can release what the other shards delivered. */
