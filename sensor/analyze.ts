@@ -10,7 +10,7 @@ import { enrichFlow } from './enrich/flows.js';
 import { GeoIp } from './enrich/geoip.js';
 import { writeEvidence } from './output/evidence.js';
 import { Analyzer, type AnalyzerOptions } from './analyzer.js';
-import { analyzeSharded } from './parallel/shards.js';
+import { analyzeSharded, type ShardedInput } from './parallel/shards.js';
 import { CaptureError } from './capture/errors.js';
 import { expandInputs } from './capture/inputs.js';
 import { firstTimestamp, readCaptureFile, readCaptureStream, type ReadResult } from './capture/reader.js';
@@ -91,10 +91,23 @@ export async function analyze(args: string[], opts: AnalyzeOptions = {}): Promis
   let notCapture: CaptureError | null = null;
   // Evidence is cut from a second read, so a stream is kept on disk while it is analysed.
   const stdinCopy = inputs.stdin && opts.evidenceDir ? join(opts.evidenceDir, `.stdin-${process.pid}.pcap`) : null;
+  const stdinStream = (): Readable => {
+    let stream = (opts.stdin ?? process.stdin) as Readable;
+    if (stdinCopy) {
+      const tee = new PassThrough();
+      stream.pipe(tee);
+      stream.pipe(createWriteStream(stdinCopy));
+      stream = tee;
+    }
+    return stream;
+  };
+  const names = [...files.map((f) => f.path), ...(inputs.stdin ? ['-'] : [])];
   const workers = opts.workers ?? 1;
-  if (workers > 1 && !inputs.stdin && files.length > 0) {
+  if (workers > 1) {
+    const reads: ShardedInput[] = files.map((f) => (sink, pace) => readCaptureFile(f.path, sink, pace));
+    if (inputs.stdin) reads.push((sink, pace) => readCaptureStream('-', stdinStream(), sink, pace));
     const r = await analyzeSharded(
-      files.map((f) => f.path),
+      reads,
       workers,
       { analyzer: { timeouts: opts.timeouts, maxFlows: opts.maxFlows }, geoip: opts.geoip ?? [] },
       {
@@ -106,7 +119,10 @@ export async function analyze(args: string[], opts: AnalyzeOptions = {}): Promis
         lines: flowsOut !== null,
       },
     );
-    files.forEach((f, i) => fileStats.push(fileStat(f.path, r.files[i])));
+    r.files.forEach((read, i) => {
+      fileStats.push(fileStat(names[i], read));
+      if (read.error?.code === 'NOT_A_CAPTURE') notCapture ??= read.error;
+    });
     return finishRun({ ...r, decodeWarnings: r.warnings });
   }
   const readOne = async (name: string, read: (sink: (p: RawPacket) => void) => Promise<ReadResult>): Promise<void> => {
@@ -115,16 +131,7 @@ export async function analyze(args: string[], opts: AnalyzeOptions = {}): Promis
     if (r.error?.code === 'NOT_A_CAPTURE') notCapture ??= r.error;
   };
   for (const f of files) await readOne(f.path, (sink) => readCaptureFile(f.path, sink));
-  if (inputs.stdin) {
-    let stream = (opts.stdin ?? process.stdin) as Readable;
-    if (stdinCopy) {
-      const tee = new PassThrough();
-      stream.pipe(tee);
-      stream.pipe(createWriteStream(stdinCopy));
-      stream = tee;
-    }
-    await readOne('-', (sink) => readCaptureStream('-', stream, sink));
-  }
+  if (inputs.stdin) await readOne('-', (sink) => readCaptureStream('-', stdinStream(), sink));
 
   const devices = analyzer.finish();
   return finishRun({
@@ -153,7 +160,8 @@ export async function analyze(args: string[], opts: AnalyzeOptions = {}): Promis
       alerts: alerts.length,
       devices: devices.length,
       files: fileStats,
-      decode_warnings: run.decodeWarnings,
+      // Sorted: with worker threads the reading thread and the shards count different kinds.
+      decode_warnings: Object.fromEntries(Object.entries(run.decodeWarnings).sort(([a], [b]) => a.localeCompare(b))),
       truncated: fileStats.some((f) => f.truncated),
       skipped_files: inputs.skipped,
       peak_rss_bytes: peakRssBytes(),

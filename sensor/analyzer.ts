@@ -8,7 +8,7 @@ import { Inventory, type DeviceFacts } from './devices/inventory.js';
 import { communityId } from './flows/community-id.js';
 import { protoName, type Flow, type FlowEndReason } from './flows/flow.js';
 import { DnsNameCache } from './flows/names.js';
-import { isSharedFact, shardOf } from './flows/shard.js';
+import { isSharedFact } from './flows/shard.js';
 import { DEFAULT_MAX_FLOWS, DEFAULT_TIMEOUTS, FlowTable, type FlowTimeouts } from './flows/table.js';
 import { parseDhcp, parseDhcp6 } from './protocols/dhcp.js';
 import { parseDns, type DnsMessage } from './protocols/dns.js';
@@ -20,8 +20,12 @@ import { ip4String, ip6String, isSpecial4, isSpecial6, macString } from './util/
 export interface AnalyzerOptions {
   timeouts?: Partial<FlowTimeouts>;
   maxFlows?: number;
-  /** this analyzer owns one shard of the packets (worker threads); all of them by default */
-  shard?: { index: number; count: number };
+  /**
+   * A shard worker: the thread reading the input decides sweeps and epochs
+   * (sweep(), epochEnd()), counts decode warnings and packets, and hands over
+   * only this shard's packets (onPacket) and the shared ones (sharedPacket).
+   */
+  shardWorker?: boolean;
 }
 
 export interface AnalyzerSinks {
@@ -52,6 +56,11 @@ export interface AnalyzerSinks {
  */
 const EPOCH_PACKETS = 16384;
 
+/** Whether an epoch ends at the `packets`-th packet of the input, given whether the flow table swept there. */
+export function isEpochEnd(swept: boolean, packets: number): boolean {
+  return swept || (packets & (EPOCH_PACKETS - 1)) === 0;
+}
+
 interface Ended {
   rec: FlowRecord;
   resolved: boolean;
@@ -74,17 +83,16 @@ export class Analyzer {
   readonly inventory = new Inventory();
   readonly names = new DnsNameCache();
   readonly table: FlowTable;
-  /** packets read (in every shard: all of them, owned or not) */
   packets = 0;
   bytes = 0;
-  /** flows this analyzer owned */
   flows = 0;
   dnsMessages = 0;
   epoch = 0;
+  /** index of the packet being analysed in the whole input (a shard worker is told it) */
+  packetIndex = 0;
   private readonly d: Decoded = newDecoded();
-  private readonly shardIndex: number;
-  private readonly shardCount: number;
-  /** decode warnings are counted by shard 0 only: every shard decodes every packet */
+  private readonly ownClock: boolean;
+  /** a shard worker's packets were decoded, and their warnings counted, by the reading thread */
   private readonly decodeWarn: DecodeWarnings;
   /** where payload parsers report; muted while reading another shard's shared facts */
   private warn: DecodeWarnings;
@@ -94,12 +102,10 @@ export class Analyzer {
     private readonly sinks: AnalyzerSinks,
     opts: AnalyzerOptions = {},
   ) {
-    this.shardIndex = opts.shard?.index ?? 0;
-    this.shardCount = opts.shard?.count ?? 1;
-    this.decodeWarn = this.shardIndex === 0 ? this.warnings : MUTED;
+    this.ownClock = !opts.shardWorker;
+    this.decodeWarn = this.ownClock ? this.warnings : MUTED;
     this.warn = this.warnings;
-    const maxFlows = Math.ceil((opts.maxFlows ?? DEFAULT_MAX_FLOWS) / this.shardCount);
-    this.table = new FlowTable((f, why) => this.flowEnded(f, why), { ...DEFAULT_TIMEOUTS, ...opts.timeouts }, maxFlows);
+    this.table = new FlowTable((f, why) => this.flowEnded(f, why), { ...DEFAULT_TIMEOUTS, ...opts.timeouts }, opts.maxFlows ?? DEFAULT_MAX_FLOWS);
   }
 
   readonly onPacket = (p: RawPacket): void => {
@@ -108,18 +114,11 @@ export class Analyzer {
     const d = this.d;
     // Decoding touches no flow, so the sweep may follow it; d.ts saves computing the time twice.
     const ok = decodePacket(p, d, this.decodeWarn);
-    if (this.table.tick(d) || (this.packets & (EPOCH_PACKETS - 1)) === 0) this.endEpoch();
-    if (!ok) {
-      if (d.isArp && d.srcMac >= 0) {
-        const arp = parseArp(d.data, d.payOff, d.payLen);
-        if (arp && isSpecial4(arp.ip)) this.inventory.seen(arp.mac, arp.ip === 0 ? '' : ip4String(arp.ip), d.ts);
-      }
-      return;
+    if (this.ownClock) {
+      this.packetIndex = this.packets;
+      if (isEpochEnd(this.table.tick(d), this.packets)) this.endEpoch();
     }
-    if (this.shardCount > 1 && shardOf(d, this.shardCount) !== this.shardIndex) {
-      if (isSharedFact(d)) this.sharedFact(d);
-      return;
-    }
+    if (!ok) return this.arp(d);
     const flow = this.table.update(d);
     const orig = this.table.isOrig;
     if (orig ? flow.srcLocal : flow.dstLocal) this.sawLocalSender(d, flow, orig);
@@ -132,6 +131,30 @@ export class Analyzer {
     if (d.proto === UDP) this.udpPayload(d, flow, orig);
     else if (d.proto === TCP) this.tcpPayload(d, flow, orig);
   };
+
+  /** A shard worker: the reading thread's clock says sweep now (and end the epoch). */
+  sweep(ts: number): void {
+    this.table.sweep(ts);
+    this.endEpoch();
+  }
+
+  /** A shard worker: the reading thread's clock says the epoch ends. */
+  epochEnd(): void {
+    this.endEpoch();
+  }
+
+  /** A shard worker: another shard's packet that every shard reads (see isSharedFact), or ARP. */
+  readonly sharedPacket = (p: RawPacket): void => {
+    const d = this.d;
+    if (!decodePacket(p, d, MUTED)) this.arp(d);
+    else if (isSharedFact(d)) this.sharedFact(d);
+  };
+
+  private arp(d: Decoded): void {
+    if (!d.isArp || d.srcMac < 0) return;
+    const arp = parseArp(d.data, d.payOff, d.payLen);
+    if (arp && isSpecial4(arp.ip)) this.inventory.seen(arp.mac, arp.ip === 0 ? '' : ip4String(arp.ip), d.ts);
+  }
 
   /** Another shard's DNS answer, DHCP or SSDP packet: only the names and device facts in it. */
   private sharedFact(d: Decoded): void {
@@ -248,7 +271,7 @@ export class Analyzer {
         qtype: r.qtype,
         answers: r.answers,
         },
-        this.packets,
+        this.packetIndex,
       );
     }
     this.dnsNames(d, r, proto, srcIp, dstIp);

@@ -178,10 +178,13 @@ class Framer {
   }
 }
 
+/** Awaited between chunks when given: lets a consumer that runs elsewhere (worker threads) set the pace. */
+export type Pace = () => Promise<void>;
+
 /** Reads a capture file (plain or gzip) and hands every frame to the sink in file order. */
-export async function readCaptureFile(path: string, sink: PacketSink): Promise<ReadResult> {
+export async function readCaptureFile(path: string, sink: PacketSink, pace?: Pace): Promise<ReadResult> {
   const { gzip } = sniffCapture(path);
-  if (gzip) return readCaptureStream(path, createReadStream(path).pipe(createGunzip()), sink);
+  if (gzip) return readCaptureStream(path, createReadStream(path).pipe(createGunzip()), sink, pace);
   const framer = new Framer(path, sink);
   const fd = openSync(path, 'r');
   try {
@@ -191,6 +194,7 @@ export async function readCaptureFile(path: string, sink: PacketSink): Promise<R
       if (n === 0) break;
       framer.commit(n);
       if (framer.failed) break;
+      if (pace) await pace();
     }
   } finally {
     closeSync(fd);
@@ -199,14 +203,25 @@ export async function readCaptureFile(path: string, sink: PacketSink): Promise<R
 }
 
 /** Reads a capture from a stream (stdin, gunzip). */
-export async function readCaptureStream(name: string, stream: Readable, sink: PacketSink): Promise<ReadResult> {
+export async function readCaptureStream(name: string, stream: Readable, sink: PacketSink, pace?: Pace): Promise<ReadResult> {
   const framer = new Framer(name, sink);
+  // The consumer's failure is its own, not a read error of this stream.
+  let paceError: unknown = null;
   try {
     for await (const chunk of stream) {
       framer.push(chunk as Buffer);
       if (framer.failed) {
         stream.destroy();
         break;
+      }
+      if (pace) {
+        try {
+          await pace();
+        } catch (e) {
+          paceError = e;
+          stream.destroy();
+          break;
+        }
       }
     }
   } catch (e) {
@@ -217,6 +232,7 @@ export async function readCaptureStream(name: string, stream: Readable, sink: Pa
     else r.error = new CaptureError('IO', name, framer.received, `reading stopped: ${(e as Error).message}`);
     return r;
   }
+  if (paceError) throw paceError;
   return framer.finish();
 }
 

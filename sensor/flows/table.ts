@@ -20,6 +20,23 @@ const SWEEP_EVERY_S = 10;
 export type FlowSink = (flow: Flow, reason: FlowEndReason) => void;
 
 /**
+ * When idle flows are swept: every SWEEP_EVERY_S of capture time, judged on
+ * every packet of the input. One clock drives the table, or (worker threads)
+ * the thread that reads the input drives the sweeps of every shard.
+ */
+export class SweepClock {
+  private nextSweep = 0;
+
+  /** Returns true when a sweep is due at this packet. */
+  tick(ts: number): boolean {
+    if (ts < this.nextSweep) return false;
+    const due = this.nextSweep !== 0;
+    this.nextSweep = ts + SWEEP_EVERY_S;
+    return due;
+  }
+}
+
+/**
  * Bidirectional flows keyed by protocol and both endpoints. Bounded: when full,
  * the oldest flow is evicted and emitted, never dropped.
  */
@@ -36,7 +53,7 @@ export class FlowTable {
   private readonly oldest: (Flow | null)[] = [null, null, null, null];
   private readonly newest: (Flow | null)[] = [null, null, null, null];
   private readonly inOrder = [true, true, true, true];
-  private nextSweep = 0;
+  private readonly clock = new SweepClock();
   /** set by update(): whether the packet went from initiator to responder */
   isOrig = true;
 
@@ -53,7 +70,6 @@ export class FlowTable {
   /** Accounts the packet to its flow, creating it if needed. Allocates nothing for a known flow. */
   update(d: Decoded): Flow {
     const ts = d.ts;
-    this.tick(d);
     const v6 = d.ipVersion === 6;
     let s0: number, s1: number, s2: number, s3: number, d0: number, d1: number, d2: number, d3: number;
     if (v6) {
@@ -162,19 +178,15 @@ export class FlowTable {
   }
 
   /**
-   * Advances capture time; sweeps idle flows every SWEEP_EVERY_S. Returns
-   * true when it swept. Callers that see packets they do not account (other
-   * shards' packets) tick too, so every shard sweeps at the same packets.
-   * Takes the decoded packet, not its time: a float argument is boxed, once
-   * per packet.
+   * Advances capture time, sweeping idle flows when due; call it for every
+   * packet before update(). Returns true when it swept. Takes the decoded
+   * packet, not its time: a float argument is boxed, once per packet.
    */
   tick(d: { ts: number }): boolean {
     const ts = d.ts;
-    if (ts < this.nextSweep) return false;
-    const swept = this.nextSweep !== 0;
-    if (swept) this.sweep(ts);
-    this.nextSweep = ts + SWEEP_EVERY_S;
-    return swept;
+    if (!this.clock.tick(ts)) return false;
+    this.sweep(ts);
+    return true;
   }
 
   private create(d: Decoded, v6: boolean, s0: number, s1: number, s2: number, s3: number, d0: number, d1: number, d2: number, d3: number): Flow {

@@ -1,20 +1,21 @@
 import type { FlowRecord } from '../../contract/types.js';
-import { CaptureError, type CaptureErrorCode } from '../capture/errors.js';
-import type { ReadResult } from '../capture/reader.js';
-import type { DeviceFacts, DeviceSnapshot } from '../devices/inventory.js';
 import type { AnalyzerOptions } from '../analyzer.js';
+import type { DeviceFacts, DeviceSnapshot } from '../devices/inventory.js';
 
 /** What a shard worker is started with. */
 export interface ShardTask {
-  files: string[];
-  shard: { index: number; count: number };
+  index: number;
   analyzer: Pick<AnalyzerOptions, 'timeouts' | 'maxFlows'>;
   geoip: string[];
   /** send flows and DNS messages as JSON lines (only when they are written out) */
   lines: boolean;
-  /** Int32Array over a SharedArrayBuffer: [index] counts batches the main thread has taken */
-  acks: SharedArrayBuffer;
+  /** Int32Arrays over shared memory, one slot per worker: packet batches finished, result batches taken */
+  consumed: SharedArrayBuffer;
+  taken: SharedArrayBuffer;
 }
+
+/** From the reading thread: a batch of records (see records.ts), or the end of input. */
+export type ToWorker = { type: 'packets'; buf: ArrayBuffer; len: number } | { type: 'end' };
 
 /**
  * A flow as the main thread needs it: its sort key, its JSON line when flows
@@ -31,39 +32,23 @@ export interface BatchMessage {
   dns: DnsItem[];
 }
 
-export interface SerialCaptureError {
-  code: CaptureErrorCode;
-  file: string;
-  offset: number | null;
-  detail: string;
-}
-
-export type FileResult = Omit<ReadResult, 'error'> & { error: SerialCaptureError | null };
-
 export interface DoneMessage {
   type: 'done';
-  files: FileResult[];
-  packets: number;
-  bytes: number;
   flows: number;
   dnsMessages: number;
   warnings: Record<string, number>;
   devices: DeviceSnapshot[];
 }
 
+/** A packet batch's buffer, given back for reuse. */
+export interface FreeMessage {
+  type: 'free';
+  buf: ArrayBuffer;
+}
+
 export interface FailedMessage {
   type: 'failed';
-  /** a CaptureError thrown before reading (not a capture at all), or any other error's message */
-  capture: SerialCaptureError | null;
   message: string;
 }
 
-export type WorkerMessage = BatchMessage | DoneMessage | FailedMessage;
-
-export function serialError(e: CaptureError): SerialCaptureError {
-  return { code: e.code, file: e.file, offset: e.offset, detail: e.detail };
-}
-
-export function captureError(e: SerialCaptureError): CaptureError {
-  return new CaptureError(e.code, e.file, e.offset, e.detail);
-}
+export type FromWorker = BatchMessage | FreeMessage | DoneMessage | FailedMessage;

@@ -1,9 +1,11 @@
 import { Worker } from 'node:worker_threads';
 import type { DeviceRecord, FlowRecord } from '../../contract/types.js';
 import { compareFlowKeys, type AnalyzerOptions } from '../analyzer.js';
-import type { ReadResult } from '../capture/reader.js';
+import type { PacketSink } from '../capture/packet.js';
+import type { Pace, ReadResult } from '../capture/reader.js';
 import { Inventory, type DeviceFacts } from '../devices/inventory.js';
-import { captureError, type DnsItem, type DoneMessage, type EndedFlow, type ShardTask, type WorkerMessage } from './messages.js';
+import { Dispatcher } from './dispatch.js';
+import type { DnsItem, DoneMessage, EndedFlow, FromWorker, ShardTask, ToWorker } from './messages.js';
 
 export interface ShardedOptions {
   analyzer: Pick<AnalyzerOptions, 'timeouts' | 'maxFlows'>;
@@ -21,6 +23,9 @@ export interface ShardedSinks {
   lines: boolean;
 }
 
+/** One input (a file, stdin), read through the given sink at the given pace. */
+export type ShardedInput = (sink: PacketSink, pace: Pace) => Promise<ReadResult>;
+
 export interface ShardedResult {
   files: ReadResult[];
   packets: number;
@@ -32,19 +37,28 @@ export interface ShardedResult {
 }
 
 /**
- * Analyses files in `count` worker threads, one shard of the devices each
- * (see shardOf), and merges what they find back into one stream: an epoch's
- * flows are released once every shard has delivered it, sorted as one
- * analyzer sorts them, so the flows, DNS messages, devices and therefore the
- * alerts are those of a single analyzer (except which flows a full table
- * evicts: each shard holds max-flows / count).
+ * Analyses inputs with `count` worker threads. This thread reads and decodes
+ * each packet once and hands it to the shard its flow hashes to (see shardOf);
+ * the flows coming back are released epoch by epoch once every shard has
+ * delivered the epoch, sorted as one analyzer sorts them, so the flows, DNS
+ * messages, devices and therefore alerts are those of a single analyzer
+ * (except which flows a full table evicts: each shard holds max-flows/count).
  */
-export function analyzeSharded(files: string[], count: number, opts: ShardedOptions, sinks: ShardedSinks): Promise<ShardedResult> {
-  const acks = new Int32Array(new SharedArrayBuffer(4 * count));
+export async function analyzeSharded(inputs: ShardedInput[], count: number, opts: ShardedOptions, sinks: ShardedSinks): Promise<ShardedResult> {
+  const consumed = new Int32Array(new SharedArrayBuffer(4 * count));
+  const taken = new Int32Array(new SharedArrayBuffer(4 * count));
   const through: number[] = new Array(count).fill(-1);
   const done: (DoneMessage | null)[] = new Array(count).fill(null);
   const pending = new Map<number, { flows: EndedFlow[]; dns: DnsItem[] }>();
   let next = 0;
+  let failure: Error | null = null;
+  let allDone: () => void = () => {};
+  let failed: (e: Error) => void = () => {};
+  const finished = new Promise<void>((resolve, reject) => {
+    allDone = resolve;
+    failed = reject;
+  });
+  finished.catch(() => {});
 
   const release = () => {
     const upto = Math.min(...through);
@@ -61,7 +75,6 @@ export function analyzeSharded(files: string[], count: number, opts: ShardedOpti
       const got = pending.get(e);
       if (!got) continue;
       pending.delete(e);
-      // Flows that cannot raise an alert and are not written out travel as keys only; their packet count is then 0.
       got.flows.sort((a, b) => compareFlowKeys(a[1], a[2], a[3], b[1], b[2], b[3]));
       for (const [, , , , line, judged] of got.flows) sinks.flow(line, judged);
       if (sinks.dnsLine) {
@@ -71,72 +84,75 @@ export function analyzeSharded(files: string[], count: number, opts: ShardedOpti
     }
   };
 
-  return new Promise((resolve, reject) => {
-    const workers: Worker[] = [];
-    let failed = false;
-    const fail = (e: Error) => {
-      if (failed) return;
-      failed = true;
-      for (const w of workers) void w.terminate();
-      reject(e);
-    };
-    for (let i = 0; i < count; i++) {
-      const task: ShardTask = { files, shard: { index: i, count }, analyzer: opts.analyzer, geoip: opts.geoip, lines: sinks.lines, acks: acks.buffer as SharedArrayBuffer };
-      const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: task });
-      workers.push(w);
-      w.on('error', fail);
-      w.on('exit', (code) => {
-        if (!done[i]) fail(new Error(`shard worker ${i} exited (code ${code}) before it finished`));
-      });
-      w.on('message', (m: WorkerMessage) => {
-        if (failed) return;
-        try {
-          if (m.type === 'failed') {
-            fail(m.capture ? captureError(m.capture) : new Error(`shard worker ${i} failed: ${m.message}`));
-            return;
-          }
-          if (m.type === 'batch') {
-            for (const f of m.flows) slot(pending, f[0]).flows.push(f);
-            for (const d of m.dns) slot(pending, d[0]).dns.push(d);
-            through[i] = m.through;
-            Atomics.add(acks, i, 1);
-            Atomics.notify(acks, i);
-            release();
-            return;
-          }
-          done[i] = m;
-          through[i] = Infinity;
-          release();
-          if (done.every((d) => d !== null)) resolve(combine(done as DoneMessage[]));
-        } catch (e) {
-          fail(e as Error);
+  const workers: Worker[] = [];
+  const dispatcher = new Dispatcher(count, consumed, (w, buf, len) => workers[w].postMessage({ type: 'packets', buf, len } satisfies ToWorker, [buf]), () => failure);
+  const fail = (e: Error) => {
+    if (failure) return;
+    failure = e;
+    for (const w of workers) void w.terminate();
+    failed(e);
+  };
+  for (let i = 0; i < count; i++) {
+    const maxFlows = Math.ceil((opts.analyzer.maxFlows ?? 500_000) / count);
+    const task: ShardTask = { index: i, analyzer: { ...opts.analyzer, maxFlows }, geoip: opts.geoip, lines: sinks.lines, consumed: consumed.buffer as SharedArrayBuffer, taken: taken.buffer as SharedArrayBuffer };
+    const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: task });
+    workers.push(w);
+    w.on('error', fail);
+    w.on('exit', (code) => {
+      if (!done[i]) fail(new Error(`shard worker ${i} exited (code ${code}) before it finished`));
+    });
+    w.on('message', (m: FromWorker) => {
+      if (failure) return;
+      try {
+        if (m.type === 'failed') return fail(new Error(`shard worker ${i} failed: ${m.message}`));
+        if (m.type === 'free') return dispatcher.recycle(i, m.buf);
+        if (m.type === 'batch') {
+          for (const f of m.flows) slot(pending, f[0]).flows.push(f);
+          for (const d of m.dns) slot(pending, d[0]).dns.push(d);
+          through[i] = m.through;
+          Atomics.add(taken, i, 1);
+          Atomics.notify(taken, i);
+          return release();
         }
-      });
-    }
-  });
+        done[i] = m;
+        through[i] = Infinity;
+        release();
+        if (done.every((d) => d !== null)) allDone();
+      } catch (e) {
+        fail(e as Error);
+      }
+    });
+  }
+
+  const files: ReadResult[] = [];
+  try {
+    for (const input of inputs) files.push(await input(dispatcher.sink, () => dispatcher.pace()));
+    dispatcher.finish();
+    for (const w of workers) w.postMessage({ type: 'end' } satisfies ToWorker);
+    await finished;
+  } catch (e) {
+    fail(e as Error);
+    throw e;
+  }
+  const warnings: Record<string, number> = { ...dispatcher.warnings.counts };
+  const inventory = new Inventory();
+  for (const d of done as DoneMessage[]) {
+    for (const [k, n] of Object.entries(d.warnings)) warnings[k] = (warnings[k] ?? 0) + n;
+    inventory.absorb(d.devices);
+  }
+  return {
+    files,
+    packets: dispatcher.packets,
+    bytes: dispatcher.bytes,
+    flows: done.reduce((n, d) => n + d!.flows, 0),
+    dnsMessages: done.reduce((n, d) => n + d!.dnsMessages, 0),
+    warnings,
+    devices: inventory.records(),
+  };
 }
 
 function slot(pending: Map<number, { flows: EndedFlow[]; dns: DnsItem[] }>, epoch: number) {
   let s = pending.get(epoch);
   if (!s) pending.set(epoch, (s = { flows: [], dns: [] }));
   return s;
-}
-
-/** Every shard read every packet: file results and packet counts come from the first; the rest add up. */
-function combine(done: DoneMessage[]): ShardedResult {
-  const warnings: Record<string, number> = {};
-  const inventory = new Inventory();
-  for (const d of done) {
-    for (const [k, n] of Object.entries(d.warnings)) warnings[k] = (warnings[k] ?? 0) + n;
-    inventory.absorb(d.devices);
-  }
-  return {
-    files: done[0].files.map((f) => ({ ...f, error: f.error ? captureError(f.error) : null })),
-    packets: done[0].packets,
-    bytes: done[0].bytes,
-    flows: done.reduce((n, d) => n + d.flows, 0),
-    dnsMessages: done.reduce((n, d) => n + d.dnsMessages, 0),
-    warnings,
-    devices: inventory.records(),
-  };
 }

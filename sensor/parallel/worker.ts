@@ -1,13 +1,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Analyzer } from '../analyzer.js';
-import { CaptureError } from '../capture/errors.js';
-import { readCaptureFile } from '../capture/reader.js';
+import { newRawPacket } from '../capture/packet.js';
 import { judges } from '../detect/engine.js';
 import { enrichFlow } from '../enrich/flows.js';
 import { GeoIp } from '../enrich/geoip.js';
-import { serialError, type BatchMessage, type DnsItem, type EndedFlow, type FileResult, type ShardTask, type WorkerMessage } from './messages.js';
+import type { BatchMessage, DnsItem, EndedFlow, FromWorker, ShardTask, ToWorker } from './messages.js';
+import { HEADER, Kind, recordSize } from './records.js';
 
-/** Batches sent but not yet taken by the main thread before this worker waits: bounds memory when the main thread falls behind. */
+/** Result batches sent but not yet taken by the main thread before this worker waits: bounds memory when it falls behind. */
 const MAX_AHEAD = 2;
 /** Flows and DNS messages per batch: fewer, larger messages cost the two threads less. */
 const BATCH_ITEMS = 2048;
@@ -15,21 +15,23 @@ const BATCH_ITEMS = 2048;
 const MAX_QUIET_EPOCHS = 64;
 
 /**
- * One shard of `phonehome analyze --workers N`: reads every input (framing
- * is cheap next to analysis), analyses the packets it owns and sends its
- * flows to the main thread epoch by epoch.
+ * One shard of `--workers N`: analyses the packets the reading thread hands
+ * it (its own, and the shared ones every shard reads), sweeping and ending
+ * epochs when told, and sends its flows back epoch by epoch.
  */
 async function run(task: ShardTask): Promise<void> {
   const port = parentPort!;
-  const acks = new Int32Array(task.acks);
-  const post = (m: WorkerMessage) => port.postMessage(m);
+  const consumed = new Int32Array(task.consumed);
+  const taken = new Int32Array(task.taken);
+  const me = task.index;
+  const post = (m: FromWorker) => port.postMessage(m);
   const geo = await GeoIp.open(task.geoip);
   let flows: EndedFlow[] = [];
   let dns: DnsItem[] = [];
   let sent = 0;
   let quiet = 0;
   const send = (through: number) => {
-    while (sent - Atomics.load(acks, task.shard.index) >= MAX_AHEAD) Atomics.wait(acks, task.shard.index, Atomics.load(acks, task.shard.index), 1000);
+    while (sent - Atomics.load(taken, me) >= MAX_AHEAD) Atomics.wait(taken, me, Atomics.load(taken, me), 1000);
     const m: BatchMessage = { type: 'batch', through, flows, dns };
     post(m);
     sent++;
@@ -51,23 +53,52 @@ async function run(task: ShardTask): Promise<void> {
         if (flows.length + dns.length >= BATCH_ITEMS || ++quiet >= MAX_QUIET_EPOCHS) send(n);
       },
     },
-    { ...task.analyzer, shard: task.shard },
+    { ...task.analyzer, shardWorker: true },
   );
-  const files: FileResult[] = [];
-  for (const f of task.files) {
-    const r = await readCaptureFile(f, analyzer.onPacket);
-    files.push({ ...r, error: r.error ? serialError(r.error) : null });
-  }
-  analyzer.finish();
-  send(analyzer.epoch - 1);
-  post({
-    type: 'done', files, packets: analyzer.packets, bytes: analyzer.bytes, flows: analyzer.flows, dnsMessages: analyzer.dnsMessages,
-    warnings: { ...analyzer.warnings.counts }, devices: analyzer.inventory.snapshot(),
+  const pkt = newRawPacket();
+
+  const packets = (ab: ArrayBuffer, len: number) => {
+    const buf = Buffer.from(ab, 0, len);
+    const u32 = new Uint32Array(ab, 0, len >> 2);
+    const f64 = new Float64Array(ab, 0, len >> 3);
+    pkt.data = buf;
+    for (let o = 0; o < len; ) {
+      const w = o >> 2;
+      const kind = u32[w] & 0xff;
+      const caplen = u32[w + 1];
+      pkt.linktype = u32[w] >>> 8;
+      pkt.caplen = caplen;
+      pkt.wirelen = u32[w + 2];
+      pkt.tsSec = u32[w + 3];
+      pkt.tsNsec = u32[w + 4];
+      pkt.off = o + HEADER;
+      analyzer.packetIndex = f64[(o >> 3) + 3];
+      if (kind === Kind.Owned) analyzer.onPacket(pkt);
+      else if (kind === Kind.Shared) analyzer.sharedPacket(pkt);
+      else if (kind === Kind.Sweep) analyzer.sweep(pkt.tsSec + pkt.tsNsec / 1e9);
+      else analyzer.epochEnd();
+      o += recordSize(caplen);
+    }
+    Atomics.add(consumed, me, 1);
+    Atomics.notify(consumed, me);
+    port.postMessage({ type: 'free', buf: ab } satisfies FromWorker, [ab]);
+  };
+
+  port.on('message', (m: ToWorker) => {
+    try {
+      if (m.type === 'packets') return packets(m.buf, m.len);
+      analyzer.finish();
+      send(analyzer.epoch - 1);
+      post({ type: 'done', flows: analyzer.flows, dnsMessages: analyzer.dnsMessages, warnings: { ...analyzer.warnings.counts }, devices: analyzer.inventory.snapshot() });
+      port.close();
+    } catch (e) {
+      fail(e);
+    }
   });
 }
 
-run(workerData as ShardTask).catch((e: unknown) => {
-  parentPort!.postMessage({
-    type: 'failed', capture: e instanceof CaptureError ? serialError(e) : null, message: e instanceof Error ? (e.stack ?? e.message) : String(e),
-  } satisfies WorkerMessage);
-});
+function fail(e: unknown): void {
+  parentPort!.postMessage({ type: 'failed', message: e instanceof Error ? (e.stack ?? e.message) : String(e) } satisfies FromWorker);
+}
+
+run(workerData as ShardTask).catch(fail);

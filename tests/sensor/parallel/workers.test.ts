@@ -44,6 +44,17 @@ describe('analyze --workers', () => {
     }
   }, 120_000);
 
+  it('reads a capture on stdin with workers as one thread reads the file', () => {
+    const file = join(FIXTURES, readdirSync(FIXTURES).filter((f) => f.endsWith('.pcap')).sort()[0]);
+    const one = run(file, 1);
+    const dir = join(tmp, 'stdin-2');
+    const two = phonehome(['analyze', '-', '--out', dir, '--workers', '2'], readFileSync(file));
+    expect(two.code, two.stderr).toBe(0);
+    for (const f of OUTPUTS) expect(readFileSync(join(dir, f), 'utf8'), f).toBe(readFileSync(join(one.dir, f), 'utf8'));
+    const stats = statsOf(dir);
+    expect(stats.files).toEqual([{ ...statsOf(one.dir).files[0], file: '-' }]);
+  }, 60_000);
+
   it.runIf(corpusAvailable())('writes what one thread writes over the whole IoT Sentinel corpus', () => {
     const one = run(CORPUS_DIR, 1);
     const two = run(CORPUS_DIR, 2);

@@ -1,0 +1,125 @@
+import { isEpochEnd } from '../analyzer.js';
+import type { RawPacket } from '../capture/packet.js';
+import { newDecoded } from '../decode/decoded.js';
+import { decodePacket } from '../decode/packet.js';
+import { DecodeWarnings } from '../decode/warnings.js';
+import { isSharedFact, shardOf } from '../flows/shard.js';
+import { SweepClock } from '../flows/table.js';
+import { HEADER, Kind, recordSize } from './records.js';
+
+/** Bytes per batch: room for the largest frame (libpcap's 256 KiB) several times over. */
+const BATCH_BYTES = 1 << 20;
+/** Batches a worker may have queued before reading waits for it. */
+const MAX_IN_FLIGHT = 8;
+
+interface Batch {
+  buf: Buffer;
+  u32: Uint32Array;
+  f64: Float64Array;
+  len: number;
+}
+
+function batchOf(ab: ArrayBuffer): Batch {
+  return { buf: Buffer.from(ab), u32: new Uint32Array(ab), f64: new Float64Array(ab), len: 0 };
+}
+
+/**
+ * The reading thread's side of `--workers`: decodes each packet once to pick
+ * its shard, copies it into that worker's batch (packets every shard reads
+ * into all of them), and decides for every shard when flows are swept and
+ * epochs end, so shards stay in step with what one thread would do.
+ */
+export class Dispatcher {
+  readonly warnings = new DecodeWarnings();
+  packets = 0;
+  bytes = 0;
+  private readonly d = newDecoded();
+  private readonly clock = new SweepClock();
+  private readonly batches: Batch[];
+  private readonly sent: number[];
+  /** batch buffers the workers gave back: a fresh ArrayBuffer is zero-filled, and that showed in profiles */
+  private readonly free: ArrayBuffer[][];
+
+  constructor(
+    private readonly count: number,
+    /** Int32Array over shared memory: batches each worker has finished */
+    private readonly consumed: Int32Array,
+    private readonly post: (worker: number, buf: ArrayBuffer, len: number) => void,
+    private readonly failed: () => Error | null,
+  ) {
+    this.free = Array.from({ length: count }, () => []);
+    this.batches = Array.from({ length: count }, () => batchOf(new ArrayBuffer(BATCH_BYTES)));
+    this.sent = new Array(count).fill(0);
+  }
+
+  readonly sink = (p: RawPacket): void => {
+    this.packets++;
+    this.bytes += p.wirelen;
+    const d = this.d;
+    const ok = decodePacket(p, d, this.warnings);
+    const swept = this.clock.tick(d.ts);
+    if (isEpochEnd(swept, this.packets)) for (let w = 0; w < this.count; w++) this.put(w, swept ? Kind.Sweep : Kind.Epoch, p, 0);
+    if (!ok) {
+      if (d.isArp) for (let w = 0; w < this.count; w++) this.put(w, Kind.Shared, p, p.caplen);
+      return;
+    }
+    const owner = shardOf(d, this.count);
+    if (!isSharedFact(d)) return this.put(owner, Kind.Owned, p, p.caplen);
+    for (let w = 0; w < this.count; w++) this.put(w, w === owner ? Kind.Owned : Kind.Shared, p, p.caplen);
+  };
+
+  private put(w: number, kind: Kind, p: RawPacket, caplen: number): void {
+    const size = recordSize(caplen);
+    let b = this.batches[w];
+    if (b.len + size > BATCH_BYTES) {
+      this.flush(w);
+      b = this.batches[w];
+    }
+    const o = b.len >> 2;
+    const u32 = b.u32;
+    u32[o] = kind | (p.linktype << 8);
+    u32[o + 1] = caplen;
+    u32[o + 2] = p.wirelen;
+    u32[o + 3] = p.tsSec;
+    u32[o + 4] = p.tsNsec;
+    b.f64[(b.len >> 3) + 3] = this.packets;
+    if (caplen > 0) p.data.copy(b.buf, b.len + HEADER, p.off, p.off + caplen);
+    b.len += size;
+  }
+
+  private flush(w: number): void {
+    const b = this.batches[w];
+    if (b.len === 0) return;
+    this.post(w, b.buf.buffer as ArrayBuffer, b.len);
+    this.sent[w]++;
+    this.batches[w] = batchOf(this.free[w].pop() ?? new ArrayBuffer(BATCH_BYTES));
+  }
+
+  /** A worker is done with a batch buffer: it is reused. */
+  recycle(w: number, buf: ArrayBuffer): void {
+    if (buf.byteLength === BATCH_BYTES) this.free[w].push(buf);
+  }
+
+  /**
+   * Called between chunks of input: lets the event loop take the workers'
+   * results, and waits while a worker is MAX_IN_FLIGHT batches behind.
+   */
+  async pace(): Promise<void> {
+    await new Promise<void>((r) => setImmediate(r));
+    for (let w = 0; w < this.count; w++) {
+      for (;;) {
+        const e = this.failed();
+        if (e) throw e;
+        const done = Atomics.load(this.consumed, w);
+        if (this.sent[w] - done < MAX_IN_FLIGHT) break;
+        const r = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, t: number): { async: boolean; value: Promise<string> | string } }).waitAsync(this.consumed, w, done, 500);
+        if (r.async) await r.value;
+      }
+    }
+  }
+
+  /** End of input: what is batched goes out. */
+  finish(): void {
+    for (let w = 0; w < this.count; w++) this.flush(w);
+  }
+}
