@@ -1,11 +1,44 @@
 /** Address formatting and classification shared by every stage. */
 
+// A network's packets name the same few thousand addresses over and over (flow
+// endpoints, DNS answers): their text is cached in small direct-mapped tables,
+// so a repeat costs a compare instead of a string and its garbage.
+const SLOTS = 8192;
+const v4Num = new Uint32Array(SLOTS);
+const v4Str: (string | undefined)[] = new Array(SLOTS);
+const v6Words = new Uint32Array(SLOTS * 4);
+const v6Str: (string | undefined)[] = new Array(SLOTS);
+
 export function ip4String(n: number): string {
-  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+  const slot = Math.imul(n, 0x9e3779b1) >>> 19;
+  const hit = v4Str[slot];
+  if (hit !== undefined && v4Num[slot] === n >>> 0) return hit;
+  const s = `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+  v4Num[slot] = n;
+  v4Str[slot] = s;
+  return s;
 }
 
 /** RFC 5952 text form of the IPv6 address at b[off, off + 16). */
 export function ip6String(b: Buffer, off: number): string {
+  const w0 = ((b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3]) >>> 0;
+  const w1 = ((b[off + 4] << 24) | (b[off + 5] << 16) | (b[off + 6] << 8) | b[off + 7]) >>> 0;
+  const w2 = ((b[off + 8] << 24) | (b[off + 9] << 16) | (b[off + 10] << 8) | b[off + 11]) >>> 0;
+  const w3 = ((b[off + 12] << 24) | (b[off + 13] << 16) | (b[off + 14] << 8) | b[off + 15]) >>> 0;
+  const slot = Math.imul(w0 ^ Math.imul(w1, 0x85ebca6b) ^ Math.imul(w2, 0xc2b2ae35) ^ Math.imul(w3, 0x27d4eb2f), 0x9e3779b1) >>> 19;
+  const hit = v6Str[slot];
+  const k = slot * 4;
+  if (hit !== undefined && v6Words[k] === w0 && v6Words[k + 1] === w1 && v6Words[k + 2] === w2 && v6Words[k + 3] === w3) return hit;
+  const s = formatIp6(b, off);
+  v6Words[k] = w0;
+  v6Words[k + 1] = w1;
+  v6Words[k + 2] = w2;
+  v6Words[k + 3] = w3;
+  v6Str[slot] = s;
+  return s;
+}
+
+function formatIp6(b: Buffer, off: number): string {
   const w: number[] = [];
   for (let i = 0; i < 8; i++) w.push(b.readUInt16BE(off + i * 2));
   // IPv4-mapped addresses are written with a dotted quad.
