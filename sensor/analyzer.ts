@@ -50,9 +50,10 @@ export interface AnalyzerSinks {
 
 /**
  * Flows are released in epochs: at every flow-table sweep and every
- * EPOCH_PACKETS packets. Both happen at the same packets in every shard, so a
- * flow ends in the same epoch however the packets are sharded, and sorting
- * within an epoch gives one order for one worker or many.
+ * EPOCH_PACKETS packets of the input. With worker threads the reading thread
+ * ends epochs for all shards at those same packets, so a flow ends in the
+ * same epoch however packets are sharded, and sorting within an epoch gives
+ * one order for one worker or many.
  */
 const EPOCH_PACKETS = 16384;
 
