@@ -118,6 +118,13 @@ if (want('phonehome')) {
   row('phonehome analyze --out --workers 2', measure('phonehome-out-2', process.execPath, [CLI, 'analyze', big, '--out', outDir, '--workers', '2'], reps));
   execFileSync('rm', ['-rf', outDir]);
 }
+if (want('layers')) {
+  // The first stages alone: where a full analysis spends its time.
+  const layers = join(root, 'bench', 'layers.mjs');
+  row('  phonehome stages: read + frame', measure('frame', process.execPath, [layers, big, 'frame'], reps));
+  row('  phonehome stages: + decode', measure('decode', process.execPath, [layers, big, 'decode'], reps));
+  row('  phonehome stages: + flow table', measure('flows', process.execPath, [layers, big, 'flows'], reps));
+}
 if (want('pcap-parser')) row('pcap-parser (framing only)', measure('pcap-parser', process.execPath, ['-e', `const p=require(${JSON.stringify(join(root, 'node_modules/pcap-parser'))}).parse(process.argv[1]);let n=0;p.on('packet',()=>n++);p.on('end',()=>console.log(n))`, big], reps));
 if (want('tcpdump')) row('tcpdump -nn -r (to /dev/null)', measure('tcpdump', 'sh', ['-c', `tcpdump -nn -r '${big}' > /dev/null 2>&1`], reps));
 if (want('tshark')) row('tshark -q -z conv,ip', measure('tshark', 'tshark', ['-n', '-q', '-z', 'conv,ip', '-r', big], reps));
