@@ -1,8 +1,10 @@
 // `analyze --workers N` spreads packets over threads by a symmetric hash and
 // merges them back: every output must be what one thread writes.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { newDecoded } from '../../../sensor/decode/decoded.js';
@@ -53,6 +55,25 @@ describe('analyze --workers', () => {
     for (const f of OUTPUTS) expect(readFileSync(join(dir, f), 'utf8'), f).toBe(readFileSync(join(one.dir, f), 'utf8'));
     const stats = statsOf(dir);
     expect(stats.files).toEqual([{ ...statsOf(one.dir).files[0], file: '-' }]);
+  }, 60_000);
+
+  it('reads pcapng (two interfaces, two link types) and gzip with workers as one thread does', () => {
+    const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.pcap')).sort().slice(0, 2).map((f) => join(FIXTURES, f));
+    // One pcapng with both captures as two interfaces, the second re-encapsulated as Linux cooked (SLL).
+    const sll = join(tmp, 'sll.pcap');
+    execFileSync('editcap', ['-T', 'linux-sll', files[1], sll]);
+    const ng = join(tmp, 'two-interfaces.pcapng');
+    execFileSync('mergecap', ['-F', 'pcapng', '-w', ng, files[0], sll]);
+    const gz = join(tmp, 'capture.pcap.gz');
+    writeFileSync(gz, gzipSync(readFileSync(files[0])));
+    for (const input of [ng, gz]) {
+      const one = run(input, 1);
+      const two = run(input, 2);
+      expect(one.code, one.stderr).toBe(0);
+      expect(two.code, two.stderr).toBe(0);
+      expectSameOutputs(one.dir, two.dir);
+    }
+    expect(statsOf(run(ng, 2).dir).files[0].linktypes.sort()).toEqual([1, 113]);
   }, 60_000);
 
   it.runIf(corpusAvailable())('writes what one thread writes over the whole IoT Sentinel corpus', () => {
