@@ -88,14 +88,20 @@ export function deviceKey(d: DeviceRecord): string | null {
 // refuses it), so both backends refuse the same events.
 class Invalid extends Error {}
 
+// PostgreSQL cannot store U+0000 in text, and a device can put one in a DNS
+// name: refusing it would lose the whole batch, so columns get U+FFFD on both
+// backends (the JSON record keeps the exact text).
+const NUL = /\u0000/g;
+const column = (v: string): string => (v.includes('\u0000') ? v.replace(NUL, '\ufffd') : v);
+
 function str(v: unknown, what: string): string {
   if (typeof v !== 'string' || v === '') throw new Invalid(`${what} must be a non-empty string`);
-  return v;
+  return column(v);
 }
 function optStr(v: unknown, what: string): string | null {
   if (v === null || v === undefined) return null;
   if (typeof v !== 'string') throw new Invalid(`${what} must be a string or null`);
-  return v;
+  return column(v);
 }
 function num(v: unknown, what: string): number {
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new Invalid(`${what} must be a finite number`);
@@ -112,26 +118,75 @@ function obj(v: unknown, what: string): Record<string, unknown> {
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-async function applyFlow(q: Queryable, sensor: string, f: FlowRecord): Promise<void> {
+/** A flow event checked and turned into its row. */
+interface FlowRow {
+  uid: string;
+  device: string;
+  country: string | null;
+  dstIp: string;
+  srcBytes: number;
+  params: unknown[];
+}
+
+function flowRow(sensor: string, f: FlowRecord): FlowRow {
   obj(f, 'data');
-  const src = optStr(f.src_mac, 'src_mac') ?? str(f.src_ip, 'src_ip');
   const country = optStr(f.dst_country, 'dst_country');
   const srcBytes = int(f.src_bytes, 'src_bytes');
-  const inserted = await q.run(
-    `INSERT INTO flows (sensor, uid, ts, src_mac, src_ip, dst_ip, dst_port, proto, server_name, dst_country, src_bytes, dst_bytes, record)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (sensor, uid) DO NOTHING`,
-    [sensor, str(f.uid, 'uid'), num(f.ts, 'ts'), f.src_mac, str(f.src_ip, 'src_ip'), str(f.dst_ip, 'dst_ip'), int(f.dst_port, 'dst_port'),
-      str(f.proto, 'proto'), optStr(f.server_name, 'server_name'), country, srcBytes, int(f.dst_bytes, 'dst_bytes'), JSON.stringify(f)],
-  );
-  // A flow uid the sensor already sent under another key must not be counted twice.
-  if (!inserted || country === null) return;
-  await q.run(
-    `INSERT INTO device_traffic (device, country, flows, bytes_out) VALUES (?, ?, 1, ?)
-     ON CONFLICT (device, country) DO UPDATE SET flows = device_traffic.flows + 1, bytes_out = device_traffic.bytes_out + excluded.bytes_out`,
-    [src, country, srcBytes],
-  );
-  await q.run(`INSERT INTO device_destinations (device, dst_ip) VALUES (?, ?) ON CONFLICT (device, dst_ip) DO NOTHING`, [src, f.dst_ip]);
+  const uid = str(f.uid, 'uid');
+  const dstIp = str(f.dst_ip, 'dst_ip');
+  const params = [sensor, uid, num(f.ts, 'ts'), optStr(f.src_mac, 'src_mac'), str(f.src_ip, 'src_ip'), dstIp, int(f.dst_port, 'dst_port'),
+    str(f.proto, 'proto'), optStr(f.server_name, 'server_name'), country, srcBytes, int(f.dst_bytes, 'dst_bytes'), JSON.stringify(f)];
+  return { uid, device: optStr(f.src_mac, 'src_mac') ?? str(f.src_ip, 'src_ip'), country, dstIp, srcBytes, params };
+}
+
+const FLOW_INSERT = `INSERT INTO flows (sensor, uid, ts, src_mac, src_ip, dst_ip, dst_port, proto, server_name, dst_country, src_bytes, dst_bytes, record) VALUES`;
+
+/** `count` rows of `width` placeholders: "(?, ?), (?, ?)". */
+const values = (count: number, width: number): string => Array(count).fill(`(${Array(width).fill('?').join(', ')})`).join(', ');
+
+/** Rows per multi-row statement: well under both databases' limits on bound parameters. */
+const ROWS_PER_STATEMENT = 200;
+
+function chunks<T>(list: T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += ROWS_PER_STATEMENT) out.push(list.slice(i, i + ROWS_PER_STATEMENT));
+  return out;
+}
+
+/**
+ * Stores a batch's flows with a few multi-row statements instead of three
+ * round trips per flow (which held PostgreSQL to a few thousand flows/s).
+ * A uid seen before, or twice in the batch, is stored and counted once.
+ */
+async function applyFlows(q: Queryable, rows: FlowRow[]): Promise<void> {
+  const inserted = new Set<string>();
+  for (const part of chunks(rows)) {
+    const got = await q.all<{ uid: string }>(`${FLOW_INSERT} ${values(part.length, 13)} ON CONFLICT (sensor, uid) DO NOTHING RETURNING uid`, part.flatMap((r) => r.params));
+    for (const r of got) inserted.add(r.uid);
+  }
+  const traffic = new Map<string, [device: string, country: string, flows: number, bytes: number]>();
+  const destinations = new Map<string, [device: string, dstIp: string]>();
+  for (const r of rows) {
+    // A flow uid the sensor already sent under another key must not be counted twice.
+    if (!inserted.delete(r.uid) || r.country === null) continue;
+    const k = `${r.device}\n${r.country}`;
+    const t = traffic.get(k);
+    if (t) {
+      t[2]++;
+      t[3] += r.srcBytes;
+    } else traffic.set(k, [r.device, r.country, 1, r.srcBytes]);
+    destinations.set(`${r.device}\n${r.dstIp}`, [r.device, r.dstIp]);
+  }
+  for (const part of chunks([...traffic.values()])) {
+    await q.run(
+      `INSERT INTO device_traffic (device, country, flows, bytes_out) VALUES ${values(part.length, 4)}
+       ON CONFLICT (device, country) DO UPDATE SET flows = device_traffic.flows + excluded.flows, bytes_out = device_traffic.bytes_out + excluded.bytes_out`,
+      part.flat(),
+    );
+  }
+  for (const part of chunks([...destinations.values()])) {
+    await q.run(`INSERT INTO device_destinations (device, dst_ip) VALUES ${values(part.length, 2)} ON CONFLICT (device, dst_ip) DO NOTHING`, part.flat());
+  }
 }
 
 /** Returns true when the alert is new to the database. */
@@ -239,27 +294,56 @@ export function createSqlStore(db: Driver): Store {
         const result: IngestResult = { accepted: 0, duplicates: 0 };
         const fresh = new Set<string>();
         const kinds = new Map<string, number>();
+        const refuse = (i: number, e: unknown): never => {
+          if (e instanceof Invalid || db.isDataError(e)) {
+            const ev = events[i];
+            const what = typeof ev === 'object' && ev ? `${String(ev.kind)} ${String(ev.key)}` : String(ev);
+            throw new StoreError('BAD_EVENT', `event ${i} (${what}): ${(e as Error).message}; nothing of the batch was stored`);
+          }
+          throw e;
+        };
+        const heads: [kind: string, key: string][] = [];
         for (const [i, ev] of events.entries()) {
           try {
             const kind = str((ev as { kind?: unknown }).kind, 'kind');
             if (!['flow', 'alert', 'device', 'evidence'].includes(kind)) throw new Invalid(`unknown kind '${kind}'`);
-            const added = await q.run(`INSERT INTO events (sensor, key, kind, received_at) VALUES (?, ?, ?, ?) ON CONFLICT (sensor, key) DO NOTHING`, [
-              sensor.name, str(ev.key, 'key'), kind, now,
-            ]);
-            if (!added) {
-              result.duplicates++;
-              continue;
-            }
-            result.accepted++;
-            kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
-            await applyEvent(q, sensor.name, ev, now, fresh);
+            heads.push([kind, str(ev.key, 'key')]);
           } catch (e) {
-            if (e instanceof Invalid || db.isDataError(e)) {
-              const what = typeof ev === 'object' && ev ? `${String(ev.kind)} ${String(ev.key)}` : String(ev);
-              throw new StoreError('BAD_EVENT', `event ${i} (${what}): ${(e as Error).message}; nothing of the batch was stored`);
-            }
-            throw e;
+            refuse(i, e);
           }
+        }
+        // Which keys are new, in a few statements; within the batch the first of a repeated key counts.
+        const newKeys = new Set<string>();
+        for (const part of chunks(heads)) {
+          const got = await q.all<{ key: string }>(
+            `INSERT INTO events (sensor, key, kind, received_at) VALUES ${values(part.length, 4)} ON CONFLICT (sensor, key) DO NOTHING RETURNING key`,
+            part.flatMap(([kind, key]) => [sensor.name, key, kind, now]),
+          );
+          for (const r of got) newKeys.add(r.key);
+        }
+        const flows: FlowRow[] = [];
+        for (const [i, ev] of events.entries()) {
+          const [kind, key] = heads[i];
+          if (!newKeys.delete(key)) {
+            result.duplicates++;
+            continue;
+          }
+          result.accepted++;
+          kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+          try {
+            if (kind === 'flow') flows.push(flowRow(sensor.name, (ev as { data: FlowRecord }).data));
+            else await applyEvent(q, sensor.name, ev, now, fresh);
+          } catch (e) {
+            refuse(i, e);
+          }
+        }
+        // Flows touch only their own tables, so they can go last, together. Every value was checked
+        // above, so the database has nothing left to refuse in them but for a bug, reported as such.
+        try {
+          await applyFlows(q, flows);
+        } catch (e) {
+          if (!db.isDataError(e)) throw e;
+          throw new StoreError('BAD_EVENT', `the database refused a flow of the batch: ${(e as Error).message}; nothing of the batch was stored`);
         }
         await q.run(
           `INSERT INTO sensors (name, version, last_seen, lag_s, events) VALUES (?, ?, ?, ?, ?)
@@ -383,7 +467,7 @@ export function createSqlStore(db: Driver): Store {
 async function applyEvent(q: Queryable, sensor: string, ev: IngestEvent, now: number, fresh: Set<string>): Promise<void> {
   switch (ev.kind) {
     case 'flow':
-      return applyFlow(q, sensor, ev.data);
+      return; // batched: applyFlows
     case 'alert':
       if (await applyAlert(q, sensor, ev.data, now)) fresh.add(ev.data.id);
       return;

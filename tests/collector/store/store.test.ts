@@ -203,6 +203,48 @@ describe.each([sqlite, postgres])('$name store', (backend) => {
     expect((await store.metrics()).deviceTraffic).toEqual(once.deviceTraffic);
   });
 
+  test('a batch of a thousand flows across statements, uids repeated within it and across batches, counts each uid once', async () => {
+    const base = fx.flows.find((x) => x.dst_country !== null)!;
+    const flows = Array.from({ length: 1000 }, (_, i) => ({
+      ...base, uid: `Cbig${i % 700}`, dst_ip: `52.0.${i % 7}.${i % 250}`, dst_country: COUNTRIES[i % 4], src_bytes: 100 + i,
+      src_mac: i % 3 === 0 ? null : base.src_mac, src_ip: i % 3 === 0 ? '192.168.1.50' : base.src_ip,
+    }));
+    const first = await store.ingest(SENSOR, flows.slice(0, 600).map((f) => flowEv(f)), T0);
+    const second = await store.ingest(SENSOR, flows.slice(600).map((f) => flowEv(f)), T0 + 1);
+    expect(first.accepted + second.accepted).toBe(1000);
+    // What one-at-a-time storing would give: the first flow of each uid counts.
+    const traffic = new Map<string, { device: string; country: string; flows: number; bytes_out: number }>();
+    const dests = new Map<string, Set<string>>();
+    const seen = new Set<string>();
+    for (const f of flows) {
+      if (seen.has(f.uid)) continue;
+      seen.add(f.uid);
+      if (f.dst_country === null) continue;
+      const device = f.src_mac ?? f.src_ip;
+      const t = traffic.get(`${device} ${f.dst_country}`) ?? { device, country: f.dst_country, flows: 0, bytes_out: 0 };
+      t.flows++;
+      t.bytes_out += f.src_bytes;
+      traffic.set(`${device} ${f.dst_country}`, t);
+      dests.set(device, (dests.get(device) ?? new Set()).add(f.dst_ip));
+    }
+    const m = await store.metrics();
+    const byKey = (a: { device: string; country?: string }, b: { device: string; country?: string }) => `${a.device} ${a.country}`.localeCompare(`${b.device} ${b.country}`);
+    expect([...m.deviceTraffic].sort(byKey)).toEqual([...traffic.values()].sort(byKey));
+    expect([...m.deviceDestinations].sort(byKey)).toEqual([...dests].map(([device, d]) => ({ device, destinations: d.size })).sort(byKey));
+  });
+
+  test('a NUL from a hostile device is stored, not refused: columns get U+FFFD, records keep the exact text', async () => {
+    const mac = 'aa:bb:cc:dd:ee:0\u0000';
+    const f = { ...fx.flows.find((x) => x.dst_country !== null)!, uid: 'Cnul', src_mac: mac, server_name: 'evil\u0000.example' };
+    const d = { ...fx.devices[0], mac, hostnames: ['cam\u0000era'] };
+    expect(await store.ingest(SENSOR, [flowEv(f), deviceEv(d)], T0)).toMatchObject({ accepted: 2, duplicates: 0 });
+    const m = await store.metrics();
+    expect(m.deviceTraffic.map((t) => t.device)).toContain('aa:bb:cc:dd:ee:0\ufffd');
+    const [stored] = await store.listDevices();
+    expect(stored.hostnames).toEqual(['cam\u0000era']);
+    expect(stored.mac).toBe(mac);
+  });
+
   test('an alert that grows replaces its evidence and keeps its analyst state; a stale copy changes nothing', async () => {
     const a = fx.alert;
     await store.ingest(SENSOR, [alertEv(a)], T0);
