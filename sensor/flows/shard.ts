@@ -22,19 +22,21 @@ export function shardOf(d: Decoded, count: number): number {
 }
 
 /**
- * Packets whose payload every shard reads, whoever owns their flow: DNS
- * answers (a flow is named, and judged resolved or hard-coded, by the answers
- * its client got, which travelled in another flow), mDNS answers (host
- * names), DHCP, DHCPv6 and SSDP (device facts such as the MUD URL, which
- * picks a device's profile). The owner also accounts them to their flow. ARP
- * is handled the same way by the caller.
+ * Packets whose payload every shard reads, whoever owns their flow: DNS and
+ * LLMNR answers (a flow is named, and judged resolved or hard-coded, by the
+ * answers its client got, which travelled in another flow), DHCP, DHCPv6 and
+ * SSDP (device facts such as the MUD URL, which picks a device's profile,
+ * and values that the last report sets). The owner also accounts them to
+ * their flow. ARP is handled the same way by the caller. mDNS is not shared:
+ * the host names in it only add to a set, which merges.
  */
 export function isSharedFact(d: Decoded): boolean {
   if (d.payLen === 0) return false;
   const s = d.sport;
   const t = d.dport;
   if (d.proto === UDP) {
-    if (s === 53 || s === 5353 || s === 5355 || t === 5353 || t === 5355) return d.payLen > 2 && (d.data[d.payOff + 2] & 0x80) !== 0;
+    if (s === 53 || s === 5355) return d.payLen > 2 && (d.data[d.payOff + 2] & 0x80) !== 0;
+    if (s === 5353 || t === 5353) return false;
     return s === 67 || s === 68 || t === 67 || t === 68 || s === 546 || s === 547 || t === 546 || t === 547 || s === 1900 || t === 1900;
   }
   return d.proto === TCP && s === 53;
