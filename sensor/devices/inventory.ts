@@ -84,6 +84,9 @@ export class Inventory {
   private readonly byIp = new Map<string, Device>();
   /** by the MAC's text form, for lookups from flow records */
   private readonly byMacText = new Map<string, Device>();
+  /** the two devices that sent last: most packets come from one of them */
+  private recent0: Device | null = null;
+  private recent1: Device | null = null;
 
   get size(): number {
     return this.byMac.size + this.byIp.size;
@@ -112,9 +115,6 @@ export class Inventory {
     }
     if (dev) this.update(dev, ip, p.ts);
   }
-
-  private recent0: Device | null = null;
-  private recent1: Device | null = null;
 
   /** A local host sent a packet (ip '' when its address is unknown or unassigned). */
   seen(mac: number, ip: string, ts: number): void {
