@@ -101,7 +101,7 @@ export async function analyze(args: string[], opts: AnalyzeOptions = {}): Promis
     }
     return stream;
   };
-  const names = [...files.map((f) => f.path), ...(inputs.stdin ? ['-'] : [])];
+  const inputNames = [...files.map((f) => f.path), ...(inputs.stdin ? ['-'] : [])];
   const workers = opts.workers ?? 1;
   if (workers > 1) {
     const reads: ShardedInput[] = files.map((f) => (sink, pace) => readCaptureFile(f.path, sink, pace));
@@ -120,7 +120,7 @@ export async function analyze(args: string[], opts: AnalyzeOptions = {}): Promis
       },
     );
     r.files.forEach((read, i) => {
-      fileStats.push(fileStat(names[i], read));
+      fileStats.push(fileStat(inputNames[i], read));
       if (read.error?.code === 'NOT_A_CAPTURE') notCapture ??= read.error;
     });
     return finishRun({ ...r, decodeWarnings: r.warnings });

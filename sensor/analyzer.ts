@@ -9,10 +9,11 @@ import { communityId } from './flows/community-id.js';
 import { protoName, type Flow, type FlowEndReason } from './flows/flow.js';
 import { DnsNameCache } from './flows/names.js';
 import { isSharedFact } from './flows/shard.js';
-import { DEFAULT_MAX_FLOWS, DEFAULT_TIMEOUTS, FlowTable, type FlowTimeouts } from './flows/table.js';
+import { DEFAULT_MAX_FLOWS, DEFAULT_TIMEOUTS, FlowTable, isEpochEnd, type FlowTimeouts } from './flows/table.js';
 import { parseDhcp, parseDhcp6 } from './protocols/dhcp.js';
 import { parseDns, type DnsMessage } from './protocols/dns.js';
 import { parseHttpRequest } from './protocols/http.js';
+import { DNS_PORTS, isDhcp, isDhcp6, isSsdp, tcpDnsLength } from './protocols/ports.js';
 import { parseSsdp } from './protocols/ssdp.js';
 import { parseClientHello } from './protocols/tls.js';
 import { ip4String, ip6String, isSpecial4, isSpecial6, macString } from './util/addr.js';
@@ -48,19 +49,6 @@ export interface AnalyzerSinks {
   epoch?: (n: number) => void;
 }
 
-/**
- * Flows are released in epochs: at every flow-table sweep and every
- * EPOCH_PACKETS packets of the input. With worker threads the reading thread
- * ends epochs for all shards at those same packets, so a flow ends in the
- * same epoch however packets are sharded, and sorting within an epoch gives
- * one order for one worker or many.
- */
-const EPOCH_PACKETS = 16384;
-
-/** Whether an epoch ends at the `packets`-th packet of the input, given whether the flow table swept there. */
-export function isEpochEnd(swept: boolean, packets: number): boolean {
-  return swept || (packets & (EPOCH_PACKETS - 1)) === 0;
-}
 
 interface Ended {
   rec: FlowRecord;
@@ -73,7 +61,6 @@ const MUTED = new DecodeWarnings();
 const APP_SEGMENTS = 4;
 const TLS_MAX_HELLO = 16384 + 5;
 
-const DNS_PORTS: Record<number, DnsRecord['proto']> = { 53: 'dns', 5353: 'mdns', 5355: 'llmnr' };
 
 /**
  * The per-packet pipeline: decode, account to a flow, pull names and device
@@ -160,20 +147,26 @@ export class Analyzer {
   /** Another shard's DNS answer, DHCP or SSDP packet: only the names and device facts in it. */
   private sharedFact(d: Decoded): void {
     this.warn = MUTED;
-    const { sport, dport } = d;
-    const src = d.ipVersion === 4 ? ip4String(d.src4) : ip6String(d.data, d.src6Off);
-    const dnsProto = d.proto === TCP ? 'dns' : (DNS_PORTS[sport] ?? DNS_PORTS[dport]);
-    if (dnsProto) {
-      const dst = d.ipVersion === 4 ? ip4String(d.dst4) : ip6String(d.data, d.dst6Off);
+    try {
+      const { sport, dport } = d;
+      const src = d.ipVersion === 4 ? ip4String(d.src4) : ip6String(d.data, d.src6Off);
       const tcp = d.proto === TCP;
-      if (!tcp || (d.payLen > 2 && d.data.readUInt16BE(d.payOff) <= d.payLen - 2)) {
-        const r = parseDns(d.data, tcp ? d.payOff + 2 : d.payOff, tcp ? d.data.readUInt16BE(d.payOff) : d.payLen, true);
-        if (!('error' in r)) this.dnsNames(d, r, dnsProto, src, dst);
+      // In the order udpPayload asks, so an odd port pair goes the same way in every shard.
+      const dnsProto = tcp ? 'dns' : (DNS_PORTS[sport] ?? DNS_PORTS[dport]);
+      if (!dnsProto) {
+        if (isDhcp(sport, dport)) this.dhcp(d);
+        else if (isDhcp6(sport, dport)) this.dhcp6(d);
+        else if (isSsdp(sport, dport)) this.ssdp(d, src);
+        return;
       }
-    } else if (sport === 67 || sport === 68 || dport === 67 || dport === 68) this.dhcp(d);
-    else if (sport === 546 || sport === 547 || dport === 546 || dport === 547) this.dhcp6(d);
-    else this.ssdp(d, src);
-    this.warn = this.warnings;
+      const n = tcp ? tcpDnsLength(d.data, d.payOff, d.payLen) : d.payLen;
+      if (n < 0) return;
+      const r = parseDns(d.data, tcp ? d.payOff + 2 : d.payOff, n, true);
+      const dst = d.ipVersion === 4 ? ip4String(d.dst4) : ip6String(d.data, d.dst6Off);
+      if (!('error' in r)) this.dnsNames(d, r, dnsProto, src, dst);
+    } finally {
+      this.warn = this.warnings;
+    }
   }
 
   /** Releases the flows that ended in this epoch, in canonical order. */
@@ -199,17 +192,16 @@ export class Analyzer {
     const { sport, dport } = d;
     const dnsProto = DNS_PORTS[sport] ?? DNS_PORTS[dport];
     if (dnsProto) return this.dns(d, flow, orig, d.payOff, d.payLen, dnsProto);
-    if (sport === 67 || sport === 68 || dport === 67 || dport === 68) return this.dhcp(d);
-    if (sport === 546 || sport === 547 || dport === 546 || dport === 547) return this.dhcp6(d);
-    if (sport === 1900 || dport === 1900) return this.ssdp(d, orig ? flow.srcIp : flow.dstIp);
+    if (isDhcp(sport, dport)) return this.dhcp(d);
+    if (isDhcp6(sport, dport)) return this.dhcp6(d);
+    if (isSsdp(sport, dport)) return this.ssdp(d, orig ? flow.srcIp : flow.dstIp);
   }
 
   private tcpPayload(d: Decoded, flow: Flow, orig: boolean): void {
     if (d.sport === 53 || d.dport === 53) {
       // DNS over TCP: a 2-byte length, then the message; only whole messages in one segment are read.
-      if (d.payLen > 2 && d.data.readUInt16BE(d.payOff) <= d.payLen - 2) {
-        this.dns(d, flow, orig, d.payOff + 2, d.data.readUInt16BE(d.payOff), 'dns');
-      }
+      const n = tcpDnsLength(d.data, d.payOff, d.payLen);
+      if (n >= 0) this.dns(d, flow, orig, d.payOff + 2, n, 'dns');
       return;
     }
     if (!orig || flow.appTries >= APP_SEGMENTS) return;

@@ -1,4 +1,5 @@
 import { TCP, UDP, type Decoded } from '../decode/decoded.js';
+import { isDhcp, isDhcp6, isSsdp } from '../protocols/ports.js';
 import { u32 } from '../util/bytes.js';
 
 /**
@@ -37,7 +38,7 @@ export function isSharedFact(d: Decoded): boolean {
   if (d.proto === UDP) {
     if (s === 53 || s === 5355) return d.payLen > 2 && (d.data[d.payOff + 2] & 0x80) !== 0;
     if (s === 5353 || t === 5353) return false;
-    return s === 67 || s === 68 || t === 67 || t === 68 || s === 546 || s === 547 || t === 546 || t === 547 || s === 1900 || t === 1900;
+    return isDhcp(s, t) || isDhcp6(s, t) || isSsdp(s, t);
   }
   return d.proto === TCP && s === 53;
 }

@@ -20,6 +20,20 @@ const SWEEP_EVERY_S = 10;
 export type FlowSink = (flow: Flow, reason: FlowEndReason) => void;
 
 /**
+ * Ended flows are released in epochs: at every sweep and every EPOCH_PACKETS
+ * packets of the input. With worker threads the reading thread ends epochs
+ * for all shards at those same packets, so a flow ends in the same epoch
+ * however packets are sharded, and sorting within an epoch gives one order
+ * for one worker or many.
+ */
+const EPOCH_PACKETS = 16384;
+
+/** Whether an epoch ends at the `packets`-th packet of the input, given whether the table swept there. */
+export function isEpochEnd(swept: boolean, packets: number): boolean {
+  return swept || (packets & (EPOCH_PACKETS - 1)) === 0;
+}
+
+/**
  * When idle flows are swept: every SWEEP_EVERY_S of capture time, judged on
  * every packet of the input. One clock drives the table, or (worker threads)
  * the thread that reads the input drives the sweeps of every shard.

@@ -1,10 +1,9 @@
-import { isEpochEnd } from '../analyzer.js';
 import type { RawPacket } from '../capture/packet.js';
 import { newDecoded } from '../decode/decoded.js';
 import { decodePacket } from '../decode/packet.js';
 import { DecodeWarnings } from '../decode/warnings.js';
 import { isSharedFact, shardOf } from '../flows/shard.js';
-import { SweepClock } from '../flows/table.js';
+import { isEpochEnd, SweepClock } from '../flows/table.js';
 import { HEADER, Kind, recordSize } from './records.js';
 
 /** Bytes per batch: room for the largest frame (libpcap's 256 KiB) several times over. */

@@ -4,6 +4,7 @@ import { compareFlowKeys, type AnalyzerOptions } from '../analyzer.js';
 import type { PacketSink } from '../capture/packet.js';
 import type { Pace, ReadResult } from '../capture/reader.js';
 import { Inventory, type DeviceFacts } from '../devices/inventory.js';
+import { DEFAULT_MAX_FLOWS } from '../flows/table.js';
 import { Dispatcher } from './dispatch.js';
 import type { DnsItem, DoneMessage, EndedFlow, FromWorker, ShardTask, ToWorker } from './messages.js';
 
@@ -93,7 +94,7 @@ export async function analyzeSharded(inputs: ShardedInput[], count: number, opts
     failed(e);
   };
   for (let i = 0; i < count; i++) {
-    const maxFlows = Math.ceil((opts.analyzer.maxFlows ?? 500_000) / count);
+    const maxFlows = Math.ceil((opts.analyzer.maxFlows ?? DEFAULT_MAX_FLOWS) / count);
     const task: ShardTask = { index: i, analyzer: { ...opts.analyzer, maxFlows }, geoip: opts.geoip, lines: sinks.lines, consumed: consumed.buffer as SharedArrayBuffer, taken: taken.buffer as SharedArrayBuffer };
     const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: task });
     workers.push(w);
