@@ -179,4 +179,11 @@ if (want('sensor')) {
   try { process.kill(-sh.pid, 'SIGKILL'); } catch {}
   execFileSync('rm', ['-rf', spool]);
   console.log(`\nsensor on a live stdin stream (timestamps re-stamped to now): ${fmt(last.packets / secs)}packets/s, largest lag metric seen ${maxLag.toFixed(2)} s`);
+  // The same stream into analyze, and into nothing but a pipe reader: the stream itself
+  // (the replayer re-stamping every packet, the pipe) shares the two cores, so these say
+  // how much of the gap to analyze-on-a-file is the sensor and how much is the input.
+  const replay = `'${process.execPath}' '${join(root, 'bench/live-replay.mjs')}' '${big}'`;
+  const sink = measure('replay-cat', 'sh', ['-c', `${replay} | cat > /dev/null`], reps);
+  const onStream = measure('replay-analyze', 'sh', ['-c', `${replay} | '${process.execPath}' '${CLI}' analyze - --json > /dev/null`], reps);
+  console.log(`the same stream into phonehome analyze -: ${fmt(pkts / onStream.wall)}packets/s; into cat (the stream alone): ${fmt(pkts / sink.wall)}packets/s`);
 }
