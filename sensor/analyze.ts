@@ -104,10 +104,11 @@ export async function analyze(args: string[], opts: AnalyzeOptions = {}): Promis
   const inputNames = [...files.map((f) => f.path), ...(inputs.stdin ? ['-'] : [])];
   const workers = opts.workers ?? 1;
   if (workers > 1) {
+    // Files: every shard reads them itself. With stdin among the inputs, this thread reads everything once.
     const reads: ShardedInput[] = files.map((f) => (sink, pace) => readCaptureFile(f.path, sink, pace));
     if (inputs.stdin) reads.push((sink, pace) => readCaptureStream('-', stdinStream(), sink, pace));
     const r = await analyzeSharded(
-      reads,
+      inputs.stdin ? { streams: reads } : { files: files.map((f) => f.path) },
       workers,
       { analyzer: { timeouts: opts.timeouts, maxFlows: opts.maxFlows }, geoip: opts.geoip ?? [] },
       {

@@ -78,7 +78,9 @@ export class Analyzer {
   epoch = 0;
   /** index of the packet being analysed in the whole input (a shard worker is told it) */
   packetIndex = 0;
-  private readonly d: Decoded = newDecoded();
+  /** where packets are decoded; see analyse() */
+  readonly decoded: Decoded = newDecoded();
+  private readonly d = this.decoded;
   private readonly ownClock: boolean;
   /** a shard worker's packets were decoded, and their warnings counted, by the reading thread */
   private readonly decodeWarn: DecodeWarnings;
@@ -97,11 +99,18 @@ export class Analyzer {
   }
 
   readonly onPacket = (p: RawPacket): void => {
+    this.analyse(p, decodePacket(p, this.d, this.decodeWarn));
+  };
+
+  /**
+   * The packet as decoded into `decoded` (false: not an IP packet we follow).
+   * A shard that reads its own input decodes there once to route the packet.
+   */
+  analyse(p: RawPacket, ok: boolean): void {
     this.packets++;
     this.bytes += p.wirelen;
     const d = this.d;
     // Decoding touches no flow, so the sweep may follow it; d.ts saves computing the time twice.
-    const ok = decodePacket(p, d, this.decodeWarn);
     if (this.ownClock) {
       this.packetIndex = this.packets;
       if (isEpochEnd(this.table.tick(d), this.packets)) this.endEpoch();
@@ -118,7 +127,7 @@ export class Analyzer {
     if (d.payLen === 0) return;
     if (d.proto === UDP) this.udpPayload(d, flow, orig);
     else if (d.proto === TCP) this.tcpPayload(d, flow, orig);
-  };
+  }
 
   /** A shard worker: the reading thread's clock says sweep now (and end the epoch). */
   sweep(ts: number): void {
@@ -133,10 +142,15 @@ export class Analyzer {
 
   /** A shard worker: another shard's packet that every shard reads (see isSharedFact), or ARP. */
   readonly sharedPacket = (p: RawPacket): void => {
-    const d = this.d;
-    if (!decodePacket(p, d, MUTED)) this.arp(d);
-    else if (isSharedFact(d)) this.sharedFact(d);
+    this.analyseShared(decodePacket(p, this.d, MUTED));
   };
+
+  /** sharedPacket() for a packet already in `decoded` */
+  analyseShared(ok: boolean): void {
+    const d = this.d;
+    if (!ok) this.arp(d);
+    else if (isSharedFact(d)) this.sharedFact(d);
+  }
 
   private arp(d: Decoded): void {
     if (!d.isArp || d.srcMac < 0) return;

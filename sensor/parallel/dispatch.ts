@@ -1,9 +1,6 @@
-import type { RawPacket } from '../capture/packet.js';
-import { newDecoded } from '../decode/decoded.js';
-import { decodePacket } from '../decode/packet.js';
-import { DecodeWarnings } from '../decode/warnings.js';
-import { isSharedFact, shardOf } from '../flows/shard.js';
-import { isEpochEnd, SweepClock } from '../flows/table.js';
+import type { PacketSink, RawPacket } from '../capture/packet.js';
+import type { DecodeWarnings } from '../decode/warnings.js';
+import { Router } from './route.js';
 import { HEADER, Kind, recordSize } from './records.js';
 
 /** Bytes per batch: room for the largest frame (libpcap's 256 KiB) several times over. */
@@ -23,17 +20,11 @@ function batchOf(ab: ArrayBuffer): Batch {
 }
 
 /**
- * The reading thread's side of `--workers`: decodes each packet once to pick
- * its shard, copies it into that worker's batch (packets every shard reads
- * into all of them), and decides for every shard when flows are swept and
- * epochs end, so shards stay in step with what one thread would do.
+ * The reading thread's side of `--workers` on a stream (stdin): routes each
+ * packet (see Router) and copies it into the batch of the worker it goes to.
  */
 export class Dispatcher {
-  readonly warnings = new DecodeWarnings();
-  packets = 0;
-  bytes = 0;
-  private readonly d = newDecoded();
-  private readonly clock = new SweepClock();
+  private readonly router: Router;
   private readonly batches: Batch[];
   private readonly sent: number[];
   /** batch buffers the workers gave back: a fresh ArrayBuffer is zero-filled, and that showed in profiles */
@@ -49,23 +40,24 @@ export class Dispatcher {
     this.free = Array.from({ length: count }, () => []);
     this.batches = Array.from({ length: count }, () => batchOf(new ArrayBuffer(BATCH_BYTES)));
     this.sent = new Array(count).fill(0);
+    this.router = new Router(count, (w, kind, p) => this.put(w, kind, p, kind === Kind.Sweep || kind === Kind.Epoch ? 0 : p.caplen));
   }
 
-  readonly sink = (p: RawPacket): void => {
-    this.packets++;
-    this.bytes += p.wirelen;
-    const d = this.d;
-    const ok = decodePacket(p, d, this.warnings);
-    const swept = this.clock.tick(d.ts);
-    if (isEpochEnd(swept, this.packets)) for (let w = 0; w < this.count; w++) this.put(w, swept ? Kind.Sweep : Kind.Epoch, p, 0);
-    if (!ok) {
-      if (d.isArp) for (let w = 0; w < this.count; w++) this.put(w, Kind.Shared, p, p.caplen);
-      return;
-    }
-    const owner = shardOf(d, this.count);
-    if (!isSharedFact(d)) return this.put(owner, Kind.Owned, p, p.caplen);
-    for (let w = 0; w < this.count; w++) this.put(w, w === owner ? Kind.Owned : Kind.Shared, p, p.caplen);
-  };
+  get sink(): PacketSink {
+    return this.router.sink;
+  }
+
+  get packets(): number {
+    return this.router.packets;
+  }
+
+  get bytes(): number {
+    return this.router.bytes;
+  }
+
+  get warnings(): DecodeWarnings {
+    return this.router.warnings;
+  }
 
   private put(w: number, kind: Kind, p: RawPacket, caplen: number): void {
     const size = recordSize(caplen);
@@ -81,7 +73,7 @@ export class Dispatcher {
     u32[o + 2] = p.wirelen;
     u32[o + 3] = p.tsSec;
     u32[o + 4] = p.tsNsec;
-    b.f64[(b.len >> 3) + 3] = this.packets;
+    b.f64[(b.len >> 3) + 3] = this.router.packets;
     if (caplen > 0) p.data.copy(b.buf, b.len + HEADER, p.off, p.off + caplen);
     b.len += size;
   }

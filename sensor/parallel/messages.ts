@@ -1,10 +1,16 @@
 import type { FlowRecord } from '../../contract/types.js';
 import type { AnalyzerOptions } from '../analyzer.js';
+import { CaptureError } from '../capture/errors.js';
+import type { ReadResult } from '../capture/reader.js';
 import type { DeviceFacts, DeviceSnapshot } from '../devices/inventory.js';
 
 /** What a shard worker is started with. */
 export interface ShardTask {
   index: number;
+  /** shards in all */
+  count: number;
+  /** capture files the shard reads itself, in this order; null: the reading thread sends packets */
+  files: string[] | null;
   analyzer: Pick<AnalyzerOptions, 'timeouts' | 'maxFlows'>;
   geoip: string[];
   /** send flows and DNS messages as JSON lines (only when they are written out) */
@@ -38,6 +44,8 @@ export interface DoneMessage {
   dnsMessages: number;
   warnings: Record<string, number>;
   devices: DeviceSnapshot[];
+  /** a shard that read the files itself: what it read (the same in every shard) */
+  read: { files: SerialReadResult[]; packets: number; bytes: number; warnings: Record<string, number> } | null;
 }
 
 /** A packet batch's buffer, given back for reuse. */
@@ -49,6 +57,28 @@ export interface FreeMessage {
 export interface FailedMessage {
   type: 'failed';
   message: string;
+  /** a capture the shard could not open or read: reported as one thread reports it */
+  capture?: SerialCaptureError;
+}
+
+/** A CaptureError across threads (a structured clone keeps only an Error's message). */
+export type SerialCaptureError = Pick<CaptureError, 'code' | 'file' | 'offset' | 'detail'>;
+export type SerialReadResult = Omit<ReadResult, 'error'> & { error: SerialCaptureError | null };
+
+export function serialCaptureError(e: CaptureError): SerialCaptureError {
+  return { code: e.code, file: e.file, offset: e.offset, detail: e.detail };
+}
+
+export function captureError(e: SerialCaptureError): CaptureError {
+  return new CaptureError(e.code, e.file, e.offset, e.detail);
+}
+
+export function serialReadResult(r: ReadResult): SerialReadResult {
+  return { ...r, error: r.error && serialCaptureError(r.error) };
+}
+
+export function readResult(r: SerialReadResult): ReadResult {
+  return { ...r, error: r.error && captureError(r.error) };
 }
 
 export type FromWorker = BatchMessage | FreeMessage | DoneMessage | FailedMessage;

@@ -6,7 +6,7 @@ import type { Pace, ReadResult } from '../capture/reader.js';
 import { Inventory, type DeviceFacts } from '../devices/inventory.js';
 import { DEFAULT_MAX_FLOWS } from '../flows/table.js';
 import { Dispatcher } from './dispatch.js';
-import type { DnsItem, DoneMessage, EndedFlow, FromWorker, ShardTask, ToWorker } from './messages.js';
+import { captureError, readResult, type DnsItem, type DoneMessage, type EndedFlow, type FromWorker, type ShardTask, type ToWorker } from './messages.js';
 
 export interface ShardedOptions {
   analyzer: Pick<AnalyzerOptions, 'timeouts' | 'maxFlows'>;
@@ -27,6 +27,12 @@ export interface ShardedSinks {
 /** One input (a file, stdin), read through the given sink at the given pace. */
 export type ShardedInput = (sink: PacketSink, pace: Pace) => Promise<ReadResult>;
 
+/**
+ * What the shards analyse: capture files, which every shard reads for itself,
+ * or inputs (stdin) this thread reads once and hands out packet by packet.
+ */
+export type ShardedInputs = { files: string[] } | { streams: ShardedInput[] };
+
 export interface ShardedResult {
   files: ReadResult[];
   packets: number;
@@ -38,14 +44,15 @@ export interface ShardedResult {
 }
 
 /**
- * Analyses inputs with `count` worker threads. This thread reads and decodes
- * each packet once and hands it to the shard its flow hashes to (see shardOf);
- * the flows coming back are released epoch by epoch once every shard has
+ * Analyses inputs with `count` worker threads. Each packet goes to the shard
+ * its flow hashes to (see Router): either every shard reads the files and
+ * keeps its own packets, or this thread reads a stream and hands them out.
+ * The flows coming back are released epoch by epoch once every shard has
  * delivered the epoch, sorted as one analyzer sorts them, so the flows, DNS
  * messages, devices and therefore alerts are those of a single analyzer
  * (except which flows a full table evicts: each shard holds max-flows/count).
  */
-export async function analyzeSharded(inputs: ShardedInput[], count: number, opts: ShardedOptions, sinks: ShardedSinks): Promise<ShardedResult> {
+export async function analyzeSharded(inputs: ShardedInputs, count: number, opts: ShardedOptions, sinks: ShardedSinks): Promise<ShardedResult> {
   const consumed = new Int32Array(new SharedArrayBuffer(4 * count));
   const taken = new Int32Array(new SharedArrayBuffer(4 * count));
   const through: number[] = new Array(count).fill(-1);
@@ -86,7 +93,7 @@ export async function analyzeSharded(inputs: ShardedInput[], count: number, opts
   };
 
   const workers: Worker[] = [];
-  const dispatcher = new Dispatcher(count, consumed, (w, buf, len) => workers[w].postMessage({ type: 'packets', buf, len } satisfies ToWorker, [buf]), () => failure);
+  const dispatcher = 'streams' in inputs ? new Dispatcher(count, consumed, (w, buf, len) => workers[w].postMessage({ type: 'packets', buf, len } satisfies ToWorker, [buf]), () => failure) : null;
   const fail = (e: Error) => {
     if (failure) return;
     failure = e;
@@ -95,7 +102,7 @@ export async function analyzeSharded(inputs: ShardedInput[], count: number, opts
   };
   for (let i = 0; i < count; i++) {
     const maxFlows = Math.ceil((opts.analyzer.maxFlows ?? DEFAULT_MAX_FLOWS) / count);
-    const task: ShardTask = { index: i, analyzer: { ...opts.analyzer, maxFlows }, geoip: opts.geoip, lines: sinks.lines, consumed: consumed.buffer as SharedArrayBuffer, taken: taken.buffer as SharedArrayBuffer };
+    const task: ShardTask = { index: i, count, files: 'files' in inputs ? inputs.files : null, analyzer: { ...opts.analyzer, maxFlows }, geoip: opts.geoip, lines: sinks.lines, consumed: consumed.buffer as SharedArrayBuffer, taken: taken.buffer as SharedArrayBuffer };
     const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: task });
     workers.push(w);
     w.on('error', fail);
@@ -105,8 +112,8 @@ export async function analyzeSharded(inputs: ShardedInput[], count: number, opts
     w.on('message', (m: FromWorker) => {
       if (failure) return;
       try {
-        if (m.type === 'failed') return fail(new Error(`shard worker ${i} failed: ${m.message}`));
-        if (m.type === 'free') return dispatcher.recycle(i, m.buf);
+        if (m.type === 'failed') return fail(m.capture ? captureError(m.capture) : new Error(`shard worker ${i} failed: ${m.message}`));
+        if (m.type === 'free') return dispatcher?.recycle(i, m.buf);
         if (m.type === 'batch') {
           for (const f of m.flows) slot(pending, f[0]).flows.push(f);
           for (const d of m.dns) slot(pending, d[0]).dns.push(d);
@@ -125,17 +132,22 @@ export async function analyzeSharded(inputs: ShardedInput[], count: number, opts
     });
   }
 
-  const files: ReadResult[] = [];
+  let files: ReadResult[] = [];
   try {
-    for (const input of inputs) files.push(await input(dispatcher.sink, () => dispatcher.pace()));
-    dispatcher.finish();
-    for (const w of workers) w.postMessage({ type: 'end' } satisfies ToWorker);
+    if (dispatcher && 'streams' in inputs) {
+      for (const input of inputs.streams) files.push(await input(dispatcher.sink, () => dispatcher.pace()));
+      dispatcher.finish();
+      for (const w of workers) w.postMessage({ type: 'end' } satisfies ToWorker);
+    }
     await finished;
   } catch (e) {
     fail(e as Error);
     throw e;
   }
-  const warnings: Record<string, number> = { ...dispatcher.warnings.counts };
+  // Shards that read the files each read all of it: the first one's count stands for all.
+  const read = done[0]!.read ?? { files: null, packets: dispatcher!.packets, bytes: dispatcher!.bytes, warnings: dispatcher!.warnings.counts };
+  if (read.files) files = read.files.map(readResult);
+  const warnings: Record<string, number> = { ...read.warnings };
   const inventory = new Inventory();
   for (const d of done as DoneMessage[]) {
     for (const [k, n] of Object.entries(d.warnings)) warnings[k] = (warnings[k] ?? 0) + n;
@@ -143,8 +155,8 @@ export async function analyzeSharded(inputs: ShardedInput[], count: number, opts
   }
   return {
     files,
-    packets: dispatcher.packets,
-    bytes: dispatcher.bytes,
+    packets: read.packets,
+    bytes: read.bytes,
     flows: done.reduce((n, d) => n + d!.flows, 0),
     dnsMessages: done.reduce((n, d) => n + d!.dnsMessages, 0),
     warnings,

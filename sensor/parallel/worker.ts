@@ -1,10 +1,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Analyzer } from '../analyzer.js';
-import { newRawPacket } from '../capture/packet.js';
+import { CaptureError } from '../capture/errors.js';
+import { newRawPacket, type RawPacket } from '../capture/packet.js';
+import { readCaptureFile } from '../capture/reader.js';
 import { judges } from '../detect/engine.js';
 import { enrichFlow } from '../enrich/flows.js';
 import { GeoIp } from '../enrich/geoip.js';
-import type { BatchMessage, DnsItem, EndedFlow, FromWorker, ShardTask, ToWorker } from './messages.js';
+import { serialCaptureError, serialReadResult, type BatchMessage, type DnsItem, type DoneMessage, type EndedFlow, type FromWorker, type SerialReadResult, type ShardTask, type ToWorker } from './messages.js';
+import { Router } from './route.js';
 import { HEADER, Kind, recordSize } from './records.js';
 
 /** Result batches sent but not yet taken by the main thread before this worker waits: bounds memory when it falls behind. */
@@ -55,6 +58,47 @@ async function run(task: ShardTask): Promise<void> {
     },
     { ...task.analyzer, shardWorker: true },
   );
+  const apply = (kind: Kind, p: RawPacket) => {
+    if (kind === Kind.Owned) analyzer.onPacket(p);
+    else if (kind === Kind.Shared) analyzer.sharedPacket(p);
+    else if (kind === Kind.Sweep) analyzer.sweep(p.tsSec + p.tsNsec / 1e9);
+    else analyzer.epochEnd();
+  };
+  const finish = (read: Pick<DoneMessage, 'read'>['read']) => {
+    analyzer.finish();
+    send(analyzer.epoch - 1);
+    post({ type: 'done', flows: analyzer.flows, dnsMessages: analyzer.dnsMessages, warnings: { ...analyzer.warnings.counts }, devices: analyzer.inventory.snapshot(), read });
+    port.close();
+  };
+
+  if (task.files) {
+    // Each shard reads and decodes every packet of the files, but nothing
+    // crosses threads except results: no one thread reads, decodes and copies
+    // for all (that thread, busier than a whole one-thread run, set the pace).
+    // The router decodes into the analyzer's struct, so a packet is decoded once.
+    const router: Router = new Router(
+      task.count,
+      (w, kind, p) => {
+        if (w !== me) return;
+        analyzer.packetIndex = router.packets;
+        if (kind === Kind.Owned) analyzer.analyse(p, router.ok);
+        else if (kind === Kind.Shared) analyzer.analyseShared(router.ok);
+        else apply(kind, p);
+      },
+      analyzer.decoded,
+    );
+    const files: SerialReadResult[] = [];
+    for (const path of task.files) {
+      try {
+        files.push(serialReadResult(await readCaptureFile(path, router.sink)));
+      } catch (e) {
+        if (!(e instanceof CaptureError)) throw e;
+        return post({ type: 'failed', message: e.message, capture: serialCaptureError(e) });
+      }
+    }
+    return finish({ files, packets: router.packets, bytes: router.bytes, warnings: { ...router.warnings.counts } });
+  }
+
   const pkt = newRawPacket();
 
   const packets = (ab: ArrayBuffer, len: number) => {
@@ -73,10 +117,7 @@ async function run(task: ShardTask): Promise<void> {
       pkt.tsNsec = u32[w + 4];
       pkt.off = o + HEADER;
       analyzer.packetIndex = f64[(o >> 3) + 3];
-      if (kind === Kind.Owned) analyzer.onPacket(pkt);
-      else if (kind === Kind.Shared) analyzer.sharedPacket(pkt);
-      else if (kind === Kind.Sweep) analyzer.sweep(pkt.tsSec + pkt.tsNsec / 1e9);
-      else analyzer.epochEnd();
+      apply(kind, pkt);
       o += recordSize(caplen);
     }
     Atomics.add(consumed, me, 1);
@@ -87,10 +128,7 @@ async function run(task: ShardTask): Promise<void> {
   port.on('message', (m: ToWorker) => {
     try {
       if (m.type === 'packets') return packets(m.buf, m.len);
-      analyzer.finish();
-      send(analyzer.epoch - 1);
-      post({ type: 'done', flows: analyzer.flows, dnsMessages: analyzer.dnsMessages, warnings: { ...analyzer.warnings.counts }, devices: analyzer.inventory.snapshot() });
-      port.close();
+      finish(null);
     } catch (e) {
       fail(e);
     }

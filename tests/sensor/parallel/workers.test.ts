@@ -57,6 +57,24 @@ describe('analyze --workers', () => {
     expect(stats.files).toEqual([{ ...statsOf(one.dir).files[0], file: '-' }]);
   }, 60_000);
 
+  it('reads files and stdin together (the reading thread hands out packets) as one thread does', () => {
+    // With stdin among the inputs the files go through the reading thread too, not the shards' own reads.
+    const pcaps = readdirSync(FIXTURES).filter((f) => f.endsWith('.pcap')).sort();
+    const files = pcaps.slice(1).map((f) => join(FIXTURES, f));
+    const stdin = readFileSync(join(FIXTURES, pcaps[0]));
+    const dirs = [1, 2, 3].map((n) => {
+      const dir = join(tmp, `mixed-${n}`);
+      const r = phonehome(['analyze', ...files, '-', '--out', dir, '--workers', String(n)], stdin);
+      expect(r.code, r.stderr).toBe(0);
+      return dir;
+    });
+    // Files in the order of their first packet, then stdin.
+    const read = statsOf(dirs[0]).files.map((f: { file: string; packets: number }) => [f.file, f.packets > 0]);
+    expect(read.map(([f]: [string]) => f).sort()).toEqual([...files, '-'].sort());
+    expect(read.at(-1)).toEqual(['-', true]);
+    for (const d of dirs.slice(1)) expectSameOutputs(dirs[0], d);
+  }, 120_000);
+
   it('reads pcapng (two interfaces, two link types) and gzip with workers as one thread does', () => {
     const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.pcap')).sort().slice(0, 2).map((f) => join(FIXTURES, f));
     // One pcapng with both captures as two interfaces, the second re-encapsulated as Linux cooked (SLL).
