@@ -4,7 +4,7 @@
 // distinct short flows.
 // Usage: npm run bench [-- --reps 3 --copies 10 --flood 2000000 --corpus DIR]
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -124,15 +124,28 @@ if (want('layers')) {
   row('  phonehome stages: read + frame', measure('frame', process.execPath, [layers, big, 'frame'], reps));
   row('  phonehome stages: + decode', measure('decode', process.execPath, [layers, big, 'decode'], reps));
   row('  phonehome stages: + flow table', measure('flows', process.execPath, [layers, big, 'flows'], reps));
+  row('  floor: + typed-array 5-tuple counts', measure('tuples', process.execPath, [layers, big, 'tuples'], reps));
 }
 if (want('pcap-parser')) row('pcap-parser (framing only)', measure('pcap-parser', process.execPath, ['-e', `const p=require(${JSON.stringify(join(root, 'node_modules/pcap-parser'))}).parse(process.argv[1]);let n=0;p.on('packet',()=>n++);p.on('end',()=>console.log(n))`, big], reps));
 if (want('tcpdump')) row('tcpdump -nn -r (to /dev/null)', measure('tcpdump', 'sh', ['-c', `tcpdump -nn -r '${big}' > /dev/null 2>&1`], reps));
 if (want('tshark')) row('tshark -q -z conv,ip', measure('tshark', 'tshark', ['-n', '-q', '-z', 'conv,ip', '-r', big], reps));
 const tshark = rows.find((r) => r.tool.startsWith('tshark'));
-console.log(`${'tool'.padEnd(36)} ${'packets/s'.padStart(11)} ${'MB/s'.padStart(8)} ${'peak RSS'.padStart(9)} ${'vs tshark'.padStart(10)}`);
-for (const r of rows) console.log(`${r.tool.padEnd(36)} ${fmt(r.pps).padStart(11)} ${r.mbs.toFixed(0).padStart(8)} ${mib(r.rss).padStart(9)} ${tshark ? `${(r.pps / tshark.pps).toFixed(1)}x`.padStart(10) : ''}`);
+console.log(`${'tool'.padEnd(42)} ${'packets/s'.padStart(11)} ${'MB/s'.padStart(8)} ${'peak RSS'.padStart(9)} ${'vs tshark'.padStart(10)}`);
+for (const r of rows) console.log(`${r.tool.padEnd(42)} ${fmt(r.pps).padStart(11)} ${r.mbs.toFixed(0).padStart(8)} ${mib(r.rss).padStart(9)} ${tshark ? `${(r.pps / tshark.pps).toFixed(1)}x`.padStart(10) : ''}`);
 
 const one = rows.find((r) => r.tool === 'phonehome analyze (full analysis)');
+if (want('layers')) {
+  // What every run pays before its first packet: Node, modules, profiles, GeoIP, the OUI registry.
+  const empty = join(out, 'empty.pcap');
+  if (!existsSync(empty)) {
+    const h = Buffer.alloc(24);
+    h.writeUInt32LE(0xa1b2c3d4, 0); h.writeUInt16LE(2, 4); h.writeUInt16LE(4, 6); h.writeUInt32LE(65535, 16); h.writeUInt32LE(1, 20);
+    writeFileSync(empty, h);
+  }
+  const node = measure('node', process.execPath, ['-e', '0'], reps);
+  const start = measure('start-up', process.execPath, [CLI, 'analyze', empty, '--json'], reps);
+  console.log(`\nstart-up: phonehome analyze of an empty capture ${start.wall.toFixed(2)} s (node alone ${node.wall.toFixed(2)} s)${one ? `, ${((100 * start.wall * one.pps) / pkts).toFixed(0)} % of the full analysis above` : ''}`);
+}
 const two = rows.find((r) => r.tool === 'phonehome analyze --workers 2');
 if (one && two) console.log(`\nscaling: 1 thread ${fmt(one.pps)}packets/s, 2 workers ${fmt(two.pps)}packets/s (${(two.pps / one.pps).toFixed(2)}x) on ${cpus().length} cores`);
 
