@@ -161,7 +161,7 @@ export async function analyze(args: string[], opts: AnalyzeOptions = {}): Promis
       alerts: alerts.length,
       devices: devices.length,
       files: fileStats,
-      // Sorted: with worker threads the reading thread and the shards count different kinds.
+      // Sorted: with worker threads the router and the shards count different kinds.
       decode_warnings: Object.fromEntries(Object.entries(run.decodeWarnings).sort(([a], [b]) => a.localeCompare(b))),
       truncated: fileStats.some((f) => f.truncated),
       skipped_files: inputs.skipped,

@@ -22,9 +22,10 @@ export interface AnalyzerOptions {
   timeouts?: Partial<FlowTimeouts>;
   maxFlows?: number;
   /**
-   * A shard worker: the thread reading the input decides sweeps and epochs
-   * (sweep(), epochEnd()), counts decode warnings and packets, and hands over
-   * only this shard's packets (onPacket) and the shared ones (sharedPacket).
+   * A shard worker: the router (parallel/route.ts) sees every packet of the
+   * input, decides sweeps and epochs (sweep(), epochEnd()), counts decode
+   * warnings and packets, and hands over only this shard's packets (onPacket,
+   * analyse) and the shared ones (sharedPacket, analyseShared).
    */
   shardWorker?: boolean;
 }
@@ -82,7 +83,7 @@ export class Analyzer {
   readonly decoded: Decoded = newDecoded();
   private readonly d = this.decoded;
   private readonly ownClock: boolean;
-  /** a shard worker's packets were decoded, and their warnings counted, by the reading thread */
+  /** a shard worker's decode warnings are counted by the router, which decodes every packet */
   private readonly decodeWarn: DecodeWarnings;
   /** where payload parsers report; muted while reading another shard's shared facts */
   private warn: DecodeWarnings;
@@ -129,13 +130,13 @@ export class Analyzer {
     else if (d.proto === TCP) this.tcpPayload(d, flow, orig);
   }
 
-  /** A shard worker: the reading thread's clock says sweep now (and end the epoch). */
+  /** A shard worker: the router's clock says sweep now (and end the epoch). */
   sweep(ts: number): void {
     this.table.sweep(ts);
     this.endEpoch();
   }
 
-  /** A shard worker: the reading thread's clock says the epoch ends. */
+  /** A shard worker: the router's clock says the epoch ends. */
   epochEnd(): void {
     this.endEpoch();
   }

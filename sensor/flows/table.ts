@@ -21,8 +21,8 @@ export type FlowSink = (flow: Flow, reason: FlowEndReason) => void;
 
 /**
  * Ended flows are released in epochs: at every sweep and every EPOCH_PACKETS
- * packets of the input. With worker threads the reading thread ends epochs
- * for all shards at those same packets, so a flow ends in the same epoch
+ * packets of the input. With worker threads the router (parallel/route.ts)
+ * ends epochs for all shards at those same packets, so a flow ends in the same epoch
  * however packets are sharded, and sorting within an epoch gives one order
  * for one worker or many.
  */
@@ -36,7 +36,7 @@ export function isEpochEnd(swept: boolean, packets: number): boolean {
 /**
  * When idle flows are swept: every SWEEP_EVERY_S of capture time, judged on
  * every packet of the input. One clock drives the table, or (worker threads)
- * the thread that reads the input drives the sweeps of every shard.
+ * the router, which sees every packet, drives the sweeps of every shard.
  */
 export class SweepClock {
   private nextSweep = 0;

@@ -18,9 +18,10 @@ const BATCH_ITEMS = 2048;
 const MAX_QUIET_EPOCHS = 64;
 
 /**
- * One shard of `--workers N`: analyses the packets the reading thread hands
- * it (its own, and the shared ones every shard reads), sweeping and ending
- * epochs when told, and sends its flows back epoch by epoch.
+ * One shard of `--workers N`: analyses its own packets and the shared ones
+ * every shard reads, sweeping and ending epochs when the router says, and
+ * sends its flows back epoch by epoch. It reads capture files itself, or
+ * takes packets from the thread reading a stream.
  */
 async function run(task: ShardTask): Promise<void> {
   const port = parentPort!;
