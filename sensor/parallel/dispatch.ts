@@ -1,6 +1,7 @@
 import type { PacketSink, RawPacket } from '../capture/packet.js';
 import type { DecodeWarnings } from '../decode/warnings.js';
 import { Router } from './route.js';
+import type { ShardAnalyzer } from './shard-analyzer.js';
 import { HEADER, Kind, recordSize } from './records.js';
 
 /** Bytes per batch: room for the largest frame (libpcap's 256 KiB) several times over. */
@@ -21,7 +22,8 @@ function batchOf(ab: ArrayBuffer): Batch {
 
 /**
  * The reading thread's side of `--workers` on a stream (stdin): routes each
- * packet (see Router) and copies it into the batch of the worker it goes to.
+ * packet (see Router) to shard 0 here, or copies it into the batch of the
+ * worker whose shard it goes to.
  */
 export class Dispatcher {
   private readonly router: Router;
@@ -36,11 +38,19 @@ export class Dispatcher {
     private readonly consumed: Int32Array,
     private readonly post: (worker: number, buf: ArrayBuffer, len: number) => void,
     private readonly failed: () => Error | null,
+    /** shard 0, analysed in this thread: its packets are not copied */
+    local: ShardAnalyzer,
   ) {
     this.free = Array.from({ length: count }, () => []);
-    this.batches = Array.from({ length: count }, () => batchOf(new ArrayBuffer(BATCH_BYTES)));
+    // Shard 0 has no batch; the slot keeps indices those of the shards.
+    this.batches = Array.from({ length: count }, (_, w) => batchOf(new ArrayBuffer(w === 0 ? 0 : BATCH_BYTES)));
     this.sent = new Array(count).fill(0);
-    this.router = new Router(count, (w, kind, p) => this.put(w, kind, p, kind === Kind.Sweep || kind === Kind.Epoch ? 0 : p.caplen));
+    const router: Router = new Router(
+      count,
+      (w, kind, p) => (w === 0 ? local.routed(kind, p, router.ok, router.packets) : this.put(w, kind, p, kind === Kind.Sweep || kind === Kind.Epoch ? 0 : p.caplen)),
+      local.decoded,
+    );
+    this.router = router;
   }
 
   get sink(): PacketSink {
@@ -97,7 +107,7 @@ export class Dispatcher {
    */
   async pace(): Promise<void> {
     await new Promise<void>((r) => setImmediate(r));
-    for (let w = 0; w < this.count; w++) {
+    for (let w = 1; w < this.count; w++) {
       for (;;) {
         const e = this.failed();
         if (e) throw e;
@@ -111,6 +121,6 @@ export class Dispatcher {
 
   /** End of input: what is batched goes out. */
   finish(): void {
-    for (let w = 0; w < this.count; w++) this.flush(w);
+    for (let w = 1; w < this.count; w++) this.flush(w);
   }
 }

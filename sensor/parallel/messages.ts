@@ -1,7 +1,6 @@
 import type { FlowRecord } from '../../contract/types.js';
 import type { AnalyzerOptions } from '../analyzer.js';
 import { CaptureError } from '../capture/errors.js';
-import type { ReadResult } from '../capture/reader.js';
 import type { DeviceFacts, DeviceSnapshot } from '../devices/inventory.js';
 
 /** What a shard worker is started with. */
@@ -44,8 +43,6 @@ export interface DoneMessage {
   dnsMessages: number;
   warnings: Record<string, number>;
   devices: DeviceSnapshot[];
-  /** a shard that read the files itself: what it read (the same in every shard) */
-  read: { files: SerialReadResult[]; packets: number; bytes: number; warnings: Record<string, number> } | null;
 }
 
 /** A packet batch's buffer, given back for reuse. */
@@ -61,9 +58,10 @@ export interface FailedMessage {
   capture?: SerialCaptureError;
 }
 
+export type FromWorker = BatchMessage | FreeMessage | DoneMessage | FailedMessage;
+
 /** A CaptureError across threads (a structured clone keeps only an Error's message). */
 export type SerialCaptureError = Pick<CaptureError, 'code' | 'file' | 'offset' | 'detail'>;
-export type SerialReadResult = Omit<ReadResult, 'error'> & { error: SerialCaptureError | null };
 
 export function serialCaptureError(e: CaptureError): SerialCaptureError {
   return { code: e.code, file: e.file, offset: e.offset, detail: e.detail };
@@ -72,13 +70,3 @@ export function serialCaptureError(e: CaptureError): SerialCaptureError {
 export function captureError(e: SerialCaptureError): CaptureError {
   return new CaptureError(e.code, e.file, e.offset, e.detail);
 }
-
-export function serialReadResult(r: ReadResult): SerialReadResult {
-  return { ...r, error: r.error && serialCaptureError(r.error) };
-}
-
-export function readResult(r: SerialReadResult): ReadResult {
-  return { ...r, error: r.error && captureError(r.error) };
-}
-
-export type FromWorker = BatchMessage | FreeMessage | DoneMessage | FailedMessage;
