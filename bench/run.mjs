@@ -198,5 +198,8 @@ if (want('sensor')) {
   const replay = `'${process.execPath}' '${join(root, 'bench/live-replay.mjs')}' '${big}'`;
   const sink = measure('replay-cat', 'sh', ['-c', `${replay} | cat > /dev/null`], reps);
   const onStream = measure('replay-analyze', 'sh', ['-c', `${replay} | '${process.execPath}' '${CLI}' analyze - --json > /dev/null`], reps);
-  console.log(`the same stream into phonehome analyze -: ${fmt(pkts / onStream.wall)}packets/s; into cat (the stream alone): ${fmt(pkts / sink.wall)}packets/s`);
+  // The sensor serialises every flow, as analyze --out does.
+  const outStream = measure('replay-analyze-out', 'sh', ['-c', `${replay} | '${process.execPath}' '${CLI}' analyze - --out '${outDir}' > /dev/null`], reps);
+  execFileSync('rm', ['-rf', outDir]);
+  console.log(`the same stream into phonehome analyze -: ${fmt(pkts / onStream.wall)}packets/s; analyze - --out: ${fmt(pkts / outStream.wall)}packets/s; cat (the stream alone): ${fmt(pkts / sink.wall)}packets/s`);
 }

@@ -23,8 +23,8 @@ Options:
   --tcp-timeout S        idle seconds before a TCP flow ends [300]
   --udp-timeout S        idle seconds before a UDP flow ends [60]
   --other-timeout S      idle seconds before other flows end [30]
-  --workers N            analyse in N worker threads, each owning a share of the flows
-                         (this thread reads and decodes); same results as one [1]
+  --workers N            analyse in N threads (this one and N-1 workers), each owning
+                         a share of the flows; same results as one thread [1]
   -h, --help             show this help
 
 Exit codes: 0 read everything (a truncated last record is only a warning),
