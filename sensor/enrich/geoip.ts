@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import maxmind, { type Reader, type Response } from 'maxmind';
+import { parseIp4 } from '../util/addr.js';
+import { Ip4Tree } from './mmdb-tree.js';
 import { verifyMmdb } from './mmdb-verify.js';
 
 export class GeoIpError extends Error {
@@ -31,7 +33,13 @@ interface Db {
   reader: Reader<Response>;
   hasCountry: boolean;
   hasAsn: boolean;
+  ip4: Ip4Tree;
+  /** decoded data records by pointer: a database has far fewer records than addresses */
+  records: Map<number, Record<string, unknown> | null>;
 }
+
+/** Cached records or combinations at most, per map: bounds memory whatever the database. */
+const CACHE_MAX = 100_000;
 
 // Spread over the address space so a damaged tree or data section shows at start-up, not mid-capture.
 const PROBES = [
@@ -72,7 +80,10 @@ function check(db: Db): void {
  * when none of them knows a country.
  */
 export class GeoIp {
+  /** IPv6 answers by address */
   private readonly cache = new Map<string, GeoInfo>();
+  /** IPv4 answers by the records the address leads to in each database */
+  private readonly byRecords = new Map<number | string, GeoInfo>();
 
   private constructor(private readonly dbs: Db[]) {}
 
@@ -93,11 +104,16 @@ export class GeoIp {
       } catch (e) {
         throw new GeoIpError(file, `not a readable MaxMind DB file (${(e as Error).message})`);
       }
+      const m = reader.metadata;
+      const buf = readFileSync(file);
       // The embedded database is checked by the test suite; a user's file is checked on every start.
-      const problem = file === defaultDatabase() ? null : verifyMmdb(readFileSync(file), reader.metadata.nodeCount, reader.metadata.recordSize);
+      const problem = file === defaultDatabase() ? null : verifyMmdb(buf, m.nodeCount, m.recordSize);
       if (problem) throw new GeoIpError(file, `the database is corrupt: ${problem}`);
-      const type = reader.metadata.databaseType.toLowerCase();
-      const db: Db = { file, reader, hasCountry: !type.includes('asn') || type.includes('country'), hasAsn: type.includes('asn') || type.includes('isp') };
+      const type = m.databaseType.toLowerCase();
+      const db: Db = {
+        file, reader, hasCountry: !type.includes('asn') || type.includes('country'), hasAsn: type.includes('asn') || type.includes('isp'),
+        ip4: new Ip4Tree(buf, m.nodeCount, m.recordSize, m.ipVersion), records: new Map(),
+      };
       check(db);
       dbs.push(db);
     }
@@ -105,28 +121,68 @@ export class GeoIp {
   }
 
   lookup(ip: string): GeoInfo {
+    const v4 = parseIp4(ip);
+    if (v4 !== null) return this.lookup4(v4, ip);
     const hit = this.cache.get(ip);
     if (hit) return hit;
+    const info = this.combine(this.dbs.map((db) => {
+      try {
+        return (db.reader.get(ip) as Record<string, unknown> | null) ?? null;
+      } catch {
+        return null;
+      }
+    }));
+    if (this.cache.size >= CACHE_MAX) this.cache.clear();
+    this.cache.set(ip, info);
+    return info;
+  }
+
+  /**
+   * IPv4 by number: the tree walk finds each database's record, and each
+   * distinct record (or combination of records) is decoded and combined
+   * once, so a scan of millions of addresses costs walks, not parses.
+   */
+  private lookup4(n: number, ip: string): GeoInfo {
+    const dbs = this.dbs;
+    let key: number | string = dbs[0].ip4.find(n);
+    for (let i = 1; i < dbs.length; i++) key = `${key},${dbs[i].ip4.find(n)}`;
+    const hit = this.byRecords.get(key);
+    if (hit) return hit;
+    const info = this.combine(dbs.map((db) => this.recordAt(db, db.ip4.find(n), ip)));
+    if (this.byRecords.size >= CACHE_MAX) this.byRecords.clear();
+    this.byRecords.set(key, info);
+    return info;
+  }
+
+  /** The record at a tree pointer, decoded by the library on first use (through an address that leads there). */
+  private recordAt(db: Db, pointer: number, ip: string): Record<string, unknown> | null {
+    if (pointer === 0) return null;
+    let r = db.records.get(pointer);
+    if (r !== undefined) return r;
+    try {
+      r = (db.reader.get(ip) as Record<string, unknown> | null) ?? null;
+    } catch {
+      r = null;
+    }
+    if (db.records.size >= CACHE_MAX) db.records.clear();
+    db.records.set(pointer, r);
+    return r;
+  }
+
+  /** Country from the first database that has one, ASN likewise; records in database order. */
+  private combine(records: (Record<string, unknown> | null)[]): GeoInfo {
     let country: string | null = null;
     let asn: number | null = null;
     let asOrg: string | null = null;
-    for (const db of this.dbs) {
-      let r: Record<string, unknown> | null;
-      try {
-        r = db.reader.get(ip) as Record<string, unknown> | null;
-      } catch {
-        continue;
-      }
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i];
       if (!r) continue;
-      if (country === null && db.hasCountry) country = countryOf(r);
+      if (country === null && this.dbs[i].hasCountry) country = countryOf(r);
       if (asn === null && typeof r.autonomous_system_number === 'number') {
         asn = r.autonomous_system_number;
         asOrg = typeof r.autonomous_system_organization === 'string' ? r.autonomous_system_organization : null;
       }
     }
-    const info = country === null && asn === null ? NONE : { country, asn, as_org: asOrg };
-    if (this.cache.size >= 100_000) this.cache.clear();
-    this.cache.set(ip, info);
-    return info;
+    return country === null && asn === null ? NONE : { country, asn, as_org: asOrg };
   }
 }

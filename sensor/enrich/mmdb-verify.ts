@@ -2,6 +2,8 @@
 // does, so a damaged database is refused at start-up. The maxmind reader
 // decodes lazily and would hand back garbage (or throw) in the middle of a capture.
 
+import { treeRecord } from './mmdb-tree.js';
+
 const METADATA_MARKER = Buffer.from('abcdef4d61784d696e642e636f6d', 'hex');
 
 class Bad extends Error {}
@@ -18,20 +20,11 @@ export function verifyMmdb(buf: Buffer, nodeCount: number, recordSize: number): 
   if (start > end) return `search tree of ${nodeCount} nodes (${treeSize} bytes) is larger than the file`;
   // Tree records pointing past the data section are as damaging as bad data.
   const dataSize = end - start;
-  const readRecord = (node: number, right: boolean): number => {
-    const o = node * ((recordSize * 2) / 8);
-    if (recordSize === 24) return buf.readUIntBE(o + (right ? 3 : 0), 3);
-    if (recordSize === 32) return buf.readUInt32BE(o + (right ? 4 : 0));
-    if (recordSize === 28) {
-      const middle = buf[o + 3];
-      return right ? ((middle & 0x0f) << 24) | buf.readUIntBE(o + 4, 3) : ((middle & 0xf0) << 20) | buf.readUIntBE(o, 3);
-    }
-    throw new Bad(`unsupported record size ${recordSize}`);
-  };
+  if (recordSize !== 24 && recordSize !== 28 && recordSize !== 32) return `unsupported record size ${recordSize}`;
   try {
     for (let n = 0; n < nodeCount; n++) {
-      for (const right of [false, true]) {
-        const r = readRecord(n, right);
+      for (let bit = 0; bit < 2; bit++) {
+        const r = treeRecord(buf, n, bit, recordSize);
         if (r > nodeCount && r - nodeCount - 16 >= dataSize) {
           throw new Bad(`search tree node ${n} points at data offset ${r - nodeCount - 16}, beyond the ${dataSize}-byte data section`);
         }

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import maxmind from 'maxmind';
 import { defaultDatabase, GeoIp, GeoIpError } from '../../../sensor/enrich/geoip.js';
 import { verifyMmdb } from '../../../sensor/enrich/mmdb-verify.js';
@@ -44,6 +45,43 @@ describe.skipIf(!haveGeo)('MaxMind test databases', () => {
       expect(checked).toBeGreaterThan(20);
     });
   }
+
+  it('IPv4 addresses walked as numbers land on the records the library finds for the same address, inside and outside every network', async () => {
+    // The library's own walk of ::a.b.c.d (an IPv6 string, so phonehome hands it over unparsed) is the oracle.
+    const networks: [number, number][] = [];
+    for (const name of ['GeoLite2-Country-Test', 'GeoLite2-City-Test', 'GeoLite2-ASN-Test']) {
+      for (const entry of JSON.parse(readFileSync(join(GEO, `${name}.source.json`), 'utf8')) as Source) {
+        for (const cidr of Object.keys(entry)) {
+          const [addr, len] = cidr.split('/');
+          if (addr.includes(':')) continue;
+          const base = addr.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+          networks.push([base, Number(len)]);
+        }
+      }
+    }
+    expect(networks.length).toBeGreaterThan(50);
+    const sets = [
+      await GeoIp.open([join(GEO, 'GeoLite2-Country-Test.mmdb'), join(GEO, 'GeoLite2-ASN-Test.mmdb')]),
+      await GeoIp.open([join(GEO, 'GeoLite2-City-Test.mmdb')], { withDefault: false }),
+      await GeoIp.open([]),
+    ];
+    const dotted = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
+    const inside = fc.tuple(fc.constantFrom(...networks), fc.nat()).map(([[base, len], host]) => base + (len === 32 ? 0 : host % 2 ** (32 - len)));
+    let known = 0;
+    fc.assert(
+      fc.property(fc.oneof(inside, fc.nat({ max: 2 ** 32 - 1 })), (n) => {
+        const ip = dotted(n);
+        for (const geo of sets) {
+          const got = geo.lookup(ip);
+          expect(got, ip).toEqual(geo.lookup(`::${ip}`));
+          if (got.country || got.asn) known++;
+        }
+      }),
+      { numRuns: 3000 },
+    );
+    // Most draws land in a known network: the comparison is not of empty answers.
+    expect(known).toBeGreaterThan(3000);
+  });
 
   it('Country and ASN databases together give both, and the City record shape is read', async () => {
     const geo = await GeoIp.open([join(GEO, 'GeoLite2-City-Test.mmdb'), join(GEO, 'GeoLite2-ASN-Test.mmdb')], { withDefault: false });
