@@ -58,6 +58,12 @@ interface OpenAlert {
   flows: FlowRef[];
 }
 
+/** One device's open alerts under one rule: by destination, and past MAX_ALERTS_PER_DEVICE of them one that counts the rest. */
+interface DeviceAlerts {
+  open: Map<string, OpenAlert>;
+  rollup: OpenAlert | null;
+}
+
 interface Series {
   facts: DeviceFacts;
   profile: string | null;
@@ -102,7 +108,8 @@ const deviceName = (d: DeviceFacts) => `${d.vendor ? `${d.vendor} ` : ''}${d.mac
  * alert per suppression window however many flows it took.
  */
 export class Detector {
-  private readonly open = new Map<string, OpenAlert>();
+  /** open alerts by rule and device */
+  private readonly open = new Map<RuleId, Map<string, DeviceAlerts>>();
   private readonly done: OpenAlert[] = [];
   private readonly matcher: ProfileMatcher;
   private readonly watchNets: BlockList | null;
@@ -112,8 +119,6 @@ export class Detector {
   private readonly seriesPerDevice = new Map<string, number>();
   /** beacon and strobe alerts by key: scoring again (a sensor scores after every file) replaces, never adds */
   private readonly seriesAlerts = new Map<string, OpenAlert>();
-  /** open alerts per rule and device, to cap how many destinations are itemised */
-  private readonly perDevice = new Map<string, number>();
 
   constructor(
     private readonly opts: DetectorOptions,
@@ -216,31 +221,31 @@ export class Detector {
   }
 
   private add(rule: RuleId, destKey: string, f: FlowRecord, facts: DeviceFacts, profile: DeviceProfile | null, destOf: () => AlertRecord['destination'], messageOf: () => string, reasonOf: () => string, extra: Partial<AlertRecord['evidence']> = {}): void {
-    const device = `${rule}|${facts.mac ?? facts.ip}`;
-    let key = `${device}|${destKey}`;
-    let a = this.open.get(key);
+    // Looked up by the device's own (long-lived) key string, not a key built per flow: under a scan that was a tenth of the run.
+    const dev = facts.mac ?? facts.ip;
+    let byDevice = this.open.get(rule);
+    if (!byDevice) this.open.set(rule, (byDevice = new Map()));
+    let d = byDevice.get(dev);
+    if (!d) byDevice.set(dev, (d = { open: new Map(), rollup: null }));
+    let a = d.open.get(destKey);
     if (a && f.ts >= a.windowEnd) {
       this.done.push(a);
-      this.perDevice.set(device, (this.perDevice.get(device) ?? 1) - 1);
+      d.open.delete(destKey);
       a = undefined;
     }
-    if (!a && destKey !== '' && (this.perDevice.get(device) ?? 0) >= MAX_ALERTS_PER_DEVICE) {
-      key = `${device}|*`;
-      a = this.open.get(key);
-      destOf = () => null;
-      messageOf = () => `${deviceName(facts)} reached more than ${MAX_ALERTS_PER_DEVICE} distinct destinations under rule ${rule} (a scan or flood?); further ones are counted in this alert`;
-      reasonOf = () => `more than ${MAX_ALERTS_PER_DEVICE} ${rule} destinations for one device`;
-    }
-    if (!a) {
+    if (a) return this.account(a, f);
+    if (destKey !== '' && d.open.size + (d.rollup ? 1 : 0) >= MAX_ALERTS_PER_DEVICE) {
+      if (d.rollup) return this.account(d.rollup, f);
+      a = d.rollup = this.create(rule, `${rule}|${dev}|*`, f, facts, profile, null,
+        `${deviceName(facts)} reached more than ${MAX_ALERTS_PER_DEVICE} distinct destinations under rule ${rule} (a scan or flood?); further ones are counted in this alert`,
+        `more than ${MAX_ALERTS_PER_DEVICE} ${rule} destinations for one device`, extra);
+    } else {
       // Texts are built only for a new alert: most flows add to an open one.
-      a = this.create(rule, key, f, facts, profile, destOf(), messageOf(), reasonOf(), extra);
-      this.open.set(key, a);
-      this.perDevice.set(device, (this.perDevice.get(device) ?? 0) + 1);
-      this.account(a, f);
-      this.onNew?.(a.rec);
-      return;
+      a = this.create(rule, `${rule}|${dev}|${destKey}`, f, facts, profile, destOf(), messageOf(), reasonOf(), extra);
+      d.open.set(destKey, a);
     }
     this.account(a, f);
+    this.onNew?.(a.rec);
   }
 
   private create(rule: RuleId, key: string, f: SlimFlow, facts: DeviceFacts, profile: DeviceProfile | null, dest: AlertRecord['destination'], message: string, reason: string, extra: Partial<AlertRecord['evidence']>): OpenAlert {
@@ -275,7 +280,11 @@ export class Detector {
   /** Scores beacons over the whole observed span and returns every alert, oldest first. */
   finish(spanStart: number, spanEnd: number): AlertRecord[] {
     this.beacons(spanStart, spanEnd);
-    const all = [...this.done, ...this.open.values(), ...this.seriesAlerts.values()];
+    const all = [...this.done];
+    for (const byDevice of this.open.values()) {
+      for (const d of byDevice.values()) all.push(...d.open.values(), ...(d.rollup ? [d.rollup] : []));
+    }
+    all.push(...this.seriesAlerts.values());
     this.lastRefs = new Map(all.map((a) => [a.rec.id, a.flows]));
     return all.map((a) => a.rec).sort((x, y) => x.ts - y.ts || x.id.localeCompare(y.id));
   }

@@ -75,6 +75,27 @@ describe('suppression window', () => {
     expect(u[1].ts).toBe(T0 + 90_000);
   });
 
+  it('past 500 destinations a device rolls up into one alert per rule; a window ending then neither repeats nor loses an alert', () => {
+    const dests = Array.from({ length: 510 }, (_, i): Endpoint => ({ mac: server.mac, ip: `45.${10 + (i >> 8)}.${i & 255}.7`, port: 443 }));
+    const pkts = [
+      ...dests.flatMap((d, i) => tcpSession(T0 + i, { ...dev, port: 20000 + i }, d)),
+      // After the window: the first destination again.
+      ...tcpSession(T0 + 90_000, { ...dev, port: 30000 }, dests[0]),
+    ];
+    const profile = `profile: bulb2000\nmatch:\n  mac: ["${dev.mac}"]\ndocumented: []\n`;
+    const u = analyze(pkts, profile).alerts.filter((a) => a.rule === 'undocumented-destination');
+    expect(new Set(u.map((a) => a.id)).size).toBe(u.length);
+    const itemised = u.filter((a) => a.destination !== null);
+    expect(itemised).toHaveLength(500);
+    expect(new Set(itemised.map((a) => a.destination!.ip)).size).toBe(500);
+    const rollup = u.filter((a) => a.destination === null);
+    expect(rollup).toHaveLength(1);
+    expect(rollup[0].message).toMatch(/more than 500 distinct destinations/);
+    // Every one of the 511 flows is counted exactly once.
+    expect(u.reduce((n, a) => n + a.evidence.flows, 0)).toBe(511);
+    expect(rollup[0].evidence.flows).toBe(11);
+  }, 60_000);
+
   it('the same input gives the same alert ids', () => {
     const pkts = [0, 600].flatMap((dt, i) => tcpSession(T0 + dt, { ...dev, port: 42000 + i }, telemetry));
     const profile = `profile: bulb2000\nmatch:\n  mac: ["${dev.mac}"]\ndocumented: []\n`;
