@@ -22,10 +22,11 @@ export interface AnalyzerOptions {
   timeouts?: Partial<FlowTimeouts>;
   maxFlows?: number;
   /**
-   * A shard worker: the router (parallel/route.ts) sees every packet of the
-   * input, decides sweeps and epochs (sweep(), epochEnd()), counts decode
-   * warnings and packets, and hands over only this shard's packets (onPacket,
-   * analyse) and the shared ones (sharedPacket, analyseShared).
+   * One shard of `--workers` (in a worker or the main thread): the router
+   * (parallel/route.ts) sees every packet of the input, decides sweeps and
+   * epochs (sweep(), epochEnd()), counts decode warnings and packets, and
+   * hands over only this shard's packets (onPacket, analyse) and the shared
+   * ones (sharedPacket, analyseShared).
    */
   shardWorker?: boolean;
 }

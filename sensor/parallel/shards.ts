@@ -83,6 +83,8 @@ export async function analyzeSharded(inputs: ShardedInputs, count: number, opts:
   let progressed: () => void = () => {};
   let progress = new Promise<void>((r) => (progressed = r));
 
+  /** per worker, the `through` of each batch received and not yet released */
+  const unreleased: number[][] = Array.from({ length: count }, () => []);
   const release = () => {
     const upto = Math.min(...through);
     const epochs = upto === Infinity ? [...pending.keys()].sort((a, b) => a - b) : null;
@@ -117,8 +119,6 @@ export async function analyzeSharded(inputs: ShardedInputs, count: number, opts:
       Atomics.notify(taken, i);
     }
   };
-  /** per worker, the `through` of each batch received and not yet released */
-  const unreleased: number[][] = Array.from({ length: count }, () => []);
   const collect = (items: { flows: EndedFlow[]; dns: DnsItem[] }) => {
     for (const f of items.flows) slot(pending, f[0]).flows.push(f);
     for (const d of items.dns) slot(pending, d[0]).dns.push(d);
