@@ -32,7 +32,7 @@ export interface AnalyzeOptions extends AnalyzerOptions {
   watchCountries?: string[];
   /** write one pcap per alert with the packets of its flows here */
   evidenceDir?: string;
-  /** analyse files in this many worker threads (stdin is always read by one) */
+  /** analyse in this many threads, each owning a share of the flows (stdin is read once, by this thread) */
   workers?: number;
 }
 
@@ -74,19 +74,6 @@ export async function analyze(args: string[], opts: AnalyzeOptions = {}): Promis
     dnsOut = new JsonlWriter(join(opts.outDir, 'dns.jsonl'));
   }
   if (opts.evidenceDir) mkdirSync(opts.evidenceDir, { recursive: true });
-  const analyzer: Analyzer = new Analyzer(
-    {
-      flow: (r, facts, resolved) => {
-        enrichFlow(r, geo);
-        flowsOut?.write(r);
-        detector.onFlow(r, facts, resolved);
-      },
-      dns: dnsOut ? (r) => dnsOut!.write(r) : undefined,
-      outboundOnly: flowsOut === null,
-    },
-    opts,
-  );
-
   const fileStats: FileStats[] = [];
   let notCapture: CaptureError | null = null;
   // Evidence is cut from a second read, so a stream is kept on disk while it is analysed.
@@ -105,10 +92,12 @@ export async function analyze(args: string[], opts: AnalyzeOptions = {}): Promis
   const workers = opts.workers ?? 1;
   if (workers > 1) {
     // Files: every shard reads them itself. With stdin among the inputs, this thread reads everything once.
-    const reads: ShardedInput[] = files.map((f) => (sink, pace) => readCaptureFile(f.path, sink, pace));
-    if (inputs.stdin) reads.push((sink, pace) => readCaptureStream('-', stdinStream(), sink, pace));
+    const streams = (): ShardedInput[] => [
+      ...files.map((f): ShardedInput => (sink, pace) => readCaptureFile(f.path, sink, pace)),
+      (sink, pace) => readCaptureStream('-', stdinStream(), sink, pace),
+    ];
     const r = await analyzeSharded(
-      inputs.stdin ? { streams: reads } : { files: files.map((f) => f.path) },
+      inputs.stdin ? { streams: streams() } : { files: files.map((f) => f.path) },
       workers,
       { analyzer: { timeouts: opts.timeouts, maxFlows: opts.maxFlows }, geoip: opts.geoip ?? [] },
       {
@@ -126,6 +115,18 @@ export async function analyze(args: string[], opts: AnalyzeOptions = {}): Promis
     });
     return finishRun({ ...r, decodeWarnings: r.warnings });
   }
+  const analyzer: Analyzer = new Analyzer(
+    {
+      flow: (r, facts, resolved) => {
+        enrichFlow(r, geo);
+        flowsOut?.write(r);
+        detector.onFlow(r, facts, resolved);
+      },
+      dns: dnsOut ? (r) => dnsOut!.write(r) : undefined,
+      outboundOnly: flowsOut === null,
+    },
+    opts,
+  );
   const readOne = async (name: string, read: (sink: (p: RawPacket) => void) => Promise<ReadResult>): Promise<void> => {
     const r = await read(analyzer.onPacket);
     fileStats.push(fileStat(name, r));

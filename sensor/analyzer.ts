@@ -51,7 +51,6 @@ export interface AnalyzerSinks {
   epoch?: (n: number) => void;
 }
 
-
 interface Ended {
   rec: FlowRecord;
   resolved: boolean;
@@ -62,7 +61,6 @@ const MUTED = new DecodeWarnings();
 /** Initiator payload segments of a TCP flow inspected for TLS SNI / HTTP Host. */
 const APP_SEGMENTS = 4;
 const TLS_MAX_HELLO = 16384 + 5;
-
 
 /**
  * The per-packet pipeline: decode, account to a flow, pull names and device
@@ -267,18 +265,18 @@ export class Analyzer {
     if (this.sinks.dns) {
       this.sinks.dns(
         {
-        ts: d.ts,
-        src_ip: srcIp,
-        src_mac: d.srcMac >= 0 ? macString(d.srcMac) : null,
-        dst_ip: dstIp,
-        dst_port: d.dport,
-        proto,
-        is_response: r.isResponse,
-        id: r.id,
-        rcode: r.rcode,
-        query: r.query,
-        qtype: r.qtype,
-        answers: r.answers,
+          ts: d.ts,
+          src_ip: srcIp,
+          src_mac: d.srcMac >= 0 ? macString(d.srcMac) : null,
+          dst_ip: dstIp,
+          dst_port: d.dport,
+          proto,
+          is_response: r.isResponse,
+          id: r.id,
+          rcode: r.rcode,
+          query: r.query,
+          qtype: r.qtype,
+          answers: r.answers,
         },
         this.packetIndex,
       );
@@ -390,7 +388,7 @@ export class Analyzer {
 const compareEnded = (a: Ended, b: Ended) => compareFlows(a.rec, b.rec);
 
 /** First packet time, then uid (a hash of the Community ID and that time): one order whatever the sharding. */
-export function compareFlows(x: FlowRecord, y: FlowRecord): number {
+function compareFlows(x: FlowRecord, y: FlowRecord): number {
   return compareFlowKeys(x.ts, x.uid, x.src_pkts + x.dst_pkts, y.ts, y.uid, y.src_pkts + y.dst_pkts);
 }
 

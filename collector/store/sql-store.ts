@@ -134,9 +134,11 @@ function flowRow(sensor: string, f: FlowRecord): FlowRow {
   const srcBytes = int(f.src_bytes, 'src_bytes');
   const uid = str(f.uid, 'uid');
   const dstIp = str(f.dst_ip, 'dst_ip');
-  const params = [sensor, uid, num(f.ts, 'ts'), optStr(f.src_mac, 'src_mac'), str(f.src_ip, 'src_ip'), dstIp, int(f.dst_port, 'dst_port'),
+  const srcMac = optStr(f.src_mac, 'src_mac');
+  const srcIp = str(f.src_ip, 'src_ip');
+  const params = [sensor, uid, num(f.ts, 'ts'), srcMac, srcIp, dstIp, int(f.dst_port, 'dst_port'),
     str(f.proto, 'proto'), optStr(f.server_name, 'server_name'), country, srcBytes, int(f.dst_bytes, 'dst_bytes'), JSON.stringify(f)];
-  return { uid, device: optStr(f.src_mac, 'src_mac') ?? str(f.src_ip, 'src_ip'), country, dstIp, srcBytes, params };
+  return { uid, device: srcMac ?? srcIp, country, dstIp, srcBytes, params };
 }
 
 const FLOW_INSERT = `INSERT INTO flows (sensor, uid, ts, src_mac, src_ip, dst_ip, dst_port, proto, server_name, dst_country, src_bytes, dst_bytes, record) VALUES`;

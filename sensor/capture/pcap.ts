@@ -1,5 +1,6 @@
 import { CaptureError } from './errors.js';
 import { MAX_CAPLEN, type PacketSink, type RawPacket } from './packet.js';
+import { u32, u32le } from '../util/bytes.js';
 
 export const PCAP_HEADER_LEN = 24;
 const RECORD_HEADER_LEN = 16;
@@ -53,7 +54,7 @@ export class PcapParser {
     pkt.linktype = this.linktype;
     let i = start;
     while (end - i >= RECORD_HEADER_LEN) {
-      const caplen = le ? u32le(buf, i + 8) : u32be(buf, i + 8);
+      const caplen = le ? u32le(buf, i + 8) : u32(buf, i + 8);
       if (caplen > limit) {
         throw new CaptureError(
           'CORRUPT_RECORD',
@@ -63,10 +64,10 @@ export class PcapParser {
         );
       }
       if (end - i - RECORD_HEADER_LEN < caplen) break;
-      pkt.tsSec = le ? u32le(buf, i) : u32be(buf, i);
-      pkt.tsNsec = (le ? u32le(buf, i + 4) : u32be(buf, i + 4)) * nsMul;
+      pkt.tsSec = le ? u32le(buf, i) : u32(buf, i);
+      pkt.tsNsec = (le ? u32le(buf, i + 4) : u32(buf, i + 4)) * nsMul;
       pkt.caplen = caplen;
-      pkt.wirelen = le ? u32le(buf, i + 12) : u32be(buf, i + 12);
+      pkt.wirelen = le ? u32le(buf, i + 12) : u32(buf, i + 12);
       pkt.off = i + RECORD_HEADER_LEN;
       pkt.fileOffset = absStart + (i - start);
       sink(pkt);
@@ -74,12 +75,4 @@ export class PcapParser {
     }
     return i;
   }
-}
-
-function u32le(b: Buffer, o: number): number {
-  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
-}
-
-function u32be(b: Buffer, o: number): number {
-  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
 }

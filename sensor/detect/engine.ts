@@ -195,7 +195,7 @@ export class Detector {
         const totals: Totals = { flows: 0, packets: 0, bytes_out: 0, bytes_in: 0, first_seen: f.ts, last_seen: f.ts };
         s = { facts, profile: profile?.profile ?? null, dstIp: f.dst_ip, name, starts: [], sizes: [], flows: [], totals };
         this.series.set(key, s);
-        this.seriesPerDevice.set(device, (this.seriesPerDevice.get(device) ?? 0) + 1);
+        this.seriesPerDevice.set(device, followed + 1);
       }
       addFlow(s.totals, f);
       if (s.starts.length < MAX_BEACON_STARTS) {

@@ -74,7 +74,6 @@ function nameDestination(dev: Device, dst: DeviceDestination, name: string, at: 
   }
 }
 
-
 /**
  * Local hosts keyed by MAC (or by IP when the link layer has no MACs). Fed by
  * the analyzer with what each protocol reveals about a device.

@@ -3,6 +3,8 @@
 // distinct addresses was an eighth of the run. Data records are still
 // decoded by the library.
 
+import { u32 } from '../util/bytes.js';
+
 /** Node `node`'s left (bit 0) or right (bit 1) record in a tree of the given record size (24, 28 or 32 bits). */
 export function treeRecord(b: Buffer, node: number, bit: number, recordSize: number): number {
   if (recordSize === 24) {
@@ -14,10 +16,7 @@ export function treeRecord(b: Buffer, node: number, bit: number, recordSize: num
     const middle = b[o + 3];
     return bit ? ((middle & 0x0f) << 24) | (b[o + 4] << 16) | (b[o + 5] << 8) | b[o + 6] : ((middle & 0xf0) << 20) | (b[o] << 16) | (b[o + 1] << 8) | b[o + 2];
   }
-  if (recordSize === 32) {
-    const o = node * 8 + bit * 4;
-    return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
-  }
+  if (recordSize === 32) return u32(b, node * 8 + bit * 4);
   throw new RangeError(`unsupported record size ${recordSize}`);
 }
 

@@ -1,5 +1,7 @@
 /** DHCPv4 (RFC 2131/2132) and DHCPv6 (RFC 8415): what a client says about itself. */
 
+import { u16, u32 } from '../util/bytes.js';
+
 export interface DhcpInfo {
   messageType: number | null;
   clientMac: number | null;
@@ -38,14 +40,6 @@ const OPT6_VENDOR_CLASS = 16;
 const OPT6_CLIENT_FQDN = 39; // RFC 4704
 const OPT6_MUD_URL = 112; // RFC 8520
 const DHCP6_LAST_CLIENT_SERVER_TYPE = 11; // 12 and 13 are relay messages wrapping another one
-
-function u16(b: Buffer, p: number): number {
-  return (b[p] << 8) | b[p + 1];
-}
-
-function u32(b: Buffer, p: number): number {
-  return ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
-}
 
 function validRange(b: Buffer, off: number, len: number): boolean {
   return Number.isInteger(off) && Number.isInteger(len) && off >= 0 && len >= 0 && off + len <= b.length;

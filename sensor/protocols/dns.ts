@@ -1,5 +1,6 @@
 /** DNS, mDNS and LLMNR messages (RFC 1035 wire format; all three share it). */
 import { ip4String, ip6String } from '../util/addr.js';
+import { u16, u32 } from '../util/bytes.js';
 
 export interface DnsAnswerRR { name: string; type: string; data: string; ttl: number }
 export interface DnsMessage {
@@ -118,14 +119,6 @@ function readName(b: Buffer, base: number, end: number, pos: number, lim: number
     }
     pos += 1 + l;
   }
-}
-
-function u16(b: Buffer, p: number): number {
-  return (b[p] << 8) | b[p + 1];
-}
-
-function u32(b: Buffer, p: number): number {
-  return ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
 }
 
 /** Checks one RR's data as rdataText would, without building text: the same errors for the same bytes. */

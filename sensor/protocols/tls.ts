@@ -1,5 +1,7 @@
 /** TLS ClientHello: the client's version, SNI and ALPN (RFC 5246, 8446, 6066, 7301). */
 
+import { u16 } from '../util/bytes.js';
+
 export interface ClientHello { sni: string | null; alpn: string[] | null; version: number }
 export type TlsResult = ClientHello | { error: 'tls_truncated' | 'tls_malformed' } | { needMore: number };
 
@@ -12,10 +14,6 @@ const CONTENT_HANDSHAKE = 0x16;
 const CLIENT_HELLO = 1;
 const EXT_SERVER_NAME = 0;
 const EXT_ALPN = 16;
-
-function u16(b: Buffer, p: number): number {
-  return (b[p] << 8) | b[p + 1];
-}
 
 function isHandshakeRecord(b: Buffer, p: number): boolean {
   return b[p] === CONTENT_HANDSHAKE && b[p + 1] === 3 && b[p + 2] <= 4;

@@ -1,5 +1,7 @@
 /** Address formatting and classification shared by every stage. */
 
+import { u32 } from './bytes.js';
+
 // A network's packets name the same few thousand addresses over and over (flow
 // endpoints, DNS answers): their text is cached in small direct-mapped tables,
 // so a repeat costs a compare instead of a string and its garbage.
@@ -21,10 +23,10 @@ export function ip4String(n: number): string {
 
 /** RFC 5952 text form of the IPv6 address at b[off, off + 16). */
 export function ip6String(b: Buffer, off: number): string {
-  const w0 = ((b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3]) >>> 0;
-  const w1 = ((b[off + 4] << 24) | (b[off + 5] << 16) | (b[off + 6] << 8) | b[off + 7]) >>> 0;
-  const w2 = ((b[off + 8] << 24) | (b[off + 9] << 16) | (b[off + 10] << 8) | b[off + 11]) >>> 0;
-  const w3 = ((b[off + 12] << 24) | (b[off + 13] << 16) | (b[off + 14] << 8) | b[off + 15]) >>> 0;
+  const w0 = u32(b, off);
+  const w1 = u32(b, off + 4);
+  const w2 = u32(b, off + 8);
+  const w3 = u32(b, off + 12);
   const slot = Math.imul(w0 ^ Math.imul(w1, 0x85ebca6b) ^ Math.imul(w2, 0xc2b2ae35) ^ Math.imul(w3, 0x27d4eb2f), 0x9e3779b1) >>> 19;
   const hit = v6Str[slot];
   const k = slot * 4;
