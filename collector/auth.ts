@@ -1,4 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { UnauthorizedError } from './errors.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -27,4 +29,17 @@ export class TokenSet {
     for (const e of this.entries) if (timingSafeEqual(presented, e.hash) && found === null) found = e.name;
     return found;
   }
+}
+
+/**
+ * An onRequest hook that refuses requests without a token of the set and
+ * names the token's owner on the request (the sensor, for ingest).
+ * `kind` names the token in the refusal: sensor, API, metrics.
+ */
+export function requireToken(set: TokenSet, kind: string): (req: FastifyRequest) => Promise<void> {
+  return async (req) => {
+    const name = set.verify(req.headers.authorization);
+    if (name === null) throw new UnauthorizedError(kind);
+    req.sensorName = name;
+  };
 }

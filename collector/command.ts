@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { CollectorConfigError, DEFAULTS, fromEnv, fromFile, parseListen, parseSensorToken, validate, type CollectorConfig } from './config.js';
+import { DEFAULTS, fromEnv, fromFile, parseListen, parseSensorToken, validate, type CollectorConfig } from './config.js';
+import { CollectorConfigError } from './errors.js';
 import { buildCollector } from './server.js';
 import { openStore } from './store/open.js';
 

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { CollectorConfigError } from './errors.js';
 
 export interface CollectorConfig {
   host: string;
@@ -16,10 +17,6 @@ export interface CollectorConfig {
   /** ingest requests per sensor per minute */
   rateLimitPerMinute: number;
   logLevel: string;
-}
-
-export class CollectorConfigError extends Error {
-  override readonly name = 'CollectorConfigError';
 }
 
 export const DEFAULTS: CollectorConfig = {

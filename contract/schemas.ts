@@ -7,6 +7,8 @@ const nstr = { type: ['string', 'null'], maxLength: 4096 } as const;
 const num = { type: 'number' } as const;
 const nnum = { type: ['number', 'null'] } as const;
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
+/** Rule ids: lower-case words joined by hyphens (geo-callback, direct-ip). */
+export const RULE_ID_PATTERN = '^[a-z][a-z0-9]*(-[a-z0-9]+)*$';
 
 export const flowSchema = {
   type: 'object',
@@ -51,7 +53,8 @@ export const alertSchema = {
   properties: {
     id: { type: 'string', minLength: 1, maxLength: 64 },
     ts: num,
-    rule: { enum: ['undocumented-destination', 'geo-callback', 'beaconing', 'strobe', 'direct-ip', 'unprofiled-device'] },
+    // Any id of the form the sensor's rule registry uses: a collector takes alerts of rules newer than itself.
+    rule: { type: 'string', pattern: RULE_ID_PATTERN, maxLength: 64 },
     severity: { enum: ['info', 'low', 'medium', 'high', 'critical'] },
     message: str,
     device: {

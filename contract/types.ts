@@ -177,7 +177,8 @@ export interface AlertRecord {
   id: string;
   /** epoch seconds of the first evidence */
   ts: number;
-  rule: 'undocumented-destination' | 'geo-callback' | 'beaconing' | 'strobe' | 'direct-ip' | 'unprofiled-device';
+  /** a rule id of the sensor's registry (lower-case words joined by hyphens); collectors accept ids they do not know yet */
+  rule: string;
   severity: Severity;
   message: string;
   device: {

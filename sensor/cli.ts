@@ -1,11 +1,6 @@
 #!/usr/bin/env node
-import { CaptureError } from './capture/errors.js';
-import { UsageError } from './commands/args.js';
-import { CollectorConfigError } from '../collector/config.js';
-import { StoreError } from '../collector/store/store.js';
-import { ConfigError } from './detect/config.js';
-import { ProfileError } from './detect/profile-error.js';
-import { GeoIpError } from './enrich/geoip.js';
+import { ExitCode, isPhonehomeError } from '../contract/errors.js';
+import { UsageError } from './errors.js';
 
 const MAIN_HELP = `phonehome: what your connected devices really do on the network
 
@@ -45,26 +40,24 @@ async function main(argv: string[]): Promise<number> {
     case '--help':
     case 'help':
       process.stdout.write(MAIN_HELP);
-      return command === undefined ? 2 : 0;
+      return command === undefined ? ExitCode.USAGE : ExitCode.OK;
     default:
       throw new UsageError(`unknown command '${command}' (commands: analyze, profiles, collector; see phonehome --help)`);
   }
 }
 
-/** Errors a user can fix: one line, no stack trace. */
-const USER_ERRORS = [UsageError, CaptureError, ConfigError, ProfileError, GeoIpError, CollectorConfigError, StoreError];
-
+// The edge: an error a user can fix is one line and its exit code; anything else is a bug, with its stack.
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
   (e: unknown) => {
-    if (USER_ERRORS.some((cls) => e instanceof cls)) {
-      process.stderr.write(`phonehome: ${(e as Error).message}\n`);
-      process.exitCode = 2;
+    if (isPhonehomeError(e)) {
+      process.stderr.write(`phonehome: ${e.message}\n`);
+      process.exitCode = e.exitCode;
     } else {
       process.stderr.write(`phonehome: internal error: ${(e as Error)?.stack ?? e}\n`);
-      process.exitCode = 70;
+      process.exitCode = ExitCode.INTERNAL;
     }
   },
 );

@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { AlertState } from '../../contract/types.js';
+import { requireToken } from '../auth.js';
+import { BadTimeError, NotFoundError } from '../errors.js';
 import type { AlertFilter } from '../store/store.js';
-import type { CollectorContext } from '../server.js';
+import type { CollectorContext } from '../context.js';
 
 const STATUSES = ['open', 'acknowledged', 'resolved'];
 
@@ -9,51 +11,66 @@ const STATUSES = ['open', 'acknowledged', 'resolved'];
 function time(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
   const n = /^\d+(\.\d+)?$/.test(v) ? Number(v) : Date.parse(v) / 1000;
-  if (!Number.isFinite(n)) throw Object.assign(new Error(`querystring/${name} must be epoch seconds or an ISO 8601 time, got '${v}'`), { statusCode: 400 });
+  if (!Number.isFinite(n)) throw new BadTimeError(name, v);
   return n;
 }
 
+const ALERTS_QUERY = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    from: { type: 'string', description: 'epoch seconds or ISO 8601' },
+    to: { type: 'string' },
+    rule: { type: 'string' },
+    severity: { enum: ['info', 'low', 'medium', 'high', 'critical'] },
+    device: { type: 'string', description: 'device MAC' },
+    country: { type: 'string', pattern: '^[A-Za-z]{2}$' },
+    status: { enum: STATUSES },
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+    cursor: { type: 'string', maxLength: 200 },
+  },
+};
+
+interface AlertsQuery {
+  from?: string;
+  to?: string;
+  rule?: string;
+  severity?: string;
+  device?: string;
+  country?: string;
+  status?: AlertState['status'];
+  limit?: number;
+  cursor?: string;
+}
+
+function filterOf(q: AlertsQuery): AlertFilter {
+  return {
+    from: time(q.from, 'from'), to: time(q.to, 'to'), rule: q.rule, severity: q.severity, device: q.device?.toLowerCase(),
+    country: q.country?.toUpperCase(), status: q.status, limit: q.limit ?? 100, cursor: q.cursor,
+  };
+}
+
 export async function alertRoutes(app: FastifyInstance, ctx: CollectorContext): Promise<void> {
-  const auth = ctx.requireToken(ctx.analysts, 'API');
+  const auth = requireToken(ctx.analysts, 'API');
   const security = [{ bearer: [] }];
 
-  app.get<{ Querystring: { from?: string; to?: string; rule?: string; severity?: string; device?: string; country?: string; status?: AlertState['status']; limit?: number; cursor?: string } }>(
+  app.get<{ Querystring: AlertsQuery }>(
     '/api/v1/alerts',
     {
       onRequest: auth,
       schema: {
         summary: 'Alerts, newest first, filtered and paginated',
         security,
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            from: { type: 'string', description: 'epoch seconds or ISO 8601' },
-            to: { type: 'string' },
-            rule: { type: 'string' },
-            severity: { enum: ['info', 'low', 'medium', 'high', 'critical'] },
-            device: { type: 'string', description: 'device MAC' },
-            country: { type: 'string', pattern: '^[A-Za-z]{2}$' },
-            status: { enum: STATUSES },
-            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-            cursor: { type: 'string', maxLength: 200 },
-          },
-        },
+        querystring: ALERTS_QUERY,
       },
     },
-    async (req) => {
-      const q = req.query;
-      const filter: AlertFilter = {
-        from: time(q.from, 'from'), to: time(q.to, 'to'), rule: q.rule, severity: q.severity, device: q.device?.toLowerCase(),
-        country: q.country?.toUpperCase(), status: q.status, limit: q.limit ?? 100, cursor: q.cursor,
-      };
-      return ctx.store.listAlerts(filter);
-    },
+    async (req) => ctx.store.listAlerts(filterOf(req.query)),
   );
 
-  app.get<{ Params: { id: string } }>('/api/v1/alerts/:id', { onRequest: auth, schema: { summary: 'One alert with its full evidence', security } }, async (req, reply) => {
+  app.get<{ Params: { id: string } }>('/api/v1/alerts/:id', { onRequest: auth, schema: { summary: 'One alert with its full evidence', security } }, async (req) => {
     const a = await ctx.store.getAlert(req.params.id);
-    return a ?? reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no alert ${req.params.id}` });
+    if (!a) throw new NotFoundError('alert', req.params.id);
+    return a;
   });
 
   app.patch<{ Params: { id: string }; Body: { status: AlertState['status']; note?: string; who: string } }>(
@@ -71,16 +88,17 @@ export async function alertRoutes(app: FastifyInstance, ctx: CollectorContext): 
         },
       },
     },
-    async (req, reply) => {
+    async (req) => {
       const a = await ctx.store.updateAlert(req.params.id, { status: req.body.status, note: req.body.note ?? null, who: req.body.who }, Date.now() / 1000);
-      if (a) req.log.info({ alert: a.id, status: a.state.status, who: req.body.who }, 'alert updated');
-      return a ?? reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no alert ${req.params.id}` });
+      if (!a) throw new NotFoundError('alert', req.params.id);
+      req.log.info({ alert: a.id, status: a.state.status, who: req.body.who }, 'alert updated');
+      return a;
     },
   );
 
   app.get<{ Params: { id: string } }>('/api/v1/alerts/:id/pcap', { onRequest: auth, schema: { summary: "The alert's evidence capture (pcap)", security } }, async (req, reply) => {
     const pcap = await ctx.store.getEvidence(req.params.id);
-    if (!pcap) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no evidence capture for alert ${req.params.id}` });
+    if (!pcap) throw new NotFoundError('evidence', req.params.id);
     return reply
       .header('content-type', 'application/vnd.tcpdump.pcap')
       .header('content-disposition', `attachment; filename="${req.params.id.replace(/[^A-Za-z0-9_-]/g, '')}.pcap"`)

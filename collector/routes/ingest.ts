@@ -1,13 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { IngestBatch } from '../../contract/types.js';
 import { ingestBatchSchema } from '../../contract/schemas.js';
-import type { CollectorContext } from '../server.js';
+import { requireToken } from '../auth.js';
+import type { CollectorContext } from '../context.js';
 
 export async function ingestRoutes(app: FastifyInstance, ctx: CollectorContext): Promise<void> {
   app.post<{ Body: IngestBatch }>(
     '/api/v1/events',
     {
-      onRequest: ctx.requireToken(ctx.sensors, 'sensor'),
+      onRequest: requireToken(ctx.sensors, 'sensor'),
       schema: {
         summary: 'Deliver a batch of flows, alerts, device updates and evidence (sensors only)',
         security: [{ bearer: [] }],
@@ -21,7 +22,6 @@ export async function ingestRoutes(app: FastifyInstance, ctx: CollectorContext):
           // after authentication, so the limit is per sensor and not per address
           hook: 'preHandler',
           keyGenerator: (req) => req.sensorName ?? req.ip,
-          onExceeded: () => ctx.metrics.rejected.inc({ reason: 'rate_limited' }),
         },
       },
     },

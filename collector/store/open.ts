@@ -1,6 +1,7 @@
+import { StoreError } from '../errors.js';
 import { openPostgres } from './postgres.js';
 import { openSqlite } from './sqlite.js';
-import { type Store, StoreError } from './store.js';
+import type { Store } from './store.js';
 
 /** The URL with any password replaced, for error messages that end up in logs. */
 function redact(url: string): string {

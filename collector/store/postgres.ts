@@ -1,7 +1,8 @@
 import pg from 'pg';
-import { LATEST_VERSION, MIGRATIONS, SCHEMA_MIGRATIONS_DDL, migrationStatements } from './schema.js';
-import { createSqlStore, type Driver, type Queryable } from './sql-store.js';
-import { type Store, StoreError } from './store.js';
+import { StoreError } from '../errors.js';
+import type { MigrationStep, Queryable } from './driver.js';
+import { createSqlStore } from './sql-store.js';
+import type { Store } from './store.js';
 
 // Any stable 64-bit number; every collector must use the same one.
 const MIGRATION_LOCK = BigInt.asIntN(64, 0x70686f6e65686f6dn).toString(); // "phonehom"
@@ -45,6 +46,71 @@ export function describePgUrl(url: string): string {
 
 const RETRYABLE = new Set(['40001', '40P01']); // serialization failure, deadlock
 
+/** Runs fn in a transaction on a connection of its own, again when PostgreSQL asks for a retry. */
+async function transaction<T>(pool: pg.Pool, fn: (q: Queryable) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const c = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      await c.query('BEGIN');
+      const r = await fn(queryable(c));
+      await c.query('COMMIT');
+      return r;
+    } catch (e) {
+      try {
+        await c.query('ROLLBACK');
+      } catch (re) {
+        broken = re as Error;
+      }
+      // Concurrent batches from several sensors can lock device_traffic rows in different orders.
+      if (RETRYABLE.has((e as { code?: string }).code ?? '') && attempt < 5) continue;
+      throw e;
+    } finally {
+      c.release(broken);
+    }
+  }
+}
+
+/** One migration in its own transaction on the migrating connection. */
+function step(c: pg.PoolClient): MigrationStep {
+  return async (apply) => {
+    await c.query('BEGIN');
+    try {
+      await apply();
+      await c.query('COMMIT');
+    } catch (e) {
+      await c.query('ROLLBACK');
+      throw e;
+    }
+  };
+}
+
+/** Runs fn on one connection holding the advisory lock every collector migrates under. */
+async function exclusive<T>(pool: pg.Pool, where: string, fn: (q: Queryable, step: MigrationStep) => Promise<T>): Promise<T> {
+  let c: pg.PoolClient;
+  try {
+    c = await pool.connect();
+  } catch (e) {
+    throw new StoreError('UNREACHABLE', `cannot connect to PostgreSQL at ${where}: ${(e as Error).message}`);
+  }
+  let broken: Error | undefined;
+  try {
+    // Several collectors may start together; the second waits here and then finds nothing to do.
+    await c.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    try {
+      return await fn(queryable(c), step(c));
+    } finally {
+      await c.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+    }
+  } catch (e) {
+    broken = e as Error;
+    throw e;
+  } finally {
+    // A connection that failed mid-migration may still hold the lock or a transaction: discard it.
+    c.release(broken);
+  }
+}
+
 /**
  * Connects to PostgreSQL and checks the connection. Does not migrate: call
  * migrate(), or use openStore which does.
@@ -62,88 +128,17 @@ export async function openPostgres(url: string): Promise<Store> {
     throw new StoreError('UNREACHABLE', `cannot connect to PostgreSQL at ${where}: ${(e as Error).message}`);
   }
   const shared = queryable(pool);
-
-  const driver: Driver = {
+  return createSqlStore({
     kind: 'postgres',
+    name: where,
     read: (fn) => fn(shared),
-
-    async tx(fn) {
-      for (let attempt = 1; ; attempt++) {
-        const c = await pool.connect();
-        let broken: Error | undefined;
-        try {
-          await c.query('BEGIN');
-          const r = await fn(queryable(c));
-          await c.query('COMMIT');
-          return r;
-        } catch (e) {
-          try {
-            await c.query('ROLLBACK');
-          } catch (re) {
-            broken = re as Error;
-          }
-          // Concurrent batches from several sensors can lock device_traffic rows in different orders.
-          if (RETRYABLE.has((e as { code?: string }).code ?? '') && attempt < 5) continue;
-          throw e;
-        } finally {
-          c.release(broken);
-        }
-      }
-    },
-
+    tx: (fn) => transaction(pool, fn),
+    exclusive: (fn) => exclusive(pool, where, fn),
     // Class 22 (data exception: bad number, string too long) and 23 (integrity: NOT NULL, CHECK).
     isDataError: (e) => /^2[23]/.test(String((e as { code?: unknown })?.code ?? '')),
-
-    async migrate() {
-      let c: pg.PoolClient;
-      try {
-        c = await pool.connect();
-      } catch (e) {
-        throw new StoreError('UNREACHABLE', `cannot connect to PostgreSQL at ${where}: ${(e as Error).message}`);
-      }
-      let broken: Error | undefined;
-      try {
-        // Several collectors may start together; the second waits here and then finds nothing to do.
-        await c.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
-        try {
-          await c.query(SCHEMA_MIGRATIONS_DDL('postgres'));
-          const done = new Set((await c.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
-          const newest = Math.max(0, ...done);
-          if (newest > LATEST_VERSION) {
-            throw new StoreError('MIGRATION', `database ${where} has schema version ${newest}, newer than this collector knows (${LATEST_VERSION}); upgrade the collector`);
-          }
-          for (const m of MIGRATIONS) {
-            if (done.has(m.version)) continue;
-            await c.query('BEGIN');
-            try {
-              for (const sql of migrationStatements(m, 'postgres')) await c.query(sql);
-              await c.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now() / 1000]);
-              await c.query('COMMIT');
-            } catch (e) {
-              await c.query('ROLLBACK');
-              throw e;
-            }
-          }
-        } finally {
-          await c.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
-        }
-      } catch (e) {
-        broken = e as Error;
-        if (e instanceof StoreError) throw e;
-        throw new StoreError('MIGRATION', `cannot migrate PostgreSQL database ${where}: ${(e as Error).message}`);
-      } finally {
-        // A connection that failed mid-migration may still hold the lock or a transaction: discard it.
-        c.release(broken);
-      }
-    },
-
-    async ping() {
+    ping: async () => {
       await pool.query('SELECT 1');
     },
-
-    async close() {
-      await pool.end();
-    },
-  };
-  return createSqlStore(driver);
+    close: () => pool.end(),
+  });
 }

@@ -23,35 +23,41 @@ export interface Migration {
   statements(t: ColumnTypes): string[];
 }
 
-export const MIGRATIONS: Migration[] = [
-  {
-    version: 1,
-    name: 'initial schema',
-    statements: ({ text, real, int, blob }) => [
-      `CREATE TABLE sensors (
+// Migration 1, split by what the tables hold; the statements run in this order.
+
+/** Sensors, and the keys of every event they delivered. */
+function ingestTables({ text, real, int }: ColumnTypes): string[] {
+  return [
+    `CREATE TABLE sensors (
         name ${text} PRIMARY KEY,
         version ${text} NOT NULL,
         last_seen ${real} NOT NULL,
         lag_s ${real},
         events ${int} NOT NULL DEFAULT 0
       )`,
-      // One row per (sensor, event key) ever accepted: this is what makes
-      // redelivery after a lost acknowledgement harmless.
-      `CREATE TABLE events (
+    // One row per (sensor, event key) ever accepted: this is what makes
+    // redelivery after a lost acknowledgement harmless.
+    `CREATE TABLE events (
         sensor ${text} NOT NULL,
         key ${text} NOT NULL,
         kind ${text} NOT NULL,
         received_at ${real} NOT NULL,
         PRIMARY KEY (sensor, key)
       )`,
-      // Kept alongside events so /metrics does not count a table that only grows.
-      `CREATE TABLE ingest_counts (
+    // Kept alongside events so /metrics does not count a table that only grows.
+    `CREATE TABLE ingest_counts (
         sensor ${text} NOT NULL,
         kind ${text} NOT NULL,
         events ${int} NOT NULL,
         PRIMARY KEY (sensor, kind)
       )`,
-      `CREATE TABLE flows (
+  ];
+}
+
+/** Flows and the per-device traffic counted from them. */
+function flowTables({ text, real, int }: ColumnTypes): string[] {
+  return [
+    `CREATE TABLE flows (
         sensor ${text} NOT NULL,
         uid ${text} NOT NULL,
         ts ${real} NOT NULL,
@@ -67,21 +73,27 @@ export const MIGRATIONS: Migration[] = [
         record ${text} NOT NULL,
         PRIMARY KEY (sensor, uid)
       )`,
-      `CREATE INDEX flows_ts ON flows (ts)`,
-      `CREATE INDEX flows_src ON flows (src_mac, ts)`,
-      `CREATE TABLE device_traffic (
+    `CREATE INDEX flows_ts ON flows (ts)`,
+    `CREATE INDEX flows_src ON flows (src_mac, ts)`,
+    `CREATE TABLE device_traffic (
         device ${text} NOT NULL,
         country ${text} NOT NULL,
         flows ${int} NOT NULL,
         bytes_out ${int} NOT NULL,
         PRIMARY KEY (device, country)
       )`,
-      `CREATE TABLE device_destinations (
+    `CREATE TABLE device_destinations (
         device ${text} NOT NULL,
         dst_ip ${text} NOT NULL,
         PRIMARY KEY (device, dst_ip)
       )`,
-      `CREATE TABLE alerts (
+  ];
+}
+
+/** Alerts, with their analyst state, and evidence captures. */
+function alertTables({ text, real, int, blob }: ColumnTypes): string[] {
+  return [
+    `CREATE TABLE alerts (
         id ${text} PRIMARY KEY,
         ts ${real} NOT NULL,
         rule ${text} NOT NULL,
@@ -100,22 +112,28 @@ export const MIGRATIONS: Migration[] = [
         updated_by ${text},
         updated_at ${real}
       )`,
-      // Every filter is followed by the (ts, id) order of the listing.
-      `CREATE INDEX alerts_ts ON alerts (ts, id)`,
-      `CREATE INDEX alerts_rule ON alerts (rule, ts, id)`,
-      `CREATE INDEX alerts_severity ON alerts (severity, ts, id)`,
-      `CREATE INDEX alerts_device_mac ON alerts (device_mac, ts, id)`,
-      `CREATE INDEX alerts_device_ip ON alerts (device_ip, ts, id)`,
-      `CREATE INDEX alerts_device_key ON alerts (device_key, ts, id)`,
-      `CREATE INDEX alerts_country ON alerts (dst_country, ts, id)`,
-      `CREATE INDEX alerts_status ON alerts (status, ts, id)`,
-      // No foreign key to alerts: a sensor may deliver the pcap before the alert.
-      `CREATE TABLE evidence (
+    // Every filter is followed by the (ts, id) order of the listing.
+    `CREATE INDEX alerts_ts ON alerts (ts, id)`,
+    `CREATE INDEX alerts_rule ON alerts (rule, ts, id)`,
+    `CREATE INDEX alerts_severity ON alerts (severity, ts, id)`,
+    `CREATE INDEX alerts_device_mac ON alerts (device_mac, ts, id)`,
+    `CREATE INDEX alerts_device_ip ON alerts (device_ip, ts, id)`,
+    `CREATE INDEX alerts_device_key ON alerts (device_key, ts, id)`,
+    `CREATE INDEX alerts_country ON alerts (dst_country, ts, id)`,
+    `CREATE INDEX alerts_status ON alerts (status, ts, id)`,
+    // No foreign key to alerts: a sensor may deliver the pcap before the alert.
+    `CREATE TABLE evidence (
         alert_id ${text} PRIMARY KEY,
         pcap ${blob} NOT NULL,
         received_at ${real} NOT NULL
       )`,
-      `CREATE TABLE devices (
+  ];
+}
+
+/** The device inventory. */
+function deviceTables({ text, real }: ColumnTypes): string[] {
+  return [
+    `CREATE TABLE devices (
         key ${text} PRIMARY KEY,
         mac ${text},
         last_seen ${real} NOT NULL,
@@ -124,7 +142,14 @@ export const MIGRATIONS: Migration[] = [
         sensor ${text} NOT NULL,
         updated_at ${real} NOT NULL
       )`,
-    ],
+  ];
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    statements: (t) => [...ingestTables(t), ...flowTables(t), ...alertTables(t), ...deviceTables(t)],
   },
 ];
 

@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3';
-import { LATEST_VERSION, MIGRATIONS, SCHEMA_MIGRATIONS_DDL, migrationStatements } from './schema.js';
-import { createSqlStore, type Driver, type Queryable } from './sql-store.js';
-import { type Store, StoreError } from './store.js';
+import { StoreError } from '../errors.js';
+import type { Driver, Queryable } from './driver.js';
+import { createSqlStore } from './sql-store.js';
+import type { Store } from './store.js';
 
 /** Serialises work on the one connection: an ingest awaiting between statements must not let a reader see its open transaction. */
 class Lock {
@@ -12,6 +13,14 @@ class Lock {
     return p;
   }
 }
+
+/**
+ * Migrations of every connection in this process, one at a time. SQLite waits
+ * for another connection's write lock by blocking the thread, so a second
+ * connection entering BEGIN IMMEDIATE while the first awaits between its
+ * statements would stall both until busy_timeout.
+ */
+const migrating = new Lock();
 
 function bind(v: unknown): unknown {
   if (v === undefined) return null;
@@ -63,36 +72,12 @@ export async function openSqlite(path: string): Promise<Store> {
 
   const driver: Driver = {
     kind: 'sqlite',
+    name: path,
     read: (fn) => lock.run(() => fn(q)),
     tx,
+    // The write lock of one transaction keeps other collectors out and makes every step atomic.
+    exclusive: (fn) => migrating.run(() => tx((q) => fn(q, (apply) => apply()))),
     isDataError: (e) => typeof (e as { code?: unknown })?.code === 'string' && /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG)/.test((e as { code: string }).code),
-
-    migrate: () =>
-      lock.run(async () => {
-        try {
-          db.exec('BEGIN IMMEDIATE');
-          try {
-            db.exec(SCHEMA_MIGRATIONS_DDL('sqlite'));
-            const done = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
-            const newest = Math.max(0, ...done);
-            if (newest > LATEST_VERSION) {
-              throw new StoreError('MIGRATION', `database ${path} has schema version ${newest}, newer than this collector knows (${LATEST_VERSION}); upgrade the collector`);
-            }
-            for (const m of MIGRATIONS) {
-              if (done.has(m.version)) continue;
-              for (const sql of migrationStatements(m, 'sqlite')) db.exec(sql);
-              db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now() / 1000);
-            }
-            db.exec('COMMIT');
-          } catch (e) {
-            if (db.inTransaction) db.exec('ROLLBACK');
-            throw e;
-          }
-        } catch (e) {
-          if (e instanceof StoreError) throw e;
-          throw new StoreError('MIGRATION', `cannot migrate SQLite database ${path}: ${(e as Error).message}`);
-        }
-      }),
 
     ping: () =>
       lock.run(async () => {

@@ -57,20 +57,3 @@ export interface Store {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
-
-export class StoreError extends Error {
-  override readonly name = 'StoreError';
-  constructor(
-    /**
-     * BAD_CURSOR: listAlerts got a cursor it did not issue. BAD_EVENT: ingest
-     * got an event the schema refuses; the whole batch was rolled back. Both
-     * carry statusCode 400 so an HTTP layer can pass them straight through.
-     */
-    readonly code: 'BAD_URL' | 'UNREACHABLE' | 'MIGRATION' | 'BAD_CURSOR' | 'BAD_EVENT',
-    readonly detail: string,
-  ) {
-    super(detail);
-    this.statusCode = code === 'BAD_CURSOR' || code === 'BAD_EVENT' ? 400 : undefined;
-  }
-  readonly statusCode: number | undefined;
-}

@@ -1,6 +1,6 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { CaptureError } from './errors.js';
+import { CaptureError } from '../errors.js';
 import { sniffCapture } from './reader.js';
 
 export interface CaptureInput {

@@ -1,4 +1,4 @@
-import { CaptureError } from './errors.js';
+import { CaptureError } from '../errors.js';
 import { MAX_CAPLEN, type PacketSink, type RawPacket } from './packet.js';
 import { u32, u32le } from '../util/bytes.js';
 

@@ -1,4 +1,4 @@
-import { CaptureError } from './errors.js';
+import { CaptureError } from '../errors.js';
 import { MAX_CAPLEN, type PacketSink, type RawPacket } from './packet.js';
 
 const SHB = 0x0a0d0d0a;

@@ -2,7 +2,7 @@ import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
 import { createGunzip, gunzipSync, constants as zc } from 'node:zlib';
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { CaptureError } from './errors.js';
+import { CaptureError } from '../errors.js';
 import { newRawPacket, type PacketSink, type RawPacket } from './packet.js';
 import { isPcapMagic, PcapParser, PCAP_HEADER_LEN } from './pcap.js';
 import { isPcapngMagic, PcapngParser } from './pcapng.js';

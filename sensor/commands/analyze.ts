@@ -1,6 +1,7 @@
-import { analyze } from '../analyze.js';
+import { analyze } from '../run/analyze.js';
 import { formatSummary } from '../output/summary.js';
-import { ANALYSIS_OPTIONS, analysisSettings, parse, UsageError } from './args.js';
+import { UsageError } from '../errors.js';
+import { ANALYSIS_OPTIONS, analysisSettings, parse } from './args.js';
 
 export const ANALYZE_HELP = `Usage: phonehome analyze <capture|dir|->... [options]
 

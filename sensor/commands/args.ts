@@ -1,9 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from '../errors.js';
 
-/** A mistake in how a command was called: one line to stderr, exit 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
 
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
   try {

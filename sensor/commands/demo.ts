@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../util/paths.js';
-import { countryList, parse, UsageError } from './args.js';
+import { UsageError } from '../errors.js';
+import { countryList, parse } from './args.js';
 
 export const DEMO_HELP = `Usage: phonehome demo [options]
 

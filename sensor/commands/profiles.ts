@@ -1,11 +1,12 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { DeviceProfile, DocumentedDestination } from '../../contract/types.js';
-import { analyze } from '../analyze.js';
-import { mudToProfile } from '../detect/mud.js';
-import { ProfileError } from '../detect/profile-error.js';
-import { loadProfiles, profileToYaml } from '../detect/profiles.js';
-import { parse, UsageError } from './args.js';
+import { analyze } from '../run/analyze.js';
+import { mudToProfile } from '../detect/profiles/mud.js';
+import { ProfileError, UsageError } from '../errors.js';
+import { loadProfiles } from '../detect/profiles/load.js';
+import { profileToYaml } from '../detect/profiles/yaml.js';
+import { parse } from './args.js';
 
 export const PROFILES_HELP = `Usage: phonehome profiles <check|import-mud|suggest> ...
 

@@ -1,6 +1,9 @@
-import type { Level } from 'pino';
-import { runSensor } from '../run/sensor.js';
-import { ANALYSIS_OPTIONS, analysisSettings, parse, positiveNumber, UsageError } from './args.js';
+import { hostname } from 'node:os';
+import { pino, type Level, type Logger } from 'pino';
+import { ExitCode } from '../../contract/errors.js';
+import { runSensor, type StopRequests } from '../run/sensor.js';
+import { UsageError } from '../errors.js';
+import { ANALYSIS_OPTIONS, analysisSettings, parse, positiveNumber } from './args.js';
 
 export const SENSOR_HELP = `Usage: phonehome sensor --input SRC --collector URL --token TOKEN [options]
 
@@ -132,11 +135,43 @@ function port(v: string | undefined): number | null {
   return n;
 }
 
+/** JSON lines on stderr, written synchronously: a second signal exits at once and must not lose them. */
+function sensorLog(name: string, level: Level): Logger {
+  return pino({ level, base: { sensor: name }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 2, sync: true }));
+}
+
+/**
+ * SIGTERM and SIGINT while the sensor runs: the first asks it to stop (it
+ * still flushes, spools and delivers); a second one exits at once, for an
+ * operator who will not wait for the drain.
+ */
+function signalStops(log: Logger): StopRequests {
+  return {
+    listen(onStop) {
+      let stopping = false;
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (stopping) {
+          log.error({ signal }, 'second signal: exiting at once; spooled batches stay for the next run, events not yet spooled are lost');
+          process.exit(ExitCode.PARTIAL);
+        }
+        stopping = true;
+        onStop(signal);
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+      return () => {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+      };
+    },
+  };
+}
+
 export async function runSensorCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const { values: v, positionals } = parse(argv, options);
   if (v.help) {
     process.stdout.write(SENSOR_HELP);
-    return 0;
+    return ExitCode.OK;
   }
   if (positionals.length > 0) throw new UsageError(`sensor takes no positional arguments (got '${positionals[0]}'); the input is --input SRC`);
   if (!v.input) throw new UsageError("sensor needs --input SRC: '-' for stdin, a capture file or a directory (see phonehome sensor --help)");
@@ -146,19 +181,26 @@ export async function runSensorCommand(argv: string[], env: NodeJS.ProcessEnv = 
   const logLevel = (v['log-level'] ?? 'info') as Level;
   if (!LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}, got '${v['log-level']}'`);
   if (v.name !== undefined && !/^[\w.:@-]{1,128}$/.test(v.name)) throw new UsageError(`--name must be 1-128 letters, digits or . _ - : @, got '${v.name}'`);
-  return runSensor({
-    input: v.input,
-    collector,
-    token,
-    name: v.name,
-    once: v.once ?? false,
-    settleS: positiveNumber('settle', v.settle) ?? 10,
-    spoolDir: v.spool ?? 'phonehome-spool',
-    spoolMaxBytes: (positiveNumber('spool-max-mb', v['spool-max-mb']) ?? 512) * 1024 * 1024,
-    drainTimeoutS: positiveNumber('drain-timeout', v['drain-timeout']) ?? 60,
-    metricsPort: port(v['metrics-port']),
-    metricsHost: v['metrics-host'] ?? '127.0.0.1',
-    logLevel,
-    ...analysisSettings(v),
-  });
+  const name = v.name ?? hostname();
+  const log = sensorLog(name, logLevel);
+  try {
+    return await runSensor({
+      input: v.input,
+      collector,
+      token,
+      name,
+      once: v.once ?? false,
+      settleS: positiveNumber('settle', v.settle) ?? 10,
+      spoolDir: v.spool ?? 'phonehome-spool',
+      spoolMaxBytes: (positiveNumber('spool-max-mb', v['spool-max-mb']) ?? 512) * 1024 * 1024,
+      drainTimeoutS: positiveNumber('drain-timeout', v['drain-timeout']) ?? 60,
+      metricsPort: port(v['metrics-port']),
+      metricsHost: v['metrics-host'] ?? '127.0.0.1',
+      log,
+      stop: signalStops(log),
+      ...analysisSettings(v),
+    });
+  } finally {
+    log.flush();
+  }
 }

@@ -1,19 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import maxmind, { type Reader, type Response } from 'maxmind';
+import { GeoIpError } from '../errors.js';
 import { parseIp4 } from '../util/addr.js';
 import { Ip4Tree } from './mmdb-tree.js';
 import { verifyMmdb } from './mmdb-verify.js';
 
-export class GeoIpError extends Error {
-  override readonly name = 'GeoIpError';
-  constructor(
-    readonly file: string,
-    readonly detail: string,
-  ) {
-    super(`${file}: ${detail}`);
-  }
-}
 
 export interface GeoInfo {
   country: string | null;

@@ -1,7 +1,7 @@
 import type { PacketSink, RawPacket } from '../capture/packet.js';
 import type { DecodeWarnings } from '../decode/warnings.js';
 import { Router } from './route.js';
-import type { ShardAnalyzer } from './shard-analyzer.js';
+import type { ShardPipeline } from './shard.js';
 import { HEADER, Kind, recordSize } from './records.js';
 
 /** Bytes per batch: room for the largest frame (libpcap's 256 KiB) several times over. */
@@ -39,7 +39,7 @@ export class Dispatcher {
     private readonly post: (worker: number, buf: ArrayBuffer, len: number) => void,
     private readonly failed: () => Error | null,
     /** shard 0, analysed in this thread: its packets are not copied */
-    local: ShardAnalyzer,
+    local: ShardPipeline,
   ) {
     this.free = Array.from({ length: count }, () => []);
     // Shard 0 has no batch; the slot keeps indices those of the shards.

@@ -1,7 +1,7 @@
-import type { FlowRecord } from '../../contract/types.js';
-import type { AnalyzerOptions } from '../analyzer.js';
-import { CaptureError } from '../capture/errors.js';
-import type { DeviceFacts, DeviceSnapshot } from '../devices/inventory.js';
+import { CaptureError } from '../errors.js';
+import type { DeviceSnapshot } from '../devices/inventory.js';
+import type { EnrichedFlow } from '../enrich/destination.js';
+import type { MeterOptions } from '../pipeline/meter.js';
 
 /** What a shard worker is started with. */
 export interface ShardTask {
@@ -10,7 +10,7 @@ export interface ShardTask {
   count: number;
   /** capture files the shard reads itself, in this order; null: the reading thread sends packets */
   files: string[] | null;
-  analyzer: Pick<AnalyzerOptions, 'timeouts' | 'maxFlows'>;
+  meter: Pick<MeterOptions, 'timeouts' | 'maxFlows'>;
   geoip: string[];
   /** send flows and DNS messages as JSON lines (only when they are written out) */
   lines: boolean;
@@ -26,7 +26,7 @@ export type ToWorker = { type: 'packets'; buf: ArrayBuffer; len: number } | { ty
  * A flow as the main thread needs it: its sort key, its JSON line when flows
  * are written out, and the record itself only when detection will judge it.
  */
-export type EndedFlow = [epoch: number, ts: number, uid: string, packets: number, line: string | null, judged: [rec: FlowRecord, facts: DeviceFacts, resolved: boolean] | null];
+export type EndedFlow = [epoch: number, ts: number, uid: string, packets: number, line: string | null, judged: EnrichedFlow | null];
 export type DnsItem = [epoch: number, packet: number, line: string];
 
 /** With earlier batches, everything a worker delivers for epochs up to and including `through`. */

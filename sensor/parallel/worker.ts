@@ -1,11 +1,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { CaptureError } from '../capture/errors.js';
+import { CaptureError } from '../errors.js';
 import { newRawPacket } from '../capture/packet.js';
 import { readCaptureFile } from '../capture/reader.js';
 import { GeoIp } from '../enrich/geoip.js';
 import { serialCaptureError, type BatchMessage, type FromWorker, type ShardTask, type ToWorker } from './messages.js';
 import { Router } from './route.js';
-import { ShardAnalyzer } from './shard-analyzer.js';
+import { ShardPipeline } from './shard.js';
 import { HEADER, Kind, recordSize } from './records.js';
 
 /** Result batches sent but not yet released by the merging thread before this worker waits: bounds memory when that thread falls behind. */
@@ -38,7 +38,7 @@ async function run(task: ShardTask): Promise<void> {
     sent++;
     quiet = 0;
   };
-  const shard: ShardAnalyzer = new ShardAnalyzer(task.analyzer, task.lines, geo, (n) => {
+  const shard: ShardPipeline = new ShardPipeline(task.meter, task.lines, geo, (n) => {
     if (shard.flows.length + shard.dns.length >= BATCH_ITEMS || ++quiet >= MAX_QUIET_EPOCHS) send(n);
   });
   const finish = () => {

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { IngestBatch, IngestEvent } from '../../contract/types.js';
 import type { FailureReason, SensorMetrics } from './metrics.js';
-import { SpoolFullError, type Spool } from './spool.js';
+import { SpoolFullError } from '../errors.js';
+import type { Spool } from './spool.js';
 
 export const BATCH_MAX_EVENTS = 500;
 export const BATCH_MAX_MS = 1000;

@@ -1,18 +1,11 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { SpoolFullError, SpoolLockedError } from '../errors.js';
 
 /** A batch file name: the sequence number, zero-padded so name order is delivery order. */
 const SEQ_DIGITS = 16;
 const BATCH_RE = /^(\d{16})\.json$/;
 
-export class SpoolFullError extends Error {
-  override readonly name = 'SpoolFullError';
-}
-
-/** Another sensor (or a stale run) holds the spool directory. */
-export class SpoolLockedError extends Error {
-  override readonly name = 'SpoolLockedError';
-}
 
 interface Entry {
   seq: number;

@@ -1,6 +1,6 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CaptureError } from '../capture/errors.js';
+import { CaptureError } from '../errors.js';
 import { firstTimestamp, sniffCapture } from '../capture/reader.js';
 import type { FileState } from './spool.js';
 

@@ -1,5 +1,6 @@
 /** Address formatting and classification shared by every stage. */
 
+import { isIP } from 'node:net';
 import { u32 } from './bytes.js';
 
 // A network's packets name the same few thousand addresses over and over (flow
@@ -183,5 +184,37 @@ export function parseIp6(s: string): Buffer | null {
     out.writeUInt16BE(parseInt(words[i], 16), i * 2);
   }
   if (tailV4 !== null) out.writeUInt32BE(tailV4, 12);
+  return out;
+}
+
+/**
+ * The 4 or 16 bytes of an address a person wrote (a profile, a MUD file), or
+ * null. Stricter than parseIp4 and parseIp6, which read what a packet or the
+ * sensor itself produced: IPv4 parts with leading zeros are refused (some
+ * tools read them as octal), and IPv6 text must be what node:net accepts,
+ * without a zone id (a zone names an interface, not a destination).
+ */
+export function parseIpText(s: string): Buffer | null {
+  const v4 = /(?:^|\.)0\d/.test(s) ? null : parseIp4(s);
+  if (v4 !== null) {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(v4, 0);
+    return b;
+  }
+  return s.includes('%') || isIP(s) !== 6 ? null : parseIp6(s);
+}
+
+/** The text form of an address given as its 4 or 16 bytes. */
+export function ipString(b: Buffer): string {
+  return b.length === 4 ? ip4String(b.readUInt32BE(0)) : ip6String(b, 0);
+}
+
+/** A copy of the address `b` with every bit after the first `prefix` cleared: the network it is in. */
+export function networkOf(b: Buffer, prefix: number): Buffer {
+  const out = Buffer.from(b);
+  for (let i = 0; i < out.length; i++) {
+    const keep = Math.max(0, Math.min(8, prefix - i * 8));
+    out[i] &= (0xff << (8 - keep)) & 0xff;
+  }
   return out;
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AlertRecord, DeviceRecord, FlowRecord, IngestBatch, IngestEvent } from '../../contract/types.js';
-import { analyze } from '../../sensor/analyze.js';
+import { analyze } from '../../sensor/run/analyze.js';
 
 export interface RealEvents {
   flows: FlowRecord[];

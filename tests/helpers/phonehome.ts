@@ -1,5 +1,5 @@
 import type { DeviceRecord, DnsRecord, FlowRecord } from '../../contract/types.js';
-import { Analyzer, type AnalyzerOptions } from '../../sensor/analyzer.js';
+import { FlowMeter, type MeterOptions } from '../../sensor/pipeline/meter.js';
 import { readCaptureFile, type ReadResult } from '../../sensor/capture/reader.js';
 
 export interface PhonehomeView {
@@ -11,10 +11,10 @@ export interface PhonehomeView {
 }
 
 /** Runs the analyzer in-process over files, collecting everything it emits. */
-export async function phonehomeView(files: string[], opts: AnalyzerOptions = {}): Promise<PhonehomeView> {
+export async function phonehomeView(files: string[], opts: MeterOptions = {}): Promise<PhonehomeView> {
   const flows: FlowRecord[] = [];
   const dns: DnsRecord[] = [];
-  const a = new Analyzer({ flow: (r) => flows.push(r), dns: (r) => dns.push(r) }, opts);
+  const a = new FlowMeter({ flow: (r) => flows.push(r), dns: (r) => dns.push(r) }, opts);
   const read: ReadResult[] = [];
   for (const f of files) read.push(await readCaptureFile(f, a.onPacket));
   const devices = a.finish();

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Analyzer } from '../../../sensor/analyzer.js';
-import { CaptureError } from '../../../sensor/capture/errors.js';
+import { FlowMeter } from '../../../sensor/pipeline/meter.js';
+import { CaptureError } from '../../../sensor/errors.js';
 import { newRawPacket } from '../../../sensor/capture/packet.js';
 import { readCaptureFile } from '../../../sensor/capture/reader.js';
 import { fixture } from '../../helpers/corpus.js';
@@ -18,7 +18,7 @@ let n = 0;
 async function readBytes(bytes: Uint8Array): Promise<void> {
   const f = join(tmp, `f${n++}`);
   writeFileSync(f, bytes);
-  const a = new Analyzer({ flow: () => {}, dns: () => {} });
+  const a = new FlowMeter({ flow: () => {}, dns: () => {} });
   try {
     const r = await readCaptureFile(f, a.onPacket);
     if (r.error) expect(r.error).toBeInstanceOf(CaptureError);
@@ -65,7 +65,7 @@ describe('the per-packet pipeline on hostile frames', () => {
     const linktypes = [0, 1, 12, 14, 101, 108, 113, 228, 229, 276, 9999];
     fc.assert(
       fc.property(fc.constantFrom(...linktypes), fc.uint8Array({ maxLength: 600 }), fc.uint8Array({ maxLength: 64 }), (lt, frame, junk) => {
-        const a = new Analyzer({ flow: () => {}, dns: () => {} });
+        const a = new FlowMeter({ flow: () => {}, dns: () => {} });
         const buf = Buffer.concat([Buffer.from(junk), Buffer.from(frame), Buffer.from(junk)]);
         const p = newRawPacket();
         p.data = buf;
@@ -90,7 +90,7 @@ describe('the per-packet pipeline on hostile frames', () => {
         if (!v6 && ip.length > 9) ip[9] = proto;
         if (v6 && ip.length > 6) ip[6] = proto;
         const frame = Buffer.concat([v6 ? eth6 : eth4, ip]);
-        const a = new Analyzer({ flow: () => {}, dns: () => {} });
+        const a = new FlowMeter({ flow: () => {}, dns: () => {} });
         const p = newRawPacket();
         p.data = frame;
         p.caplen = frame.length;

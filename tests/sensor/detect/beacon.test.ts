@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { scoreBeacon } from '../../../sensor/detect/beacon.js';
 import { loadDetectionConfig } from '../../../sensor/detect/config.js';
-import { isBeacon as beaconThresholds } from '../../../sensor/detect/engine.js';
+import { isBeacon as beaconThresholds } from '../../../sensor/detect/rules/beaconing.js';
 
 const cfg = loadDetectionConfig().rules.beaconing.params;
 const isBeacon = (s: ReturnType<typeof scoreBeacon>) => s !== null && beaconThresholds(s, cfg);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AlertRecord, FlowRecord } from '../../../contract/types.js';
-import { parseProfileYaml, profileToYaml } from '../../../sensor/detect/profiles.js';
+import { parseProfileYaml, profileToYaml } from '../../../sensor/detect/profiles/yaml.js';
 import { loadDetectionConfig } from '../../../sensor/detect/config.js';
 import { defaultDatabase } from '../../../sensor/enrich/geoip.js';
 import { isSpecialIp } from '../../../sensor/util/addr.js';

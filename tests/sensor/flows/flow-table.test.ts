@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { AnalyzerOptions } from '../../../sensor/analyzer.js';
+import type { MeterOptions } from '../../../sensor/pipeline/meter.js';
 import { dnsResponse, packet, TCP_FLAGS, tcpFrame, tcpSession, udpFrame, type Endpoint } from '../../helpers/build.js';
 import { writePcap, type TestPacket } from '../../helpers/pcap.js';
 import { phonehomeView } from '../../helpers/phonehome.js';
@@ -13,7 +13,7 @@ import { phonehomeView } from '../../helpers/phonehome.js';
 const tmp = mkdtempSync(join(tmpdir(), 'phonehome-flows-'));
 let n = 0;
 
-async function run(packets: TestPacket[], opts: AnalyzerOptions = {}) {
+async function run(packets: TestPacket[], opts: MeterOptions = {}) {
   const f = join(tmp, `t${n++}.pcap`);
   writePcap(f, 1, packets);
   return phonehomeView([f], opts);

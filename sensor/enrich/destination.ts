@@ -1,0 +1,27 @@
+import type { FlowRecord } from '../../contract/types.js';
+import type { DeviceFacts } from '../devices/inventory.js';
+import { isSpecialIp } from '../util/addr.js';
+import type { GeoIp, GeoInfo } from './geoip.js';
+
+/**
+ * An ended flow as detection sees it: the record, the local host that opened
+ * it, and what enrichment learnt of its destination, looked up once here.
+ */
+export interface EnrichedFlow {
+  rec: FlowRecord;
+  /** the local host that initiated the flow; null when none did */
+  device: DeviceFacts | null;
+  /** DNS gave that host the destination before the flow began */
+  resolved: boolean;
+  /** country, AS and operator of the destination; null for local and special addresses */
+  dst: GeoInfo | null;
+}
+
+/** Adds the destination's country and autonomous system to the record; local and special addresses have none. */
+export function enrichFlow(rec: FlowRecord, device: DeviceFacts | null, resolved: boolean, geo: GeoIp): EnrichedFlow {
+  if (isSpecialIp(rec.dst_ip)) return { rec, device, resolved, dst: null };
+  const dst = geo.lookup(rec.dst_ip);
+  rec.dst_country = dst.country;
+  rec.dst_asn = dst.asn;
+  return { rec, device, resolved, dst };
+}

@@ -1,0 +1,357 @@
+import type { DeviceRecord, DnsRecord, FlowRecord } from '../../contract/types.js';
+import type { RawPacket } from '../capture/packet.js';
+import { parseArp } from '../decode/arp.js';
+import { newDecoded, TCP, UDP, type Decoded } from '../decode/decoded.js';
+import { decodePacket } from '../decode/packet.js';
+import { DecodeWarnings } from '../decode/warnings.js';
+import { Inventory, type DeviceFacts } from '../devices/inventory.js';
+import type { Flow, FlowEndReason } from '../flows/flow.js';
+import { DnsNameCache } from '../flows/names.js';
+import { isSharedFact } from '../flows/shard.js';
+import { DEFAULT_MAX_FLOWS, DEFAULT_TIMEOUTS, FlowTable, isEpochEnd, type FlowTimeouts } from '../flows/table.js';
+import { parseDhcp, parseDhcp6 } from '../protocols/dhcp.js';
+import { parseDns, type DnsMessage } from '../protocols/dns.js';
+import { parseHttpRequest } from '../protocols/http.js';
+import { DNS_PORTS, isDhcp, isDhcp6, isSsdp, tcpDnsLength } from '../protocols/ports.js';
+import { parseSsdp } from '../protocols/ssdp.js';
+import { parseClientHello } from '../protocols/tls.js';
+import { ip4String, ip6String, isSpecial4, isSpecial6, macString } from '../util/addr.js';
+import { compareFlows, flowRecord } from './records.js';
+
+export interface MeterOptions {
+  timeouts?: Partial<FlowTimeouts>;
+  maxFlows?: number;
+  /**
+   * One shard of `--workers` (in a worker or the main thread): the router
+   * (parallel/route.ts) sees every packet of the input, decides sweeps and
+   * epochs (sweep(), epochEnd()), counts decode warnings and packets, and
+   * hands over only this shard's packets (onPacket, onDecoded) and the shared
+   * ones (sharedPacket, onDecodedShared).
+   */
+  shardWorker?: boolean;
+}
+
+export interface MeterSinks {
+  /**
+   * Flows in canonical order: by epoch, then first packet time and uid, so
+   * the order does not depend on how flows were spread over shards. `facts`
+   * describes the local host that initiated it (null when none did);
+   * `resolved` whether DNS gave it the destination before the flow began.
+   */
+  flow?: (r: FlowRecord, facts: DeviceFacts | null, resolved: boolean) => void;
+  /**
+   * Only flows a local host opened to a non-local address reach `flow` (all
+   * that detection judges); the rest are still counted and inventoried, but
+   * no record is built for them. For runs that write no flows out.
+   */
+  outboundOnly?: boolean;
+  /** DNS messages in packet order; `packet` is the packet's index in the input */
+  dns?: (r: DnsRecord, packet: number) => void;
+  /** epoch `n` ended: every flow that ended in it has been delivered */
+  epoch?: (n: number) => void;
+}
+
+interface Ended {
+  rec: FlowRecord;
+  resolved: boolean;
+}
+
+const MUTED = new DecodeWarnings();
+
+/** Initiator payload segments of a TCP flow inspected for TLS SNI / HTTP Host. */
+const APP_SEGMENTS = 4;
+const TLS_MAX_HELLO = 16384 + 5;
+
+/**
+ * The pipeline's first stages, per packet: decode, account to a flow, pull
+ * names and device facts out of the few payloads that carry them (everything
+ * else is skipped), and hand each ended flow on as a record.
+ */
+export class FlowMeter {
+  readonly warnings = new DecodeWarnings();
+  readonly inventory = new Inventory();
+  readonly names = new DnsNameCache();
+  readonly table: FlowTable;
+  packets = 0;
+  bytes = 0;
+  flows = 0;
+  dnsMessages = 0;
+  epoch = 0;
+  /** index of the packet being analysed in the whole input (a shard worker is told it) */
+  packetIndex = 0;
+  /** where packets are decoded; see onDecoded() */
+  readonly decoded: Decoded = newDecoded();
+  private readonly d = this.decoded;
+  private readonly ownClock: boolean;
+  /** a shard worker's decode warnings are counted by the router, which decodes every packet */
+  private readonly decodeWarn: DecodeWarnings;
+  /** where payload parsers report; muted while reading another shard's shared facts */
+  private warn: DecodeWarnings;
+  private ended: Ended[] = [];
+
+  constructor(
+    private readonly sinks: MeterSinks,
+    opts: MeterOptions = {},
+  ) {
+    this.ownClock = !opts.shardWorker;
+    this.decodeWarn = this.ownClock ? this.warnings : MUTED;
+    this.warn = this.warnings;
+    this.table = new FlowTable((f, why) => this.flowEnded(f, why), { ...DEFAULT_TIMEOUTS, ...opts.timeouts }, opts.maxFlows ?? DEFAULT_MAX_FLOWS);
+  }
+
+  readonly onPacket = (p: RawPacket): void => {
+    this.onDecoded(p, decodePacket(p, this.d, this.decodeWarn));
+  };
+
+  /**
+   * The packet as decoded into `decoded` (false: not an IP packet we follow).
+   * A shard that reads its own input decodes there once to route the packet.
+   */
+  onDecoded(p: RawPacket, ok: boolean): void {
+    this.packets++;
+    this.bytes += p.wirelen;
+    const d = this.d;
+    // Decoding touches no flow, so the sweep may follow it; d.ts saves computing the time twice.
+    if (this.ownClock) {
+      this.packetIndex = this.packets;
+      if (isEpochEnd(this.table.tick(d), this.packets)) this.endEpoch();
+    }
+    if (!ok) return this.arp(d);
+    const flow = this.table.update(d);
+    const orig = this.table.isOrig;
+    if (orig ? flow.srcLocal : flow.dstLocal) this.sawLocalSender(d, flow, orig);
+    if (flow.srcPkts + flow.dstPkts === 1 && flow.srcLocal && !flow.dstLocal) {
+      const n = this.names.lookup(flow.srcIp, flow.dstIp, d.ts);
+      flow.dnsName = n.name;
+      flow.resolved = n.resolved;
+    }
+    if (d.payLen === 0) return;
+    if (d.proto === UDP) this.udpPayload(d, flow, orig);
+    else if (d.proto === TCP) this.tcpPayload(d, flow, orig);
+  }
+
+  /** A shard worker: the router's clock says sweep now (and end the epoch). */
+  sweep(ts: number): void {
+    this.table.sweep(ts);
+    this.endEpoch();
+  }
+
+  /** A shard worker: the router's clock says the epoch ends. */
+  epochEnd(): void {
+    this.endEpoch();
+  }
+
+  /** A shard worker: another shard's packet that every shard reads (see isSharedFact), or ARP. */
+  readonly sharedPacket = (p: RawPacket): void => {
+    this.onDecodedShared(decodePacket(p, this.d, MUTED));
+  };
+
+  /** sharedPacket() for a packet already in `decoded` */
+  onDecodedShared(ok: boolean): void {
+    const d = this.d;
+    if (!ok) this.arp(d);
+    else if (isSharedFact(d)) this.sharedFact(d);
+  }
+
+  private arp(d: Decoded): void {
+    if (!d.isArp || d.srcMac < 0) return;
+    const arp = parseArp(d.data, d.payOff, d.payLen);
+    if (arp && isSpecial4(arp.ip)) this.inventory.seen(arp.mac, arp.ip === 0 ? '' : ip4String(arp.ip), d.ts);
+  }
+
+  /** Another shard's DNS answer, DHCP or SSDP packet: only the names and device facts in it. */
+  private sharedFact(d: Decoded): void {
+    this.warn = MUTED;
+    try {
+      const { sport, dport } = d;
+      const src = d.ipVersion === 4 ? ip4String(d.src4) : ip6String(d.data, d.src6Off);
+      const tcp = d.proto === TCP;
+      // In the order udpPayload asks, so an odd port pair goes the same way in every shard.
+      const dnsProto = tcp ? 'dns' : (DNS_PORTS[sport] ?? DNS_PORTS[dport]);
+      if (!dnsProto) {
+        if (isDhcp(sport, dport)) this.dhcp(d);
+        else if (isDhcp6(sport, dport)) this.dhcp6(d);
+        else if (isSsdp(sport, dport)) this.ssdp(d, src);
+        return;
+      }
+      const n = tcp ? tcpDnsLength(d.data, d.payOff, d.payLen) : d.payLen;
+      if (n < 0) return;
+      const r = parseDns(d.data, tcp ? d.payOff + 2 : d.payOff, n, true);
+      const dst = d.ipVersion === 4 ? ip4String(d.dst4) : ip6String(d.data, d.dst6Off);
+      if (!('error' in r)) this.dnsNames(d, r, dnsProto, src, dst);
+    } finally {
+      this.warn = this.warnings;
+    }
+  }
+
+  /** Releases the flows that ended in this epoch, in canonical order. */
+  private endEpoch(): void {
+    const batch = this.ended;
+    if (batch.length > 0) {
+      this.ended = [];
+      batch.sort(compareEnded);
+      const flow = this.sinks.flow;
+      if (flow) for (const e of batch) flow(e.rec, this.inventory.facts(e.rec.src_mac, e.rec.src_ip), e.resolved);
+    }
+    this.sinks.epoch?.(this.epoch);
+    this.epoch++;
+  }
+
+  private sawLocalSender(d: Decoded, flow: Flow, orig: boolean): void {
+    const ip = orig ? flow.srcIp : flow.dstIp;
+    // DHCP clients send from 0.0.0.0 before they have an address.
+    this.inventory.sawPacket(d, ip === '0.0.0.0' || ip === '::' ? '' : ip);
+  }
+
+  private udpPayload(d: Decoded, flow: Flow, orig: boolean): void {
+    const { sport, dport } = d;
+    const dnsProto = DNS_PORTS[sport] ?? DNS_PORTS[dport];
+    if (dnsProto) return this.dns(d, flow, orig, d.payOff, d.payLen, dnsProto);
+    if (isDhcp(sport, dport)) return this.dhcp(d);
+    if (isDhcp6(sport, dport)) return this.dhcp6(d);
+    if (isSsdp(sport, dport)) return this.ssdp(d, orig ? flow.srcIp : flow.dstIp);
+  }
+
+  private tcpPayload(d: Decoded, flow: Flow, orig: boolean): void {
+    if (d.sport === 53 || d.dport === 53) {
+      // DNS over TCP: a 2-byte length, then the message; only whole messages in one segment are read.
+      const n = tcpDnsLength(d.data, d.payOff, d.payLen);
+      if (n >= 0) this.dns(d, flow, orig, d.payOff + 2, n, 'dns');
+      return;
+    }
+    if (!orig || flow.appTries >= APP_SEGMENTS) return;
+    flow.appTries++;
+    const b = d.data;
+    if (flow.tlsBuf) {
+      const joined = Buffer.concat([flow.tlsBuf, b.subarray(d.payOff, d.payOff + d.payLen)]);
+      if (joined.length >= flow.tlsNeed) {
+        flow.tlsBuf = null;
+        this.tls(flow, joined, 0, joined.length);
+      } else flow.tlsBuf = joined;
+      return;
+    }
+    if (flow.sni === null && b[d.payOff] === 0x16) this.tls(flow, b, d.payOff, d.payLen);
+    else if (flow.httpHost === null) {
+      const req = parseHttpRequest(b, d.payOff, d.payLen);
+      if (req) {
+        flow.httpHost = req.host;
+        flow.userAgent = req.userAgent;
+        if (req.userAgent && flow.srcLocal) this.inventory.userAgent(flow.srcMac, flow.srcIp, req.userAgent, d.ts);
+      }
+    }
+  }
+
+  private tls(flow: Flow, b: Buffer, off: number, len: number): void {
+    const r = parseClientHello(b, off, len);
+    if (r === null) return;
+    if ('needMore' in r) {
+      if (r.needMore <= TLS_MAX_HELLO && flow.tlsNeed === 0) {
+        flow.tlsBuf = Buffer.from(b.subarray(off, off + len));
+        flow.tlsNeed = r.needMore;
+      } else this.warn.add('tls_truncated');
+      return;
+    }
+    if ('error' in r) return this.warn.add(r.error);
+    flow.sni = r.sni;
+    flow.alpn = r.alpn;
+  }
+
+  private dns(d: Decoded, flow: Flow, orig: boolean, off: number, len: number, proto: DnsRecord['proto']): void {
+    // Full records only when someone writes them out; names need only the addresses.
+    const r = parseDns(d.data, off, len, this.sinks.dns === undefined);
+    if ('error' in r) return this.warn.add(r.error);
+    this.dnsMessages++;
+    const srcIp = orig ? flow.srcIp : flow.dstIp;
+    const dstIp = orig ? flow.dstIp : flow.srcIp;
+    if (this.sinks.dns) {
+      this.sinks.dns(
+        {
+          ts: d.ts,
+          src_ip: srcIp,
+          src_mac: d.srcMac >= 0 ? macString(d.srcMac) : null,
+          dst_ip: dstIp,
+          dst_port: d.dport,
+          proto,
+          is_response: r.isResponse,
+          id: r.id,
+          rcode: r.rcode,
+          query: r.query,
+          qtype: r.qtype,
+          answers: r.answers,
+        },
+        this.packetIndex,
+      );
+    }
+    this.dnsNames(d, r, proto, srcIp, dstIp);
+  }
+
+  /** What an answer teaches: which name the client resolved to which address; mDNS hosts' own names. */
+  private dnsNames(d: Decoded, r: DnsMessage, proto: DnsRecord['proto'], srcIp: string, dstIp: string): void {
+    if (!r.isResponse) return;
+    if (proto === 'mdns') this.mdnsNames(d, srcIp, r);
+    else if (r.query !== null) {
+      for (const a of r.answers) {
+        if (a.type === 'A' || a.type === 'AAAA') this.names.remember(dstIp, a.data, r.query, d.ts, a.ttl);
+      }
+    }
+  }
+
+  /** A host answering for its own address in mDNS is telling us its name. */
+  private mdnsNames(d: Decoded, srcIp: string, r: DnsMessage): void {
+    for (const a of [...r.answers, ...r.additionals]) {
+      if ((a.type === 'A' || a.type === 'AAAA') && a.data === srcIp) this.inventory.hostname(d.srcMac, srcIp, a.name, d.ts);
+    }
+  }
+
+  private dhcp(d: Decoded): void {
+    const r = parseDhcp(d.data, d.payOff, d.payLen);
+    if (r === null) return;
+    if ('error' in r) return this.warn.add(r.error);
+    if (r.clientMac === null) return;
+    // Only what the client says about itself describes the device (requests), plus the address it is given.
+    if (r.messageType === 1 || r.messageType === 3 || r.messageType === 8) {
+      this.inventory.dhcp(r.clientMac, d.ts, {
+        hostname: r.hostname,
+        vendorClass: r.vendorClass,
+        fingerprint: r.paramRequestList ? r.paramRequestList.join(',') : null,
+        mudUrl: r.mudUrl,
+      });
+    } else if (r.messageType === 5 && r.yourIp !== null) {
+      this.inventory.seen(r.clientMac, ip4String(r.yourIp), d.ts);
+    }
+  }
+
+  private dhcp6(d: Decoded): void {
+    const r = parseDhcp6(d.data, d.payOff, d.payLen);
+    if (r === null) return;
+    if ('error' in r) return this.warn.add(r.error);
+    if (d.srcMac < 0 || d.sport !== 546) return;
+    this.inventory.dhcp(d.srcMac, d.ts, { hostname: r.fqdn, vendorClass: r.vendorClass, mudUrl: r.mudUrl });
+  }
+
+  private ssdp(d: Decoded, ip: string): void {
+    const r = parseSsdp(d.data, d.payOff, d.payLen);
+    if (!r) return;
+    const local = d.ipVersion === 4 ? isSpecial4(d.src4) : isSpecial6(d.data, d.src6Off);
+    if (!local) return;
+    if (r.server && r.kind !== 'search') this.inventory.ssdpServer(d.srcMac, ip, r.server, d.ts);
+    if (r.userAgent) this.inventory.userAgent(d.srcMac, ip, r.userAgent, d.ts);
+  }
+
+  private flowEnded(f: Flow, reason: FlowEndReason): void {
+    this.flows++;
+    const serverName = f.sni ?? f.httpHost ?? f.dnsName;
+    this.inventory.flowEnded(f, serverName);
+    if (!this.sinks.flow || (this.sinks.outboundOnly && !(f.srcLocal && !f.dstLocal))) return;
+    this.ended.push({ rec: flowRecord(f, reason, serverName), resolved: f.resolved });
+  }
+
+  /** End of input: emit every live flow. */
+  finish(): DeviceRecord[] {
+    this.table.flush();
+    this.endEpoch();
+    return this.inventory.records();
+  }
+}
+
+const compareEnded = (a: Ended, b: Ended) => compareFlows(a.rec, b.rec);

@@ -1,0 +1,111 @@
+import type { AlertRecord, DeviceRecord, DnsRecord, FlowRecord } from '../../contract/types.js';
+import type { PacketSink } from '../capture/packet.js';
+import type { Detector, FlowRef } from '../detect/engine.js';
+import { enrichFlow } from '../enrich/destination.js';
+import { FlowMeter } from './meter.js';
+import { detectorOf, loadAnalysis, type AnalysisOptions, type AnalysisSetup } from './setup.js';
+
+export interface PipelineSinks {
+  /** every flow as it ends, enriched, before detection judges it (as analyze writes flows.jsonl) */
+  flow?: (r: FlowRecord) => void;
+  /** DNS messages in packet order */
+  dns?: (r: DnsRecord) => void;
+  /** an alert fired for the first time, or a beacon/strobe was scored; the record is live: copy it now */
+  alert?: (a: AlertRecord) => void;
+}
+
+/**
+ * The one analysis of phonehome in one thread: packets → flow meter →
+ * enrich → detect. `phonehome analyze` runs one over files, the sensor one
+ * for its whole life (flows continue across inputs), and the shards of
+ * `--workers` run its first stages each (ShardPipeline) and detect in the
+ * thread that merges them.
+ */
+export class Pipeline {
+  readonly meter: FlowMeter;
+  readonly detector: Detector;
+  /** capture time of the last packet read (epoch seconds) */
+  lastPacketTs: number | null = null;
+  private spanStart = Infinity;
+  private spanEnd = -Infinity;
+  private flushed = false;
+
+  constructor(
+    readonly setup: AnalysisSetup,
+    opts: AnalysisOptions,
+    sinks: PipelineSinks,
+  ) {
+    const detector = (this.detector = detectorOf(setup, sinks.alert));
+    const out = sinks.flow;
+    this.meter = new FlowMeter(
+      {
+        flow: (r, device, resolved) => {
+          const e = enrichFlow(r, device, resolved, setup.geo);
+          out?.(r);
+          detector.onFlow(e);
+        },
+        dns: sinks.dns,
+        // Without a flow sink only what detection judges needs a record.
+        outboundOnly: out === undefined,
+      },
+      opts,
+    );
+  }
+
+  /** Loads the setup (ConfigError, ProfileError or GeoIpError before anything is read) and builds on it. */
+  static async create(opts: AnalysisOptions, sinks: PipelineSinks): Promise<Pipeline> {
+    return new Pipeline(await loadAnalysis(opts), opts, sinks);
+  }
+
+  /** profile loading notes (MUD entries that could not be mapped) */
+  get notes(): string[] {
+    return this.setup.notes;
+  }
+
+  /**
+   * A sink for one input (file or stream). Call the returned end() when the
+   * input is done: the observed span grows by the input's first and last
+   * packet, exactly as analyze() takes them from its per-file stats.
+   */
+  input(): { sink: PacketSink; end: () => { first: number | null; last: number | null } } {
+    let first: number | null = null;
+    let last: number | null = null;
+    const onPacket = this.meter.onPacket;
+    return {
+      sink: (p) => {
+        last = p.tsSec + p.tsNsec / 1e9;
+        first ??= last;
+        this.lastPacketTs = last;
+        onPacket(p);
+      },
+      end: () => {
+        this.spanStart = Math.min(this.spanStart, first ?? Infinity);
+        this.spanEnd = Math.max(this.spanEnd, last ?? -Infinity);
+        return { first, last };
+      },
+    };
+  }
+
+  /** Scores series (beacons) over the span read so far and returns every alert; a series scored again replaces its alert. */
+  alerts(): AlertRecord[] {
+    return this.detector.finish(this.spanStart, this.spanEnd);
+  }
+
+  /** Flow packets of each alert returned by the last alerts() call, for evidence captures. */
+  evidenceFlows(): Map<string, FlowRef[]> {
+    return this.detector.evidenceFlows();
+  }
+
+  devices(): DeviceRecord[] {
+    return this.meter.inventory.records();
+  }
+
+  /** End of everything: every live flow ends (end_reason 'end'). Only once. */
+  flushFlows(): DeviceRecord[] {
+    if (!this.flushed) {
+      this.flushed = true;
+      this.meter.finish();
+    }
+    return this.devices();
+  }
+}

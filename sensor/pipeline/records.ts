@@ -1,0 +1,77 @@
+import type { FlowRecord } from '../../contract/types.js';
+import { communityId } from '../flows/community-id.js';
+import { protoName, type Flow, type FlowEndReason } from '../flows/flow.js';
+import { macString } from '../util/addr.js';
+
+/** The record of an ended flow, as flows.jsonl holds it; enrichment fills dst_country and dst_asn. */
+export function flowRecord(f: Flow, reason: FlowEndReason, serverName: string | null): FlowRecord {
+  const cid = communityId(f.proto, { v6: f.v6, w: [f.s0, f.s1, f.s2, f.s3] }, f.sport, { v6: f.v6, w: [f.d0, f.d1, f.d2, f.d3] }, f.dport, f.icmpOneWay);
+  return {
+    uid: flowUid(cid, f.first),
+    community_id: cid,
+    ts: f.first,
+    duration: Math.round((f.last - f.first) * 1e6) / 1e6,
+    proto: protoName(f.proto),
+    src_ip: f.srcIp,
+    src_port: f.sport,
+    dst_ip: f.dstIp,
+    dst_port: f.dport,
+    src_mac: f.srcMac >= 0 ? macString(f.srcMac) : null,
+    dst_mac: f.dstMac >= 0 ? macString(f.dstMac) : null,
+    src_pkts: f.srcPkts,
+    src_bytes: f.srcBytes,
+    dst_pkts: f.dstPkts,
+    dst_bytes: f.dstBytes,
+    state: f.state,
+    sni: f.sni,
+    alpn: f.alpn,
+    http_host: f.httpHost,
+    user_agent: f.userAgent,
+    dns_name: f.dnsName,
+    server_name: serverName,
+    // filled by the enrich stage
+    dst_country: null,
+    dst_asn: null,
+    end_reason: reason,
+  };
+}
+
+/** First packet time, then uid (a hash of the Community ID and that time): one order whatever the sharding. */
+export function compareFlows(x: FlowRecord, y: FlowRecord): number {
+  return compareFlowKeys(x.ts, x.uid, x.src_pkts + x.dst_pkts, y.ts, y.uid, y.src_pkts + y.dst_pkts);
+}
+
+export function compareFlowKeys(ts1: number, uid1: string, pkts1: number, ts2: number, uid2: string, pkts2: number): number {
+  if (ts1 !== ts2) return ts1 - ts2;
+  if (uid1 !== uid2) return uid1 < uid2 ? -1 : 1;
+  return pkts1 - pkts2;
+}
+
+const UID_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * Same flow, same capture: same uid, whichever run or sensor produced it. Two
+ * 32-bit FNV-1a lanes over the Community ID and the first timestamp: a second
+ * SHA-1 per flow showed in profiles, and uniqueness, not secrecy, is needed.
+ */
+export function flowUid(communityIdValue: string, firstTs: number): string {
+  const s = `${communityIdValue}|${firstTs.toFixed(6)}`;
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193 ^ 0x5bd1e995;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995) ^ (h2 >>> 15);
+  }
+  let out = 'C';
+  for (let i = 0; i < 17; i++) {
+    const lane = i & 1 ? h2 : h1;
+    const shift = ((i >> 1) % 4) * 6;
+    out += UID_CHARS[((lane >>> shift) & 0xffff) % 62];
+    if ((i & 1) === 1) {
+      h1 = Math.imul(h1 ^ (h1 >>> 13), 0x85ebca6b);
+      h2 = Math.imul(h2 ^ (h2 >>> 16), 0xc2b2ae35);
+    }
+  }
+  return out;
+}

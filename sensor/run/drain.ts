@@ -1,0 +1,117 @@
+import type { Logger } from 'pino';
+import type { Batcher, Sender } from './deliver.js';
+import type { Spool } from './spool.js';
+
+export const STOP = Symbol('stop');
+
+/** setTimeout's largest delay; a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export interface DrainOptions {
+  once: boolean;
+  /** seconds to keep retrying delivery at exit (--once, a stop) before leaving the rest in the spool */
+  drainTimeoutS: number;
+}
+
+/**
+ * When the sensor stops reading and how long it then keeps delivering.
+ * A stop request ends every wait at once; --once and a stop keep delivering
+ * while the collector makes progress, and give up after the drain timeout
+ * without any; an input that simply ended (a file, stdin at EOF) waits until
+ * a stop.
+ */
+export class Drain {
+  private readonly ctl = new AbortController();
+  /** the signal that stopped the sensor, for the final log line */
+  stopSignal: string | null = null;
+  private stopAt: number | null = null;
+  private inputEndedAt: number | null = null;
+  private readonly drainMs: number;
+
+  constructor(
+    private readonly opts: DrainOptions,
+    private readonly spool: Spool,
+    private readonly batcher: Batcher,
+    private readonly sender: Sender,
+    private readonly log: Logger,
+  ) {
+    this.drainMs = opts.drainTimeoutS * 1000;
+  }
+
+  get stopped(): boolean {
+    return this.ctl.signal.aborted;
+  }
+
+  /** A stop request (SIGTERM, SIGINT): no more reading; what was read is flushed and delivered. */
+  stop(signal: string): void {
+    this.stopSignal = signal;
+    this.stopAt = Date.now();
+    this.log.info({ signal }, 'stopping: no more reading; flushing flows, scoring beacons, delivering');
+    this.sender.hurry();
+    this.ctl.abort();
+  }
+
+  inputEnded(): void {
+    this.inputEndedAt = Date.now();
+  }
+
+  /** Wall-clock ms after which delivery gives up; Infinity until a stop (or, with --once, the end of input). */
+  deadline(): number {
+    const from = this.stopAt ?? (this.opts.once ? this.inputEndedAt : null);
+    return from === null ? Infinity : Math.max(from, this.sender.lastDeliveryAt) + this.drainMs;
+  }
+
+  /**
+   * p, or STOP as soon as a stop came. Not Promise.race with a long-lived
+   * promise: each race would leave a reaction on it for the whole run.
+   */
+  untilStop<T>(p: Promise<T>): Promise<T | typeof STOP> {
+    const signal = this.ctl.signal;
+    if (signal.aborted) return Promise.resolve(STOP);
+    return new Promise((resolve, reject) => {
+      const onStop = () => resolve(STOP);
+      signal.addEventListener('abort', onStop, { once: true });
+      p.then(
+        (v) => {
+          signal.removeEventListener('abort', onStop);
+          resolve(v);
+        },
+        (e: unknown) => {
+          signal.removeEventListener('abort', onStop);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  /** Resolves when p does, after ms, or on a stop, whichever comes first; leaves no timer behind. */
+  async pause(ms: number, p?: Promise<void>): Promise<void> {
+    let t: NodeJS.Timeout | undefined;
+    const timer = new Promise<void>((ok) => (t = setTimeout(ok, ms)));
+    const wait = p ? Promise.race([p, timer]) : timer;
+    // After a stop the deadlines are finite, and untilStop would return at once: a busy loop.
+    await (this.stopped ? wait : this.untilStop(wait));
+    clearTimeout(t);
+  }
+
+  /** Waits until every event so far is in the spool; false when the deadline passed first (the spool stayed full). */
+  async spooled(): Promise<boolean> {
+    for (;;) {
+      this.batcher.cut();
+      if (this.batcher.pending === 0) return true;
+      const left = this.deadline() - Date.now();
+      if (left <= 0) return false;
+      await this.pause(Math.min(left, MAX_TIMER_MS), this.spool.waitForSpace());
+    }
+  }
+
+  /** Waits until the spool is empty; false when the deadline passed first. */
+  async delivered(): Promise<boolean> {
+    for (;;) {
+      if (this.spool.batches === 0) return true;
+      const left = this.deadline() - Date.now();
+      if (left <= 0) return false;
+      await this.pause(Math.min(left, MAX_TIMER_MS), this.sender.idle());
+    }
+  }
+}

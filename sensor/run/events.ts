@@ -1,0 +1,48 @@
+import type { AlertRecord, DeviceRecord, FlowRecord, IngestEvent } from '../../contract/types.js';
+
+/** Turns pipeline output into events, sending each record again only when it grew. */
+export class Events {
+  private readonly alertFlows = new Map<string, number>();
+  private readonly deviceState = new Map<string, string>();
+  private readonly evidenceTried = new Set<string>();
+
+  constructor(private readonly add: (e: IngestEvent) => void) {}
+
+  flow(r: FlowRecord): void {
+    this.add({ kind: 'flow', key: `flow:${r.uid}`, data: r });
+  }
+
+  /** The first firing, and every later change in how many flows it holds (the key changes with it). */
+  alert(a: AlertRecord): void {
+    if (this.alertFlows.get(a.id) === a.evidence.flows) return;
+    this.alertFlows.set(a.id, a.evidence.flows);
+    this.add({ kind: 'alert', key: `alert:${a.id}:${a.evidence.flows}`, data: a });
+  }
+
+  /**
+   * A flow ending changes a device's counters but not its last_seen, so the
+   * key carries the flow count too: otherwise the final counts would look
+   * like a duplicate of an earlier update.
+   */
+  devices(list: DeviceRecord[]): void {
+    for (const d of list) {
+      const id = d.mac ?? d.ips[0] ?? '';
+      const state = `${d.last_seen}:${d.flows}`;
+      if (this.deviceState.get(id) === state) continue;
+      this.deviceState.set(id, state);
+      this.add({ kind: 'device', key: `device:${id}:${state}`, data: d });
+    }
+  }
+
+  needsEvidence(id: string): boolean {
+    return !this.evidenceTried.has(id);
+  }
+
+  evidenceTriedFor(id: string): void {
+    this.evidenceTried.add(id);
+  }
+
+  evidence(alertId: string, pcap: Buffer): void {
+    this.add({ kind: 'evidence', key: `evidence:${alertId}`, data: { alert_id: alertId, pcap_base64: pcap.toString('base64') } });
+  }
+}
