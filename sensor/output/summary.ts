@@ -7,7 +7,8 @@ export function humanBytes(n: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
   let i = 0;
   let v = n;
-  while (v >= 1000 && i < units.length - 1) {
+  // 999,950 B is "1.0 MB", not "1000.0 kB": a value is moved up while it would print as 1000.0.
+  while ((i === 0 ? v >= 1000 : v >= 999.95) && i < units.length - 1) {
     v /= 1000;
     i++;
   }

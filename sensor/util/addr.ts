@@ -146,7 +146,9 @@ export function isSpecial6(b: Buffer, off: number): boolean {
   if (w0 === 0x2001 && b.readUInt16BE(off + 2) === 0x0db8) return true; // documentation
   if (w0 === 0x3fff && (b.readUInt16BE(off + 2) & 0xf000) === 0) return true; // documentation 3fff::/20
   if (w0 === 0x0100 && b.readUInt32BE(off + 2) === 0 && b.readUInt16BE(off + 6) === 0) return true; // discard-only 100::/64
-  if (w0 === 0x64 && b.readUInt16BE(off + 2) === 0xff9b) return false; // NAT64 carries public IPv4
+  // NAT64 64:ff9b::/96 carries public IPv4; the local-use prefix 64:ff9b:1::/48 (RFC 8215) does not
+  if (w0 === 0x64 && b.readUInt16BE(off + 2) === 0xff9b) return b.readUInt16BE(off + 4) === 1;
+  if (w0 === 0x5f00) return true; // SRv6 SIDs 5f00::/16 (RFC 9602)
   if (w0 === 0x2001 && b.readUInt16BE(off + 2) < 0x0200) return true; // IETF protocol assignments 2001::/23
   return false;
 }

@@ -34,7 +34,10 @@ export class EarliestSet {
   add(value: string, ts: number): void {
     const had = this.first.get(value);
     if (had !== undefined) {
-      if (ts < had) this.first.set(value, ts);
+      if (ts >= had) return;
+      this.first.set(value, ts);
+      // The value may have been the latest kept: what a later add is compared with moves.
+      if (this.first.size === this.max) this.latest = this.findLatest()[1];
       return;
     }
     if (this.first.size < this.max) {

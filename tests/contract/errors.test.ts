@@ -160,8 +160,7 @@ describe('the CLI ends each user mistake with the error it makes', () => {
     }
   });
 
-  // Bug (reported): a capture of a version phonehome does not read is an UNSUPPORTED CaptureError,
-  // which the catalogue and README give exit 2; analyze reports it as a file error and exits 1.
+  // A capture of a version phonehome does not read is unreadable as a whole, like one that is no capture: exit 2.
   it('a capture of an unsupported version: the CaptureError UNSUPPORTED, exit 2', async () => {
     const f = join(tmp, 'v3.pcap');
     const h = Buffer.alloc(24);
@@ -176,8 +175,7 @@ describe('the CLI ends each user mistake with the error it makes', () => {
     expect(r.code).toBe(read.error!.exitCode);
   });
 
-  // Bug (reported): an --out or --evidence path that cannot be a directory is a mistake the user
-  // can fix (exit 2, one line), but it escapes as an internal error: exit 70 with a stack.
+  // An --out or --evidence path that cannot be a folder is a mistake the user can fix, found before reading.
   it('an --out or --evidence path under a file: one line naming it, exit 2, no stack', () => {
     const file = join(tmp, 'plain-file');
     writeFileSync(file, 'x');

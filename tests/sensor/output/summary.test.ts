@@ -51,8 +51,7 @@ describe('humanBytes', () => {
     for (const [n, text] of cases) expect(humanBytes(n), String(n)).toBe(text);
   });
 
-  // Bug (reported): a value just under the next unit rounds up to "1000.0" of the smaller one.
-  it.fails('a value that rounds to 1000 of a unit is written in the next unit', () => {
+  it('a value that rounds to 1000 of a unit is written in the next unit', () => {
     expect(humanBytes(999_950)).toBe('1.0 MB');
   });
 });

@@ -246,11 +246,11 @@ const IANA6: Row[] = [
 ];
 
 /**
- * Registry rows isSpecial does not follow yet (reported): globally reachable
- * anycast services inside the IETF protocol blocks are taken as special with
- * their block, and two blocks added since it was written are not special.
+ * Registry rows isSpecial departs from on purpose: anycast services inside the
+ * IETF protocol blocks (PCP, TURN, AMT, ORCHIDv2, AS112) are globally reachable
+ * but no device's vendor cloud; they are taken as special with their block.
  */
-const NOT_FOLLOWED = new Set(['192.0.0.9/32', '192.0.0.10/32', '2001:1::1/128', '2001:1::2/128', '2001:3::/32', '2001:4:112::/48', '2001:20::/28', '64:ff9b:1::/48', '5f00::/16']);
+const NOT_FOLLOWED = new Set(['192.0.0.9/32', '192.0.0.10/32', '2001:1::1/128', '2001:1::2/128', '2001:3::/32', '2001:4:112::/48', '2001:20::/28']);
 
 function prefixBytes(row: string): { base: Buffer; len: number } {
   const [a, l] = row.split('/');
@@ -367,7 +367,7 @@ describe('special-purpose addresses (IANA registries)', () => {
     for (const s of ['', 'localhost', '1.2.3', '999.1.1.1', 'fe80::1::2', 'example.com']) expect(isSpecialIp(s), s).toBe(true);
   });
 
-  it.fails('follows the rows not yet followed: 64:ff9b:1::/48 and 5f00::/16 are not globally reachable (reported)', () => {
+  it('64:ff9b:1::/48 (RFC 8215) and 5f00::/16 (RFC 9602) are not globally reachable', () => {
     for (const row of ['64:ff9b:1::/48', '5f00::/16']) for (const b of inside(row, 10, rnd)) expect(isSpecial6(b, 0), ipString(b)).toBe(true);
   });
 });
