@@ -50,6 +50,11 @@ export function parseSensorToken(v: string, where: string): { name: string; secr
 
 type Partial_ = Partial<CollectorConfig>;
 
+/** Config-file keys that hold text or numbers, and the settings they set. */
+const TEXT_KEYS: Record<string, keyof Partial_> = { db: 'db', api_token: 'apiToken', metrics_token: 'metricsToken', alertmanager: 'alertmanager', public_url: 'publicUrl', log_level: 'logLevel' };
+const NUMBER_KEYS: Record<string, keyof Partial_> = { body_limit_bytes: 'bodyLimitBytes', rate_limit_per_minute: 'rateLimitPerMinute' };
+const FILE_KEYS = ['listen', 'db', 'sensor_tokens', 'api_token', 'metrics_token', 'alertmanager', 'public_url', 'body_limit_bytes', 'rate_limit_per_minute', 'log_level'];
+
 /** Settings from a YAML config file (keys as in the environment, lower-case, without PHONEHOME_). */
 export function fromFile(file: string): Partial_ {
   let raw: unknown;
@@ -66,41 +71,13 @@ export function fromFile(file: string): Partial_ {
       if (typeof x !== 'string' && typeof x !== 'number') throw new CollectorConfigError(`${where} must be a string`);
       return String(x);
     };
-    switch (k) {
-      case 'listen':
-        Object.assign(out, parseListen(s(v), where));
-        break;
-      case 'db':
-        out.db = s(v);
-        break;
-      case 'sensor_tokens':
-        if (!Array.isArray(v)) throw new CollectorConfigError(`${where} must be a list of NAME:SECRET`);
-        out.sensorTokens = v.map((t) => parseSensorToken(s(t), where));
-        break;
-      case 'api_token':
-        out.apiToken = s(v);
-        break;
-      case 'metrics_token':
-        out.metricsToken = s(v);
-        break;
-      case 'alertmanager':
-        out.alertmanager = s(v);
-        break;
-      case 'public_url':
-        out.publicUrl = s(v);
-        break;
-      case 'body_limit_bytes':
-        out.bodyLimitBytes = Number(s(v));
-        break;
-      case 'rate_limit_per_minute':
-        out.rateLimitPerMinute = Number(s(v));
-        break;
-      case 'log_level':
-        out.logLevel = s(v);
-        break;
-      default:
-        throw new CollectorConfigError(`${file}: unknown setting '${k}' (listen, db, sensor_tokens, api_token, metrics_token, alertmanager, public_url, body_limit_bytes, rate_limit_per_minute, log_level)`);
-    }
+    if (k === 'listen') Object.assign(out, parseListen(s(v), where));
+    else if (k === 'sensor_tokens') {
+      if (!Array.isArray(v)) throw new CollectorConfigError(`${where} must be a list of NAME:SECRET`);
+      out.sensorTokens = v.map((t) => parseSensorToken(s(t), where));
+    } else if (Object.hasOwn(TEXT_KEYS, k)) Object.assign(out, { [TEXT_KEYS[k]]: s(v) });
+    else if (Object.hasOwn(NUMBER_KEYS, k)) Object.assign(out, { [NUMBER_KEYS[k]]: Number(s(v)) });
+    else throw new CollectorConfigError(`${file}: unknown setting '${k}' (${FILE_KEYS.join(', ')})`);
   }
   return out;
 }

@@ -42,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(MAIN_HELP);
       return command === undefined ? ExitCode.USAGE : ExitCode.OK;
     default:
-      throw new UsageError(`unknown command '${command}' (commands: analyze, profiles, collector; see phonehome --help)`);
+      throw new UsageError(`unknown command '${command}' (commands: analyze, profiles, sensor, collector, demo; see phonehome --help)`);
   }
 }
 

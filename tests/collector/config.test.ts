@@ -51,6 +51,8 @@ describe('collector settings', () => {
     const unknown = yaml('colour: blue\n');
     expect(refused(() => fromFile(unknown)).message).toMatch(new RegExp(`^${unknown}: unknown setting 'colour' \\(listen, db, `));
     expect(refused(() => fromFile(yaml('- a\n- b\n'))).message).toMatch(/: expected a mapping of settings$/);
+    // Names every object has are not settings: a file saying constructor: x is refused like any unknown key.
+    for (const key of ['constructor', 'toString', '__proto__']) expect(refused(() => fromFile(yaml(`${key}: x\n`))).message, key).toMatch(new RegExp(`unknown setting '${key}'`));
     expect(refused(() => fromFile(yaml('sensor_tokens: a:0123456789abcdef\n'))).message).toMatch(/: sensor_tokens must be a list of NAME:SECRET$/);
     expect(refused(() => fromFile(yaml('db: [1]\n'))).message).toMatch(/: db must be a string$/);
     expect(refused(() => fromFile(yaml('a: [\n'))).message).toMatch(/^\/.+\.yaml: /);
