@@ -30,6 +30,7 @@ export const flowSchema = {
     dst_pkts: { type: 'integer', minimum: 0 },
     dst_bytes: { type: 'integer', minimum: 0 },
     state: { type: 'string', maxLength: 8 },
+    mid_stream: { type: 'boolean' },
     sni: nstr,
     alpn: { type: ['array', 'null'], items: str, maxItems: 32 },
     http_host: nstr,
@@ -38,6 +39,7 @@ export const flowSchema = {
     server_name: nstr,
     dst_country: nstr,
     dst_asn: nnum,
+    dst_as_org: nstr,
     end_reason: str,
   },
 } as const;

@@ -26,6 +26,12 @@ export interface FlowRecord {
   dst_bytes: number;
   /** Zeek-style connection state: S0, S1, SF, REJ, RSTO, RSTR, SH, OTH */
   state: string;
+  /**
+   * the first packet seen was not the flow's start (a TCP flow without the
+   * initiator's SYN): it began before the capture did, or continues a session
+   * that was idle longer than the timeout. Never judged as hard-coded.
+   */
+  mid_stream: boolean;
   sni: string | null;
   alpn: string[] | null;
   http_host: string | null;
@@ -36,6 +42,8 @@ export interface FlowRecord {
   /** destination country and autonomous system (GeoIP); null for local and special addresses */
   dst_country: string | null;
   dst_asn: number | null;
+  /** the organisation that operates the destination's autonomous system */
+  dst_as_org: string | null;
   /** why the flow was emitted: idle, closed, evicted, end */
   end_reason: 'idle' | 'closed' | 'evicted' | 'end' | 'reused';
 }

@@ -17,11 +17,12 @@ export interface EnrichedFlow {
   dst: GeoInfo | null;
 }
 
-/** Adds the destination's country and autonomous system to the record; local and special addresses have none. */
+/** Adds the destination's country, autonomous system and its operator to the record; local and special addresses have none. */
 export function enrichFlow(rec: FlowRecord, device: DeviceFacts | null, resolved: boolean, geo: GeoIp): EnrichedFlow {
   if (isSpecialIp(rec.dst_ip)) return { rec, device, resolved, dst: null };
   const dst = geo.lookup(rec.dst_ip);
   rec.dst_country = dst.country;
   rec.dst_asn = dst.asn;
+  rec.dst_as_org = dst.as_org;
   return { rec, device, resolved, dst };
 }

@@ -23,6 +23,7 @@ export function flowRecord(f: Flow, reason: FlowEndReason, serverName: string | 
     dst_pkts: f.dstPkts,
     dst_bytes: f.dstBytes,
     state: f.state,
+    mid_stream: false,
     sni: f.sni,
     alpn: f.alpn,
     http_host: f.httpHost,
@@ -32,6 +33,7 @@ export function flowRecord(f: Flow, reason: FlowEndReason, serverName: string | 
     // filled by the enrich stage
     dst_country: null,
     dst_asn: null,
+    dst_as_org: null,
     end_reason: reason,
   };
 }
