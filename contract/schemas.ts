@@ -75,6 +75,15 @@ export const alertSchema = {
         uids: { type: 'array', items: str, maxItems: 1000 },
         interval_s: num, jitter_s: num, score: num, connections: num, reason: str, pcap: str,
         subscores: { type: 'object', additionalProperties: num },
+        watch: {
+          type: 'object',
+          required: ['by'],
+          properties: {
+            by: { type: 'array', maxItems: 8, items: { enum: ['country', 'operator', 'asn', 'network', 'name'] } },
+            country: nstr, operator: nstr, asn: nnum, name: nstr,
+          },
+        },
+        addresses: { type: 'array', items: { type: 'string', maxLength: 64 }, maxItems: 1000 },
       },
     },
     mitre: {
@@ -91,6 +100,11 @@ export const deviceSchema = {
     mac: nstr,
     vendor: nstr,
     vendor_country: nstr,
+    brand: nstr,
+    model: nstr,
+    brand_source: nstr,
+    module_vendor: nstr,
+    role: { enum: ['device', 'gateway'] },
     ips: { type: 'array', items: str, maxItems: 64 },
     hostnames: { type: 'array', items: str, maxItems: 64 },
     dhcp_fingerprint: nstr,

@@ -83,13 +83,34 @@ export interface DeviceDestination {
   last_seen: number;
 }
 
-/** One local host, as written to devices.json. */
+/**
+ * One local host, as written to devices.json, fields in this order (the
+ * sensor writes them so; new fields are added after a related one, never
+ * reordered): identity (mac, vendor, vendor_country, brand, model,
+ * brand_source, module_vendor, role), what it announced, then its traffic.
+ */
 export interface DeviceRecord {
   /** lower-case colon-separated MAC; null when the link layer carries none (raw IP captures) */
   mac: string | null;
   vendor: string | null;
   /** ISO 3166-1 alpha-2 country of the manufacturer's registered address in the IEEE OUI registry */
   vendor_country: string | null;
+  /**
+   * The maker whose product it is ("TP-Link", "Philips"), from its own
+   * announcements, its clouds or its OUI (sensor/devices/brands.ts);
+   * "<platform>-based" ("Tuya-based") when only a white-label platform is
+   * known; null when only a module maker (module_vendor) or nothing is.
+   * This and the next four fields are absent in records from older sensors.
+   */
+  brand?: string | null;
+  /** the model or product line when the evidence names it ("HS110(EU)", "DCS-935L", "Hue bridge") */
+  model?: string | null;
+  /** which evidence named the brand: dhcp-hostname, dhcp-vendor-class, mdns, ssdp, user-agent, cloud-name or oui */
+  brand_source?: string | null;
+  /** the maker of its radio module or network chip (Espressif, Texas Instruments, ...) when its OUI or default host name says so */
+  module_vendor?: string | null;
+  /** 'gateway': a router that carries local hosts' traffic to the Internet (infrastructure, not judged); 'device' otherwise */
+  role?: 'device' | 'gateway';
   ips: string[];
   hostnames: string[];
   dhcp_fingerprint: string | null;
@@ -139,12 +160,14 @@ export interface RunStats {
   peak_rss_bytes: number;
 }
 
-/** One destination a device profile documents. Exactly one of domain, cidr is set. */
+/** One destination a device profile documents. Exactly one of domain, cidr, asn is set. */
 export interface DocumentedDestination {
   /** "*.example.com" matches example.com and every subdomain; otherwise an exact name */
   domain?: string;
   /** an IPv4/IPv6 network or single address ("52.1.2.3", "10.0.0.0/8", "2001:db8::/32") */
   cidr?: string;
+  /** autonomous systems: a flow whose dst_asn is one of them (needs an ASN database, --geoip) */
+  asn?: number[];
   /** tcp, udp, icmp, icmp6 or an IP protocol number as a string; any when absent */
   proto?: string;
   /** destination ports; any when absent */
@@ -222,10 +245,36 @@ export interface AlertRecord {
     connections?: number;
     /** why it fired, in words: the watched country, the profile lines missing, ... */
     reason?: string;
+    /** beaconing: the device's profile documents the destination (a documented heartbeat) */
+    documented?: boolean;
+    /** beaconing: the profile entry that documents it, when documented */
+    profile_entry?: DocumentedDestination;
+    /** geo-callback: what made the destination watched (each reason seen over the alert's flows) */
+    watch?: GeoWatch;
+    /** geo-callback: the distinct destination addresses of the alert's flows (the first 100) */
+    addresses?: string[];
     /** evidence capture file name, with --evidence */
     pcap?: string;
   };
   mitre: MitreTechnique[];
+}
+
+/** Why geo-callback watched a destination. */
+export interface GeoWatch {
+  /**
+   * what made the call: the address's country, the operator (its AS is
+   * listed in watch.organisations), a watched AS, a watched network, the
+   * destination's name (a watched country's ccTLD or a watched suffix)
+   */
+  by: ('country' | 'operator' | 'asn' | 'network' | 'name')[];
+  /** the watched country it concerns: where the address is, where the operator is headquartered, or whose ccTLD the name is under */
+  country: string | null;
+  /** the watched operator, as watch.organisations names it */
+  operator: string | null;
+  /** the AS number that matched (an operator's or a watched one) */
+  asn: number | null;
+  /** the watched name: the SNI, HTTP Host or DNS name under a watched suffix */
+  name: string | null;
 }
 
 /** One event a sensor sends. `key` makes delivery idempotent: the collector stores each key once per sensor. */

@@ -19,6 +19,8 @@ Options:
   --geoip FILE           a MaxMind DB (GeoLite2/GeoIP2 Country, City or ASN); repeatable;
                          asked before the embedded country database
   --watch-countries LIST countries whose destinations raise geo-callback alerts (CN,HK,RU)
+  --local-networks LIST  networks that are local besides the private, link-local, CGNAT
+                         and ULA ranges, e.g. a public /24 or an IPv6 /64 (192.0.2.0/24,2001:db8:1::/64)
   --evidence DIR         write one pcap per alert with the packets of its flows
   --max-flows N          live flows kept before the oldest is evicted (and written) [500000]
   --tcp-timeout S        idle seconds before a TCP flow ends [300]

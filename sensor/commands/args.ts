@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../errors.js';
+import { Locality } from '../flows/locality.js';
 
 
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
@@ -27,6 +28,18 @@ export function countryList(v: string | undefined): string[] | undefined {
   return list;
 }
 
+/** --local-networks: networks separated by commas, each checked now rather than at the first packet. */
+export function networkList(v: string | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  const list = v.split(',').map((n) => n.trim()).filter(Boolean);
+  try {
+    new Locality(list);
+  } catch (e) {
+    throw new UsageError(`--local-networks: ${(e as Error).message}`);
+  }
+  return list;
+}
+
 /** The analysis options analyze and sensor share: one definition, so both analyse alike. */
 export const ANALYSIS_OPTIONS = {
   profiles: { type: 'string' },
@@ -34,6 +47,7 @@ export const ANALYSIS_OPTIONS = {
   detections: { type: 'string' },
   geoip: { type: 'string', multiple: true },
   'watch-countries': { type: 'string' },
+  'local-networks': { type: 'string' },
   'max-flows': { type: 'string' },
   'tcp-timeout': { type: 'string' },
   'udp-timeout': { type: 'string' },
@@ -46,6 +60,7 @@ type AnalysisValues = {
   detections?: string;
   geoip?: string[];
   'watch-countries'?: string;
+  'local-networks'?: string;
   'max-flows'?: string;
   'tcp-timeout'?: string;
   'udp-timeout'?: string;
@@ -61,6 +76,7 @@ export function analysisSettings(v: AnalysisValues) {
     detectionsFile: v.detections,
     geoip: v.geoip,
     watchCountries: countryList(v['watch-countries']),
+    localNetworks: networkList(v['local-networks']),
     maxFlows: positiveNumber('max-flows', v['max-flows'], true),
     timeouts: {
       ...(v['tcp-timeout'] !== undefined && { tcp: timeout('tcp-timeout') }),

@@ -56,6 +56,8 @@ Analysis (as for 'phonehome analyze'):
   --detections FILE      detection settings [the shipped rules/detections.yaml]
   --geoip FILE           a MaxMind DB (Country, City or ASN); repeatable
   --watch-countries LIST countries whose destinations raise geo-callback alerts (CN,HK,RU)
+  --local-networks LIST  networks that are local besides the private, link-local, CGNAT
+                         and ULA ranges, e.g. a public /24 or an IPv6 /64 (192.0.2.0/24,2001:db8:1::/64)
   --max-flows N          live flows kept before the oldest is evicted [500000]
   --tcp-timeout S        idle seconds before a TCP flow ends [300]
   --udp-timeout S        idle seconds before a UDP flow ends [60]

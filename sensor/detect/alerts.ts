@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { AlertRecord } from '../../contract/types.js';
+import type { AlertRecord, Severity } from '../../contract/types.js';
 import type { DeviceFacts } from '../devices/inventory.js';
 import type { RuleSettings, ExtraEvidence } from './rule.js';
 import { deviceLabel } from './rule.js';
@@ -44,13 +44,18 @@ export interface NewAlert {
   destination: () => AlertRecord['destination'];
   message: () => string;
   reason: () => string;
+  /** seconds it stays open before flows open the next one: the suppression window unless set (Infinity: one per run) */
+  windowS?: number;
+  /** fills the rule's own evidence fields, for every flow added to an itemised alert */
+  evidence?: (e: AlertRecord['evidence']) => void;
 }
 
 /**
  * Every alert of a run. Flows are aggregated per rule, device and key (the
  * destination), so one destination makes one alert per suppression window
- * however many flows it took; series alerts (beacons) are one per device and
- * destination, replaced when scored again.
+ * (or the alert's own window: Infinity for one per run) however many flows it
+ * took; series alerts (beacons) are one per device and destination, replaced
+ * when scored again.
  */
 export class AlertBook {
   /** open alerts by rule and device */
@@ -76,23 +81,30 @@ export class AlertBook {
       d.open.delete(key);
       open = undefined;
     }
-    if (open) return this.account(open, f);
+    if (open) {
+      this.account(open, f);
+      a.evidence?.(open.rec.evidence);
+      return;
+    }
     if (key !== '' && d.open.size + (d.rollup ? 1 : 0) >= MAX_ALERTS_PER_DEVICE) {
       if (d.rollup) return this.account(d.rollup, f);
       open = d.rollup = this.rollup(rule, f, a);
     } else {
       open = this.create(rule, `${rule}|${a.device.mac ?? a.device.ip}|${key}`, f, a.device, a.profile, a.destination(), a.message(), a.reason(), {});
+      if (a.windowS !== undefined) open.windowEnd = f.ts + a.windowS;
       d.open.set(key, open);
+      a.evidence?.(open.rec.evidence);
     }
     this.account(open, f);
     this.onNew?.(open.rec);
   }
 
-  /** An alert over a whole series, with the series' totals; its sampled flows are its evidence. */
-  raiseSeries(rule: string, s: Series, message: string, reason: string, extra: ExtraEvidence): void {
+  /** An alert over a whole series, with the series' totals; its sampled flows are its evidence. At the rule's severity unless given one. */
+  raiseSeries(rule: string, s: Series, message: string, reason: string, extra: ExtraEvidence, severity?: Severity): void {
     const key = `${rule}|${s.device.mac ?? s.device.ip}|${s.name ?? s.dstIp}`;
     const dst: AlertRecord['destination'] = { ip: s.dstIp, port: null, proto: null, name: s.name, country: s.dst.country, asn: s.dst.asn, as_org: s.dst.as_org };
     const a = this.create(rule, key, s.flows[0], s.device, s.profile, dst, message, reason, extra);
+    if (severity !== undefined) a.rec.severity = severity;
     for (const f of s.flows) this.account(a, f);
     // The kept flows are a sample; the totals cover every connection.
     Object.assign(a.rec.evidence, s.totals);

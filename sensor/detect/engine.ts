@@ -1,7 +1,7 @@
 import type { AlertRecord, DeviceProfile, FlowRecord } from '../../contract/types.js';
 import type { DeviceFacts } from '../devices/inventory.js';
 import type { EnrichedFlow } from '../enrich/destination.js';
-import { isSpecialIp } from '../util/addr.js';
+import { endsOf, type FlowEnds } from '../flows/locality.js';
 import { AlertBook, type FlowRef } from './alerts.js';
 import { ProfileMatcher } from './profiles/match.js';
 import { defaultRuleSettings } from './config.js';
@@ -18,9 +18,9 @@ export interface DetectorOptions {
   rules?: readonly Rule[];
 }
 
-/** Only flows a local host opened to the Internet are judged; the rest cannot raise an alert. */
-export function judges(f: FlowRecord, device: DeviceFacts | null): device is DeviceFacts {
-  return device !== null && !isSpecialIp(f.dst_ip) && isSpecialIp(f.src_ip);
+/** Only flows a local device (not the gateway) opened to the Internet are judged; the rest cannot raise an alert. */
+export function judges(f: FlowRecord, device: DeviceFacts | null, ends: FlowEnds = endsOf(f)): device is DeviceFacts {
+  return device !== null && device.role !== 'gateway' && ends.srcLocal && !ends.dstLocal;
 }
 
 /**
@@ -63,15 +63,15 @@ export class Detector {
       config,
       profiles: this.matcher,
       raise: (j, spec) =>
-        book.raise(id, spec.key, j.flow, { device: j.device, profile: j.profile?.profile ?? null, destination: spec.destination, message: spec.message, reason: spec.reason }),
-      raiseSeries: (s, message, reason, extra) => book.raiseSeries(id, s, message, reason, extra),
+        book.raise(id, spec.key, j.flow, { device: j.device, profile: j.profile?.profile ?? null, destination: spec.destination, message: spec.message, reason: spec.reason, windowS: spec.windowS, evidence: spec.evidence }),
+      raiseSeries: (s, message, reason, extra, severity) => book.raiseSeries(id, s, message, reason, extra, severity),
     };
   }
 
   /** One ended flow, enriched; only those a local device opened to the Internet are judged. */
   onFlow(e: EnrichedFlow): void {
     const f = e.rec;
-    if (!judges(f, e.device) || e.dst === null) return;
+    if (!judges(f, e.device, e.ends) || e.dst === null) return;
     const profile = this.matcher.profileFor(e.device);
     const j: JudgedFlow = { flow: f, device: e.device, profile, resolved: e.resolved, dst: e.dst };
     for (const rule of this.flowRules) rule(j);

@@ -4,8 +4,8 @@ import type { GeoInfo } from '../enrich/geoip.js';
 import type { ProfileMatcher } from './profiles/match.js';
 import type { Series } from './series.js';
 
-/** A rule's thresholds: numbers, or lists of numbers (ports); the type of the default is the schema. */
-export type RuleParams = Record<string, number | number[]>;
+/** A rule's thresholds: numbers, lists of numbers (ports) or switches; the type of the default is the schema. */
+export type RuleParams = Record<string, number | number[] | boolean>;
 
 /** One rule's settings as rules/detections.yaml gives them (the rule's defaults where it is silent). */
 export interface RuleSettings<P extends RuleParams = RuleParams> {
@@ -19,11 +19,29 @@ export interface RuleSettings<P extends RuleParams = RuleParams> {
 export interface DetectionConfig {
   /** an alert for the same rule, device and key repeats only after this many seconds */
   suppressionWindowS: number;
+  /** ISO 3166-1 alpha-2 codes: addresses there, names under their ccTLDs, operators headquartered there */
   watchCountries: string[];
   watchAsns: number[];
   watchNetworks: string[];
+  /** operators watched wherever their servers stand, while their headquarters' country is watched (watch.organisations) */
+  watchOrganisations: WatchedOrganisation[];
+  /** name suffixes watched besides the watched countries' ccTLDs, lower-case ASCII without a leading dot (watch.name_suffixes) */
+  watchNameSuffixes: string[];
   /** every rule of the registry, by id */
   rules: Record<string, RuleSettings>;
+}
+
+/** One entry of watch.organisations: an operator known by its AS numbers and/or the names of its AS organisations. */
+export interface WatchedOrganisation {
+  /** how alerts name it */
+  operator: string;
+  /** ISO 3166-1 alpha-2 code of its headquarters: the entry is watched while this country is */
+  country: string;
+  asns: number[];
+  /** case-insensitive substrings of the AS organisation name, or regular expressions written /like this/ */
+  names: string[];
+  /** where the numbers and names were checked (a URL or reference) */
+  source: string;
 }
 
 /** Evidence fields a rule may add to the ones every alert carries. */
@@ -48,6 +66,10 @@ export interface AlertSpec {
   destination: () => AlertRecord['destination'];
   message: () => string;
   reason: () => string;
+  /** seconds the alert stays open, adding flows, before the next one opens: the suppression window unless set; Infinity for one per run */
+  windowS?: number;
+  /** fills the rule's own evidence fields (its `evidence` list) of the alert this flow opened or was added to; called for every such flow */
+  evidence?: (e: AlertRecord['evidence']) => void;
 }
 
 /** What a rule is given to run with. */
@@ -56,10 +78,10 @@ export interface RuleContext<P extends RuleParams = RuleParams> {
   /** the whole detections file: watch lists, suppression window */
   config: DetectionConfig;
   profiles: ProfileMatcher;
-  /** adds the flow to the device's open alert for spec.key (one per suppression window), or opens one */
+  /** adds the flow to the device's open alert for spec.key (one per suppression window, or spec.windowS), or opens one */
   raise(j: JudgedFlow, spec: AlertSpec): void;
-  /** an alert judged over a whole series (beacons): one per device and destination, replaced when scored again */
-  raiseSeries(s: Series, message: string, reason: string, extra: ExtraEvidence): void;
+  /** an alert judged over a whole series (beacons): one per device and destination, replaced when scored again; at the rule's severity unless `severity` is given */
+  raiseSeries(s: Series, message: string, reason: string, extra: ExtraEvidence, severity?: Severity): void;
 }
 
 /** The span of capture time read, over which series are scored. */
@@ -97,5 +119,15 @@ export function destinationOf(j: JudgedFlow, name: string | null, withPort: bool
   return { ip: f.dst_ip, port: withPort ? f.dst_port : null, proto: withPort ? f.proto : null, name, country: j.dst.country, asn: j.dst.asn, as_org: j.dst.as_org };
 }
 
-/** How messages name a device: its manufacturer, then its MAC (or address). */
-export const deviceLabel = (d: DeviceFacts): string => `${d.vendor ? `${d.vendor} ` : ''}${d.mac ?? d.ip}`;
+/**
+ * How messages name a device, then its MAC (or address): its brand and model
+ * when known ("Philips Hue bridge 00:17:88:24:76:ff", "TP-Link HS110(EU)
+ * 50:c7:bf:00:c7:03"); the module maker when that is all that is known
+ * ("device (Espressif module) 5c:cf:7f:07:ae:fb"); else the OUI vendor.
+ */
+export const deviceLabel = (d: DeviceFacts): string => {
+  const id = d.mac ?? d.ip;
+  if (d.brand) return `${d.brand}${d.model ? ` ${d.model}` : ''} ${id}`;
+  if (d.module_vendor) return `device (${d.module_vendor} module) ${id}`;
+  return `${d.vendor ? `${d.vendor} ` : ''}${id}`;
+};

@@ -3,26 +3,59 @@ import type { Flow } from '../flows/flow.js';
 import { protoName } from '../flows/flow.js';
 import { macString } from '../util/addr.js';
 import { EarliestSet } from '../util/bounded.js';
+import { cloudName, identifyBrand, type BrandEvidence, type BrandResult } from './brand.js';
+import { macNumber, NextHops } from './gateway.js';
 import { lookupManufacturer, type Manufacturer } from './oui.js';
 
 /** What detection needs to know about the local host behind a flow. */
 export interface DeviceFacts {
   mac: string | null;
   ip: string;
+  /** the OUI registry's organisation for the MAC */
   vendor: string | null;
   vendor_country: string | null;
   mud_url: string | null;
+  /**
+   * The maker whose product it is, its model and its radio module's maker
+   * (brand.ts), from what every `--workers` shard sees alike: its DHCP host
+   * name and vendor class, its SSDP SERVER and its OUI. devices.json also
+   * weighs mDNS names, User-Agents and clouds, which a shard sees only part of.
+   * Absent in facts built by hand (tests): unknown.
+   */
+  brand?: string | null;
+  model?: string | null;
+  module_vendor?: string | null;
+  /** 'gateway': a router carrying local hosts' Internet traffic (infrastructure, not a device to judge); absent: 'device' */
+  role?: 'device' | 'gateway';
+  /** capture time the device asked DHCP for an address (it joined the network while phonehome watched); null: not seen */
+  joined_at?: number | null;
 }
 
 const MAX_IPS = 16;
 /** Destinations itemised per device; a scan or flood beyond it is not itemised (bounded memory). */
 const MAX_DESTINATIONS = 10_000;
 const MAX_NAMES = 16;
+/** Server names kept per device as brand evidence (the earliest seen). */
+const MAX_CLOUD_NAMES = 32;
+
+/** Adds to a bounded set; true when what it holds may have changed. */
+function addTo(set: EarliestSet, max: number, value: string, ts: number): boolean {
+  const n = set.size;
+  set.add(value, ts);
+  return set.size !== n || n === max;
+}
 
 class Device {
   ips = new EarliestSet(MAX_IPS);
   hostnames = new EarliestSet(MAX_NAMES);
+  /** the host names that came in DHCP (the rest of `hostnames` came in mDNS), and those that came in mDNS: brand evidence */
+  dhcpNames = new EarliestSet(MAX_NAMES);
+  mdnsNames = new EarliestSet(MAX_NAMES);
   userAgents = new EarliestSet(MAX_NAMES);
+  /** names of the servers it opened flows to, normalised (brand.ts cloudName) */
+  cloudNames = new EarliestSet(MAX_CLOUD_NAMES);
+  lastServerName = '';
+  lastCloudName: string | null = null;
   dhcpFingerprint: string | null = null;
   dhcpVendorClass: string | null = null;
   mudUrl: string | null = null;
@@ -36,6 +69,15 @@ class Device {
   lastIp = '';
   lastIpTs = 0;
   manufacturer: Manufacturer | null | undefined = undefined;
+  /** bumped when DHCP or SSDP evidence changes (facts), and when any brand evidence does (records) */
+  sharedVersion = 0;
+  allVersion = 0;
+  private factsBrand: BrandResult | null = null;
+  private factsAt = -1;
+  private recordBrand: BrandResult | null = null;
+  private recordAt = -1;
+  /** when it asked DHCP for an address (DISCOVER, REQUEST): DHCP is seen by every shard alike */
+  joinedAt: number | null = null;
 
   constructor(
     readonly mac: number,
@@ -43,6 +85,39 @@ class Device {
     public firstSeen: number,
     public lastSeen: number,
   ) {}
+
+  /** Evidence changed that every shard sees alike (DHCP, SSDP). */
+  sharedChanged(): void {
+    this.sharedVersion++;
+    this.allVersion++;
+  }
+
+  /** The brand from DHCP, SSDP and the OUI only, for detection's facts (identical in every shard at a given packet). */
+  sharedBrand(oui: string | null): BrandResult {
+    if (this.factsAt !== this.sharedVersion || !this.factsBrand) {
+      this.factsBrand = identifyBrand({ dhcpHostnames: this.dhcpNames.values(), dhcpVendorClass: this.dhcpVendorClass, ssdpServer: this.ssdpServer, ouiVendor: oui });
+      this.factsAt = this.sharedVersion;
+    }
+    return this.factsBrand;
+  }
+
+  /** The brand from everything the device showed, for devices.json. */
+  brand(oui: string | null): BrandResult {
+    if (this.recordAt !== this.allVersion || !this.recordBrand) {
+      const ev: BrandEvidence = {
+        dhcpHostnames: this.dhcpNames.values(),
+        dhcpVendorClass: this.dhcpVendorClass,
+        mdnsNames: this.mdnsNames.values(),
+        ssdpServer: this.ssdpServer,
+        userAgents: this.userAgents.values(),
+        cloudNames: this.cloudNames.values(),
+        ouiVendor: oui,
+      };
+      this.recordBrand = identifyBrand(ev);
+      this.recordAt = this.allVersion;
+    }
+    return this.recordBrand;
+  }
 }
 
 /** A device as one inventory held it (plain data: it crosses threads). */
@@ -52,7 +127,14 @@ export interface DeviceSnapshot {
   /** values with the time each was first seen */
   ips: [string, number][];
   hostnames: [string, number][];
+  dhcpNames: [string, number][];
+  mdnsNames: [string, number][];
   userAgents: [string, number][];
+  cloudNames: [string, number][];
+  /** Internet addresses this MAC carried traffic for as a next hop (gateway.ts) */
+  nextHops: [string, number][];
+  /** a MAC known only as a next hop, not as a device: merged into the next hops, not inventoried */
+  hopOnly?: boolean;
   dhcpFingerprint: string | null;
   dhcpVendorClass: string | null;
   mudUrl: string | null;
@@ -83,6 +165,8 @@ export class Inventory {
   private readonly byIp = new Map<string, Device>();
   /** by the MAC's text form, for lookups from flow records */
   private readonly byMacText = new Map<string, Device>();
+  /** which MACs route local hosts' Internet traffic */
+  private readonly hops = new NextHops();
   /** the two devices that sent last: most packets come from one of them */
   private recent0: Device | null = null;
   private recent1: Device | null = null;
@@ -149,38 +233,61 @@ export class Inventory {
     return dev;
   }
 
+  /** A name the host answered for in mDNS. */
   hostname(mac: number, ip: string, name: string, ts: number): void {
     const dev = this.device(mac, ip, ts);
-    if (dev && name) dev.hostnames.add(name, ts);
+    if (!dev || !name) return;
+    dev.hostnames.add(name, ts);
+    if (addTo(dev.mdnsNames, MAX_NAMES, name, ts)) dev.allVersion++;
   }
 
-  dhcp(mac: number, ts: number, info: { hostname?: string | null; vendorClass?: string | null; fingerprint?: string | null; mudUrl?: string | null }): void {
+  dhcp(mac: number, ts: number, info: { hostname?: string | null; vendorClass?: string | null; fingerprint?: string | null; mudUrl?: string | null; joining?: boolean }): void {
     const dev = this.device(mac, '', ts);
     if (!dev) return;
-    if (info.hostname) dev.hostnames.add(info.hostname, ts);
-    if (info.vendorClass) dev.dhcpVendorClass = info.vendorClass;
+    if (info.joining && (dev.joinedAt === null || ts < dev.joinedAt)) dev.joinedAt = ts;
+    if (info.hostname) {
+      dev.hostnames.add(info.hostname, ts);
+      if (addTo(dev.dhcpNames, MAX_NAMES, info.hostname, ts)) dev.sharedChanged();
+    }
+    if (info.vendorClass && info.vendorClass !== dev.dhcpVendorClass) {
+      dev.dhcpVendorClass = info.vendorClass;
+      dev.sharedChanged();
+    }
     if (info.fingerprint) dev.dhcpFingerprint = info.fingerprint;
     if (info.mudUrl) dev.mudUrl = info.mudUrl;
   }
 
   ssdpServer(mac: number, ip: string, server: string, ts: number): void {
     const dev = this.device(mac, ip, ts);
-    if (dev) dev.ssdpServer = server;
+    if (dev && dev.ssdpServer !== server) {
+      dev.ssdpServer = server;
+      dev.sharedChanged();
+    }
   }
 
   userAgent(mac: number, ip: string, ua: string, ts: number): void {
     const dev = this.device(mac, ip, ts);
-    if (dev) dev.userAgents.add(ua, ts);
+    if (dev && addTo(dev.userAgents, MAX_NAMES, ua, ts)) dev.allVersion++;
   }
 
-  /** A flow ended: count it for the local host that initiated it. */
+  /** A flow ended: count it for the local host that initiated it, and learn the next hop toward the Internet it crossed. */
   flowEnded(f: Flow, serverName: string | null): void {
+    this.hops.flow(f);
     if (!f.srcLocal) return;
     const dev = f.srcMac >= 0 ? this.byMac.get(f.srcMac) : this.byIp.get(f.srcIp);
     if (!dev) return;
     dev.flows++;
     if (f.dstLocal) return;
     dev.bytesOut += f.srcBytes;
+    if (serverName !== null) {
+      // Most flows repeat the last name: normalised once.
+      if (serverName !== dev.lastServerName) {
+        dev.lastServerName = serverName;
+        dev.lastCloudName = cloudName(serverName);
+      }
+      const n = dev.lastCloudName;
+      if (n !== null && addTo(dev.cloudNames, MAX_CLOUD_NAMES, n, f.first)) dev.allVersion++;
+    }
     let dst = dev.destinations.get(f.dstIp);
     if (!dst) {
       if (dev.destinations.size >= MAX_DESTINATIONS) return;
@@ -208,17 +315,55 @@ export class Inventory {
     const dev = mac ? this.byMacText.get(mac) : this.byIp.get(ip);
     if (!dev) return null;
     const m = this.manufacturer(dev);
-    return { mac: dev.mac >= 0 ? dev.key : null, ip, vendor: m?.vendor ?? null, vendor_country: m?.country ?? null, mud_url: dev.mudUrl };
+    const maker = dev.sharedBrand(m?.vendor ?? null);
+    return {
+      mac: dev.mac >= 0 ? dev.key : null,
+      ip,
+      vendor: m?.vendor ?? null,
+      vendor_country: m?.country ?? null,
+      mud_url: dev.mudUrl,
+      brand: maker.brand,
+      model: maker.model,
+      module_vendor: maker.module_vendor,
+      role: this.roleOf(dev.mac),
+      joined_at: dev.joinedAt,
+    };
+  }
+
+  /**
+   * Whether a MAC (text or 48-bit number) is a gateway: it carried traffic
+   * between local hosts and at least GATEWAY_MIN_PEERS Internet addresses
+   * (gateway.ts). Known from the flows that ended so far.
+   */
+  isGateway(mac: string | number): boolean {
+    const n = typeof mac === 'number' ? mac : macNumber(mac);
+    return n >= 0 && this.hops.isGateway(n);
+  }
+
+  private roleOf(mac: number): 'device' | 'gateway' {
+    return mac >= 0 && this.hops.isGateway(mac) ? 'gateway' : 'device';
   }
 
   /** Every device as this inventory holds it, for merging into another (worker threads). */
   snapshot(): DeviceSnapshot[] {
-    return [...this.byMac.values(), ...this.byIp.values()].map((d) => ({
-      mac: d.mac, key: d.key, ips: d.ips.entries(), hostnames: d.hostnames.entries(), userAgents: d.userAgents.entries(),
+    const out: DeviceSnapshot[] = [...this.byMac.values(), ...this.byIp.values()].map((d) => ({
+      mac: d.mac, key: d.key, ips: d.ips.entries(), hostnames: d.hostnames.entries(), dhcpNames: d.dhcpNames.entries(),
+      mdnsNames: d.mdnsNames.entries(), userAgents: d.userAgents.entries(), cloudNames: d.cloudNames.entries(),
+      nextHops: d.mac >= 0 ? this.hops.entries(d.mac) : [],
       dhcpFingerprint: d.dhcpFingerprint, dhcpVendorClass: d.dhcpVendorClass, mudUrl: d.mudUrl, ssdpServer: d.ssdpServer,
       flows: d.flows, bytesOut: d.bytesOut, firstSeen: d.firstSeen, lastSeen: d.lastSeen, destinations: [...d.destinations.values()],
       namedAt: [...d.namedAt],
     }));
+    // Next hops that are no device here (another shard may know them as one): their evidence still has to merge.
+    for (const mac of this.hops.macs()) {
+      if (this.byMac.has(mac)) continue;
+      out.push({
+        mac, key: macString(mac), ips: [], hostnames: [], dhcpNames: [], mdnsNames: [], userAgents: [], cloudNames: [], nextHops: this.hops.entries(mac),
+        hopOnly: true, dhcpFingerprint: null, dhcpVendorClass: null, mudUrl: null, ssdpServer: null, flows: 0, bytesOut: 0, firstSeen: 0, lastSeen: 0,
+        destinations: [], namedAt: [],
+      });
+    }
+    return out;
   }
 
   /**
@@ -228,13 +373,19 @@ export class Inventory {
    */
   absorb(list: DeviceSnapshot[]): void {
     for (const s of list) {
+      for (const [ip, ts] of s.nextHops) this.hops.add(s.mac, ip, ts);
+      if (s.hopOnly) continue;
       const dev = this.device(s.mac, s.key, s.firstSeen);
       if (!dev) continue;
       dev.firstSeen = Math.min(dev.firstSeen, s.firstSeen);
       dev.lastSeen = Math.max(dev.lastSeen, s.lastSeen);
       for (const [ip, ts] of s.ips) dev.ips.add(ip, ts);
       for (const [h, ts] of s.hostnames) dev.hostnames.add(h, ts);
+      for (const [h, ts] of s.dhcpNames) dev.dhcpNames.add(h, ts);
+      for (const [h, ts] of s.mdnsNames) dev.mdnsNames.add(h, ts);
       for (const [u, ts] of s.userAgents) dev.userAgents.add(u, ts);
+      for (const [n, ts] of s.cloudNames) dev.cloudNames.add(n, ts);
+      dev.sharedChanged();
       dev.dhcpFingerprint ??= s.dhcpFingerprint;
       dev.dhcpVendorClass ??= s.dhcpVendorClass;
       dev.mudUrl ??= s.mudUrl;
@@ -266,6 +417,7 @@ export class Inventory {
     const out: DeviceRecord[] = [];
     for (const dev of [...this.byMac.values(), ...this.byIp.values()]) {
       const m = this.manufacturer(dev);
+      const maker = dev.brand(m?.vendor ?? null);
       const destinations = [...dev.destinations.values()].sort((a, b) => b.bytes_out - a.bytes_out || a.ip.localeCompare(b.ip));
       for (const d of destinations) {
         d.ports.sort((a, b) => a - b);
@@ -275,6 +427,11 @@ export class Inventory {
         mac: dev.mac >= 0 ? dev.key : null,
         vendor: m?.vendor ?? null,
         vendor_country: m?.country ?? null,
+        brand: maker.brand,
+        model: maker.model,
+        brand_source: maker.brand_source,
+        module_vendor: maker.module_vendor,
+        role: this.roleOf(dev.mac),
         // Sorted, not in the order seen: with worker threads that order depends on the sharding.
         ips: dev.ips.values(),
         hostnames: dev.hostnames.values(),

@@ -1,6 +1,6 @@
 import type { FlowRecord } from '../../contract/types.js';
 import type { DeviceFacts } from '../devices/inventory.js';
-import { isSpecialIp } from '../util/addr.js';
+import { endsOf, type FlowEnds } from '../flows/locality.js';
 import type { GeoIp, GeoInfo } from './geoip.js';
 
 /**
@@ -15,14 +15,16 @@ export interface EnrichedFlow {
   resolved: boolean;
   /** country, AS and operator of the destination; null for local and special addresses */
   dst: GeoInfo | null;
+  /** which ends are on the monitored network */
+  ends: FlowEnds;
 }
 
-/** Adds the destination's country, autonomous system and its operator to the record; local and special addresses have none. */
-export function enrichFlow(rec: FlowRecord, device: DeviceFacts | null, resolved: boolean, geo: GeoIp): EnrichedFlow {
-  if (isSpecialIp(rec.dst_ip)) return { rec, device, resolved, dst: null };
+/** Adds the destination's country, autonomous system and its operator to the record; local addresses have none. */
+export function enrichFlow(rec: FlowRecord, device: DeviceFacts | null, resolved: boolean, geo: GeoIp, ends: FlowEnds = endsOf(rec)): EnrichedFlow {
+  if (ends.dstLocal) return { rec, device, resolved, dst: null, ends };
   const dst = geo.lookup(rec.dst_ip);
   rec.dst_country = dst.country;
   rec.dst_asn = dst.asn;
   rec.dst_as_org = dst.as_org;
-  return { rec, device, resolved, dst };
+  return { rec, device, resolved, dst, ends };
 }

@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import maxmind, { type Reader, type Response } from 'maxmind';
 import { GeoIpError } from '../errors.js';
-import { parseIp4 } from '../util/addr.js';
+import { parseIp4, parseIp6 } from '../util/addr.js';
+import { embeddedAsnFiles, embeddedAsnTable, type AsnTable } from './asn-table.js';
 import { Ip4Tree } from './mmdb-tree.js';
 import { verifyMmdb } from './mmdb-verify.js';
 
@@ -69,15 +70,22 @@ function check(db: Db): void {
 /**
  * Country and ASN of public addresses from MaxMind DB files. Databases are
  * asked in the order given; the embedded default country database answers
- * when none of them knows a country.
+ * when none of them knows a country, and the embedded AS table (read on the
+ * first lookup) when none of them knows an AS.
  */
 export class GeoIp {
   /** IPv6 answers by address */
   private readonly cache = new Map<string, GeoInfo>();
   /** IPv4 answers by the records the address leads to in each database */
   private readonly byRecords = new Map<number | string, GeoInfo>();
+  /** IPv4 answers completed from the embedded AS table, by its row: the last one made (rows seldom span countries) */
+  private byRow: (GeoInfo | undefined)[] = [];
 
-  private constructor(private readonly dbs: Db[]) {}
+  private constructor(
+    private readonly dbs: Db[],
+    /** the embedded AS number and organisation table; null without the defaults */
+    private readonly asn: AsnTable | null,
+  ) {}
 
   get files(): string[] {
     return this.dbs.map((d) => d.file);
@@ -85,7 +93,18 @@ export class GeoIp {
 
   static async open(files: string[], opts: { withDefault?: boolean } = {}): Promise<GeoIp> {
     const all = [...files];
-    if (opts.withDefault !== false) all.push(defaultDatabase());
+    const withDefault = opts.withDefault !== false;
+    if (withDefault) {
+      all.push(defaultDatabase());
+      // Read on the first lookup; a package missing its files is refused now, not mid-capture.
+      let files: string[];
+      try {
+        files = Object.values(embeddedAsnFiles());
+      } catch (e) {
+        throw new GeoIpError('@ip-location-db/asn', `the embedded AS database is not installed (${(e as Error).message.split('\n')[0]})`);
+      }
+      for (const file of files) if (!existsSync(file)) throw new GeoIpError(file, 'no such file');
+    }
     const dbs: Db[] = [];
     for (const file of all) {
       if (!existsSync(file)) throw new GeoIpError(file, 'no such file');
@@ -109,7 +128,7 @@ export class GeoIp {
       check(db);
       dbs.push(db);
     }
-    return new GeoIp(dbs);
+    return new GeoIp(dbs, withDefault ? embeddedAsnTable() : null);
   }
 
   lookup(ip: string): GeoInfo {
@@ -117,13 +136,14 @@ export class GeoIp {
     if (v4 !== null) return this.lookup4(v4, ip);
     const hit = this.cache.get(ip);
     if (hit) return hit;
-    const info = this.combine(this.dbs.map((db) => {
+    let info = this.combine(this.dbs.map((db) => {
       try {
         return (db.reader.get(ip) as Record<string, unknown> | null) ?? null;
       } catch {
         return null;
       }
     }));
+    if (info.asn === null && this.asn) info = this.withTableAsn6(info, ip);
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
     this.cache.set(ip, info);
     return info;
@@ -132,10 +152,18 @@ export class GeoIp {
   /**
    * IPv4 by number: the tree walk finds each database's record, and each
    * distinct record (or combination of records) is decoded and combined
-   * once, so a scan of millions of addresses costs walks, not parses.
+   * once, so a scan of millions of addresses costs walks, not parses. When
+   * no database knows the AS, the embedded table's row for the address
+   * completes the answer.
    */
   private lookup4(n: number, ip: string): GeoInfo {
+    const info = this.databases4(n, ip);
+    return info.asn === null && this.asn ? this.withTableAsn4(info, this.asn.ip4.find(n)) : info;
+  }
+
+  private databases4(n: number, ip: string): GeoInfo {
     const dbs = this.dbs;
+    if (dbs.length === 0) return NONE;
     let key: number | string = dbs[0].ip4.find(n);
     for (let i = 1; i < dbs.length; i++) key = `${key},${dbs[i].ip4.find(n)}`;
     const hit = this.byRecords.get(key);
@@ -144,6 +172,33 @@ export class GeoIp {
     if (this.byRecords.size >= CACHE_MAX) this.byRecords.clear();
     this.byRecords.set(key, info);
     return info;
+  }
+
+  /** `info` (which has no AS) with the AS number and organisation of row `row` of the embedded IPv4 table. */
+  private withTableAsn4(info: GeoInfo, row: number): GeoInfo {
+    if (row < 0) return info;
+    const memo = this.byRow[row];
+    if (memo !== undefined && memo.country === info.country) return memo;
+    const t = this.asn!.ip4;
+    if (this.byRow.length === 0) this.byRow = new Array<GeoInfo | undefined>(t.rows);
+    const asn = t.asns[row];
+    return (this.byRow[row] = { country: info.country, asn, as_org: t.orgs.of(asn) });
+  }
+
+  /** Likewise for IPv6 (answers are cached by address); IPv4-mapped and IPv4-compatible addresses are read as IPv4, as MaxMind DB trees do. */
+  private withTableAsn6(info: GeoInfo, ip: string): GeoInfo {
+    const b = parseIp6(ip);
+    if (!b) return info;
+    const w0 = b.readUInt32BE(0);
+    const w1 = b.readUInt32BE(4);
+    const w2 = b.readUInt32BE(8);
+    const w3 = b.readUInt32BE(12);
+    if (w0 === 0 && w1 === 0 && (w2 === 0 || w2 === 0xffff)) return this.withTableAsn4(info, this.asn!.ip4.find(w3));
+    const t = this.asn!.ip6;
+    const row = t.find(w0, w1, w2, w3);
+    if (row < 0) return info;
+    const asn = t.asns[row];
+    return { country: info.country, asn, as_org: t.orgs.of(asn) };
   }
 
   /** The record at a tree pointer, decoded by the library on first use (through an address that leads there). */

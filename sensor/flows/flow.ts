@@ -29,6 +29,10 @@ export class Flow {
   srcLocal = false;
   dstLocal = false;
   icmpOneWay = false;
+  /** for flows to a group address (broadcast, multicast): the sender's MAC, part of the key; else -1 */
+  sender = -1;
+  /** TCP: the start (SYN or SYN-ACK) was not seen */
+  midStream = false;
 
   first = 0;
   last = 0;

@@ -1,8 +1,9 @@
 import { evictOldest, lowWater } from '../util/bounded.js';
 
 /**
- * Remembers which name a client resolved to which address, so a later flow
- * from that client to that address can be named even without SNI or Host.
+ * Remembers which name a client (its MAC, or its address) resolved to which
+ * address, so a later flow from that client to that address can be named even
+ * without SNI or Host.
  * Devices keep using addresses past the DNS TTL, so an answer stays valid for
  * at least MIN_VALID_S; the table is bounded and forgets the oldest answers.
  */
@@ -22,8 +23,8 @@ export class DnsNameCache {
 
   constructor(private readonly maxEntries = 200_000) {}
 
-  remember(clientIp: string, answerIp: string, name: string, ts: number, ttl: number): void {
-    const key = `${clientIp}|${answerIp}`;
+  remember(client: string, answerIp: string, name: string, ts: number, ttl: number): void {
+    const key = `${client}|${answerIp}`;
     const old = this.map.get(key);
     this.map.delete(key);
     this.map.set(key, { name, until: ts + Math.max(ttl, MIN_VALID_S), first: old?.first ?? ts });
@@ -31,8 +32,8 @@ export class DnsNameCache {
   }
 
   /** The name, while the answer is valid; `resolved` whether any answer ever gave the client this address. */
-  lookup(clientIp: string, serverIp: string, ts: number): { name: string | null; resolved: boolean } {
-    const e = this.map.get(`${clientIp}|${serverIp}`);
+  lookup(client: string, serverIp: string, ts: number): { name: string | null; resolved: boolean } {
+    const e = this.map.get(`${client}|${serverIp}`);
     if (!e) return NONE;
     return { name: ts <= e.until ? e.name : null, resolved: e.first <= ts };
   }

@@ -1,8 +1,10 @@
 import { ACK, FIN, ICMP, ICMP6, RST, SYN, TCP, UDP, type Decoded } from '../decode/decoded.js';
 import { icmpIsOneWay } from '../decode/transport.js';
-import { ip4String, ip6String, isSpecial4, isSpecial6 } from '../util/addr.js';
-import { Flow, type FlowEndReason } from './flow.js';
+import { ip4String, ip6String } from '../util/addr.js';
 import { u32 } from '../util/bytes.js';
+import { Flow, type FlowEndReason } from './flow.js';
+import { DEFAULT_LOCALITY, type Locality } from './locality.js';
+import { SessionNames } from './sessions.js';
 
 export interface FlowTimeouts {
   tcp: number;
@@ -71,10 +73,14 @@ export class FlowTable {
   /** set by update(): whether the packet went from initiator to responder */
   isOrig = true;
 
+  /** names of TCP sessions that went idle, for the piece that resumes them without a handshake */
+  private readonly sessions = new SessionNames();
+
   constructor(
     private readonly sink: FlowSink,
     private readonly timeouts: FlowTimeouts = DEFAULT_TIMEOUTS,
     private readonly maxFlows = DEFAULT_MAX_FLOWS,
+    private readonly locality: Locality = DEFAULT_LOCALITY,
   ) {}
 
   get size(): number {
@@ -108,11 +114,16 @@ export class FlowTable {
     const dport = d.dport;
     // The same hash for both directions: hash the endpoints in a canonical order.
     const c = s0 !== d0 ? s0 - d0 : s1 !== d1 ? s1 - d1 : s2 !== d2 ? s2 - d2 : s3 !== d3 ? s3 - d3 : sport - dport;
-    const h = c <= 0 ? hashFlow(proto, s0, s1, s2, s3, sport, d0, d1, d2, d3, dport) : hashFlow(proto, d0, d1, d2, d3, dport, s0, s1, s2, s3, sport);
+    // Packets to a group address (broadcast, multicast) are one flow per sender: DHCP
+    // discovers of many devices all go 0.0.0.0:68 -> 255.255.255.255:67.
+    const group = v6 ? d0 >>> 24 === 0xff : d0 === 0xffffffff || d0 >>> 28 === 0xe;
+    const sender = group ? d.srcMac : -1;
+    let h = c <= 0 ? hashFlow(proto, s0, s1, s2, s3, sport, d0, d1, d2, d3, dport) : hashFlow(proto, d0, d1, d2, d3, dport, s0, s1, s2, s3, sport);
+    if (group) h = (h ^ Math.imul(sender | 0, 0x9e3779b1) ^ Math.floor(sender / 0x100000000)) & 0x3fffffff;
     let flow: Flow | null | undefined = this.buckets.get(h);
     let orig = true;
     while (flow !== undefined && flow !== null) {
-      if (flow.proto === proto && flow.v6 === v6) {
+      if (flow.proto === proto && flow.v6 === v6 && flow.sender === sender) {
         if (flow.sport === sport && flow.dport === dport && flow.s0 === s0 && flow.d0 === d0 && flow.s1 === s1 && flow.d1 === d1 && flow.s2 === s2 && flow.d2 === d2 && flow.s3 === s3 && flow.d3 === d3) {
           orig = true;
           break;
@@ -141,6 +152,7 @@ export class FlowTable {
       if (this.count >= this.maxFlows) this.evict(this.maxFlows - Math.ceil(this.maxFlows / 100));
       flow = this.create(d, v6, s0, s1, s2, s3, d0, d1, d2, d3);
       flow.hash = h;
+      flow.sender = sender;
       flow.chain = this.buckets.get(h) ?? null;
       this.buckets.set(h, flow);
       this.count++;
@@ -149,7 +161,16 @@ export class FlowTable {
       orig = flow.sport === sport && flow.s0 === s0 && flow.s1 === s1 && flow.s2 === s2 && flow.s3 === s3;
     }
     this.isOrig = orig;
-    flow.last = ts;
+    this.account(flow, orig, d);
+    return flow;
+  }
+
+  /** The packet's share of its flow: times, counts, TCP state, activity. */
+  private account(flow: Flow, orig: boolean, d: Decoded): void {
+    const ts = d.ts;
+    // Overlapping captures and clock steps go back in time: a flow spans its earliest to its latest packet.
+    if (ts > flow.last) flow.last = ts;
+    else if (ts < flow.first) flow.first = ts;
     if (orig) {
       flow.srcPkts++;
       flow.srcBytes += d.wirelen;
@@ -157,9 +178,8 @@ export class FlowTable {
       flow.dstPkts++;
       flow.dstBytes += d.wirelen;
     }
-    if (proto === TCP) this.tcpState(flow, orig, flags, ts);
+    if (d.proto === TCP) this.tcpState(flow, orig, d.tcpFlags, ts);
     this.append(flow);
-    return flow;
   }
 
   private listOf(f: Flow): number {
@@ -215,27 +235,42 @@ export class FlowTable {
     f.d1 = d1;
     f.d2 = d2;
     f.d3 = d3;
+    const where = this.locality;
     if (!v6) {
       f.srcIp = ip4String(d.src4);
       f.dstIp = ip4String(d.dst4);
-      f.srcLocal = isSpecial4(d.src4);
-      f.dstLocal = isSpecial4(d.dst4);
+      f.srcLocal = where.local4(d.src4);
+      f.dstLocal = where.local4(d.dst4);
     } else {
       f.srcIp = ip6String(b, d.src6Off);
       f.dstIp = ip6String(b, d.dst6Off);
-      f.srcLocal = isSpecial6(b, d.src6Off);
-      f.dstLocal = isSpecial6(b, d.dst6Off);
+      f.srcLocal = where.local6(b, d.src6Off);
+      f.dstLocal = where.local6(b, d.dst6Off);
     }
     f.sport = d.sport;
     f.dport = d.dport;
     f.srcMac = d.srcMac;
     f.dstMac = d.dstMac;
     if (d.proto === ICMP || d.proto === ICMP6) f.icmpOneWay = icmpIsOneWay(d.proto, d.icmpType);
-    // A SYN-ACK seen first means the other side opened the connection.
-    if (d.proto === TCP && (d.tcpFlags & (SYN | ACK)) === (SYN | ACK)) swapEndpoints(f);
+    if (d.proto === TCP) this.opened(f, d.tcpFlags);
     f.first = d.ts;
     f.last = d.ts;
     return f;
+  }
+
+  /**
+   * Who opened a TCP connection. A SYN-ACK seen first means the other side
+   * did. Without either, the start was not seen (it began before the capture,
+   * or the session was idle past the timeout): the side with the lower port
+   * is taken as the server, as Zeek flips such flows, and a session that went
+   * idle lends the piece that resumes it its names.
+   */
+  private opened(f: Flow, flags: number): void {
+    if ((flags & (SYN | ACK)) === (SYN | ACK)) return swapEndpoints(f);
+    if (flags & SYN) return;
+    f.midStream = true;
+    if (f.sport < f.dport) swapEndpoints(f);
+    this.sessions.resume(f);
   }
 
   private tcpState(f: Flow, orig: boolean, flags: number, ts: number): void {
@@ -327,6 +362,7 @@ export class FlowTable {
     f.chain = null;
     this.unlink(f);
     this.count--;
+    if (reason === 'idle' && f.proto === TCP) this.sessions.idle(f);
     this.sink(f, reason);
   }
 }

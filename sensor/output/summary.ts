@@ -15,6 +15,18 @@ export function humanBytes(n: number): string {
   return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
 }
 
+const SEVERITY_ORDER: readonly AlertRecord['severity'][] = ['critical', 'high', 'medium', 'low', 'info'];
+
+/** Most severe first; within a severity the newest first (then by id, so equal times keep one order). */
+export function bySeverityThenNewest(a: AlertRecord, b: AlertRecord): number {
+  return SEVERITY_ORDER.indexOf(a.severity) - SEVERITY_ORDER.indexOf(b.severity) || b.ts - a.ts || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** Epoch seconds as UTC ISO 8601 to the second: 2024-01-02T03:04:05Z. */
+export function utcSeconds(ts: number): string {
+  return `${new Date(Math.floor(ts) * 1000).toISOString().slice(0, 19)}Z`;
+}
+
 /** The readable report `phonehome analyze` prints. */
 export function formatSummary(stats: RunStats, devices: DeviceRecord[], alerts: AlertRecord[] = []): string {
   const lines: string[] = [];
@@ -39,11 +51,8 @@ export function formatSummary(stats: RunStats, devices: DeviceRecord[], alerts: 
   }
   lines.push('', `Alerts (${alerts.length})`);
   if (alerts.length === 0) lines.push('  (none)');
-  const order = ['critical', 'high', 'medium', 'low', 'info'];
-  const shown = [...alerts].sort((a, b) => order.indexOf(a.severity) - order.indexOf(b.severity) || a.ts - b.ts).slice(0, MAX_ALERTS);
-  for (const a of shown) {
-    const when = new Date(a.ts * 1000).toISOString().replace('T', ' ').slice(0, 19);
-    lines.push(`  ${a.severity.padEnd(8)} ${a.rule.padEnd(24)} ${when}  ${a.message}`);
+  for (const a of [...alerts].sort(bySeverityThenNewest).slice(0, MAX_ALERTS)) {
+    lines.push(`  ${a.severity.padEnd(8)} ${a.rule.padEnd(24)} ${utcSeconds(a.ts)}  ${a.message}`);
   }
   if (alerts.length > MAX_ALERTS) lines.push(`  ... and ${alerts.length - MAX_ALERTS} more (see alerts.jsonl)`);
   const talkers = devices.filter((d) => d.bytes_out > 0).slice(0, 5);

@@ -10,7 +10,7 @@ export interface ShardTask {
   count: number;
   /** capture files the shard reads itself, in this order; null: the reading thread sends packets */
   files: string[] | null;
-  meter: Pick<MeterOptions, 'timeouts' | 'maxFlows'>;
+  meter: Pick<MeterOptions, 'timeouts' | 'maxFlows' | 'localNetworks'>;
   geoip: string[];
   /** send flows and DNS messages as JSON lines (only when they are written out) */
   lines: boolean;

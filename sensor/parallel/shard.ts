@@ -19,7 +19,7 @@ export class ShardPipeline {
   dns: DnsItem[] = [];
 
   constructor(
-    opts: Pick<MeterOptions, 'timeouts' | 'maxFlows'>,
+    opts: Pick<MeterOptions, 'timeouts' | 'maxFlows' | 'localNetworks'>,
     lines: boolean,
     geo: GeoIp,
     /** epoch `n` ended: every item of epochs up to n has been collected */
@@ -27,10 +27,10 @@ export class ShardPipeline {
   ) {
     const meter: FlowMeter = new FlowMeter(
       {
-        flow: (r, device, resolved) => {
-          const judged = judges(r, device);
+        flow: (r, device, resolved, ends) => {
+          const judged = judges(r, device, ends);
           if (!judged && !lines) return;
-          const e = enrichFlow(r, device, resolved, geo);
+          const e = enrichFlow(r, device, resolved, geo, ends);
           this.flows.push([meter.epoch, r.ts, r.uid, r.src_pkts + r.dst_pkts, lines ? JSON.stringify(r) : null, judged ? e : null]);
         },
         dns: lines ? (r, packet) => this.dns.push([meter.epoch, packet, JSON.stringify(r)]) : undefined,

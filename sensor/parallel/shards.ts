@@ -14,7 +14,7 @@ import { ShardPipeline } from './shard.js';
 import { captureError, type DoneMessage, type FromWorker, type ShardTask, type ToWorker } from './messages.js';
 
 export interface ShardedOptions {
-  meter: Pick<MeterOptions, 'timeouts' | 'maxFlows'>;
+  meter: Pick<MeterOptions, 'timeouts' | 'maxFlows' | 'localNetworks'>;
   geoip: string[];
 }
 

@@ -6,6 +6,7 @@ import { decodePacket } from '../decode/packet.js';
 import { DecodeWarnings } from '../decode/warnings.js';
 import { Inventory, type DeviceFacts } from '../devices/inventory.js';
 import type { Flow, FlowEndReason } from '../flows/flow.js';
+import { DEFAULT_LOCALITY, Locality, type FlowEnds } from '../flows/locality.js';
 import { DnsNameCache } from '../flows/names.js';
 import { isSharedFact } from '../flows/shard.js';
 import { DEFAULT_MAX_FLOWS, DEFAULT_TIMEOUTS, FlowTable, isEpochEnd, type FlowTimeouts } from '../flows/table.js';
@@ -15,12 +16,14 @@ import { parseHttpRequest } from '../protocols/http.js';
 import { DNS_PORTS, isDhcp, isDhcp6, isSsdp, tcpDnsLength } from '../protocols/ports.js';
 import { parseSsdp } from '../protocols/ssdp.js';
 import { parseClientHello } from '../protocols/tls.js';
-import { ip4String, ip6String, isSpecial4, isSpecial6, macString } from '../util/addr.js';
+import { ip4String, ip6String, macString } from '../util/addr.js';
 import { compareFlows, flowRecord } from './records.js';
 
 export interface MeterOptions {
   timeouts?: Partial<FlowTimeouts>;
   maxFlows?: number;
+  /** networks that are local besides the special-purpose ranges (--local-networks) */
+  localNetworks?: string[];
   /**
    * One shard of `--workers` (in a worker or the main thread): the router
    * (parallel/route.ts) sees every packet of the input, decides sweeps and
@@ -36,9 +39,10 @@ export interface MeterSinks {
    * Flows in canonical order: by epoch, then first packet time and uid, so
    * the order does not depend on how flows were spread over shards. `facts`
    * describes the local host that initiated it (null when none did);
-   * `resolved` whether DNS gave it the destination before the flow began.
+   * `resolved` whether DNS gave it the destination before the flow began;
+   * `ends` which ends are on the monitored network.
    */
-  flow?: (r: FlowRecord, facts: DeviceFacts | null, resolved: boolean) => void;
+  flow?: (r: FlowRecord, facts: DeviceFacts | null, resolved: boolean, ends: FlowEnds) => void;
   /**
    * Only flows a local host opened to a non-local address reach `flow` (all
    * that detection judges); the rest are still counted and inventoried, but
@@ -54,6 +58,7 @@ export interface MeterSinks {
 interface Ended {
   rec: FlowRecord;
   resolved: boolean;
+  ends: FlowEnds;
 }
 
 const MUTED = new DecodeWarnings();
@@ -88,6 +93,7 @@ export class FlowMeter {
   /** where payload parsers report; muted while reading another shard's shared facts */
   private warn: DecodeWarnings;
   private ended: Ended[] = [];
+  private readonly locality: Locality;
 
   constructor(
     private readonly sinks: MeterSinks,
@@ -96,7 +102,8 @@ export class FlowMeter {
     this.ownClock = !opts.shardWorker;
     this.decodeWarn = this.ownClock ? this.warnings : MUTED;
     this.warn = this.warnings;
-    this.table = new FlowTable((f, why) => this.flowEnded(f, why), { ...DEFAULT_TIMEOUTS, ...opts.timeouts }, opts.maxFlows ?? DEFAULT_MAX_FLOWS);
+    this.locality = opts.localNetworks?.length ? new Locality(opts.localNetworks) : DEFAULT_LOCALITY;
+    this.table = new FlowTable((f, why) => this.flowEnded(f, why), { ...DEFAULT_TIMEOUTS, ...opts.timeouts }, opts.maxFlows ?? DEFAULT_MAX_FLOWS, this.locality);
   }
 
   readonly onPacket = (p: RawPacket): void => {
@@ -121,9 +128,11 @@ export class FlowMeter {
     const orig = this.table.isOrig;
     if (orig ? flow.srcLocal : flow.dstLocal) this.sawLocalSender(d, flow, orig);
     if (flow.srcPkts + flow.dstPkts === 1 && flow.srcLocal && !flow.dstLocal) {
-      const n = this.names.lookup(flow.srcIp, flow.dstIp, d.ts);
-      flow.dnsName = n.name;
-      flow.resolved = n.resolved;
+      // A flow resuming an idle session already carries that session's names.
+      const byIp = this.names.lookup(flow.srcIp, flow.dstIp, d.ts);
+      const byMac = flow.srcMac >= 0 ? this.names.lookup(macKey(flow.srcMac), flow.dstIp, d.ts) : byIp;
+      flow.dnsName = byIp.name ?? byMac.name ?? flow.dnsName;
+      flow.resolved ||= byIp.resolved || byMac.resolved;
     }
     if (d.payLen === 0) return;
     if (d.proto === UDP) this.udpPayload(d, flow, orig);
@@ -156,7 +165,7 @@ export class FlowMeter {
   private arp(d: Decoded): void {
     if (!d.isArp || d.srcMac < 0) return;
     const arp = parseArp(d.data, d.payOff, d.payLen);
-    if (arp && isSpecial4(arp.ip)) this.inventory.seen(arp.mac, arp.ip === 0 ? '' : ip4String(arp.ip), d.ts);
+    if (arp && this.locality.local4(arp.ip)) this.inventory.seen(arp.mac, arp.ip === 0 ? '' : ip4String(arp.ip), d.ts);
   }
 
   /** Another shard's DNS answer, DHCP or SSDP packet: only the names and device facts in it. */
@@ -191,7 +200,7 @@ export class FlowMeter {
       this.ended = [];
       batch.sort(compareEnded);
       const flow = this.sinks.flow;
-      if (flow) for (const e of batch) flow(e.rec, this.inventory.facts(e.rec.src_mac, e.rec.src_ip), e.resolved);
+      if (flow) for (const e of batch) flow(e.rec, this.inventory.facts(e.rec.src_mac, e.rec.src_ip), e.resolved, e.ends);
     }
     this.sinks.epoch?.(this.epoch);
     this.epoch++;
@@ -290,8 +299,12 @@ export class FlowMeter {
     if (!r.isResponse) return;
     if (proto === 'mdns') this.mdnsNames(d, srcIp, r);
     else if (r.query !== null) {
+      // Also by the client's MAC: a device that routes for others (a setup access point,
+      // a bridge) resolves from one address and connects from another.
       for (const a of r.answers) {
-        if (a.type === 'A' || a.type === 'AAAA') this.names.remember(dstIp, a.data, r.query, d.ts, a.ttl);
+        if (a.type !== 'A' && a.type !== 'AAAA') continue;
+        this.names.remember(dstIp, a.data, r.query, d.ts, a.ttl);
+        if (d.dstMac >= 0) this.names.remember(macKey(d.dstMac), a.data, r.query, d.ts, a.ttl);
       }
     }
   }
@@ -315,6 +328,7 @@ export class FlowMeter {
         vendorClass: r.vendorClass,
         fingerprint: r.paramRequestList ? r.paramRequestList.join(',') : null,
         mudUrl: r.mudUrl,
+        joining: r.messageType === 1 || r.messageType === 3,
       });
     } else if (r.messageType === 5 && r.yourIp !== null) {
       this.inventory.seen(r.clientMac, ip4String(r.yourIp), d.ts);
@@ -332,7 +346,7 @@ export class FlowMeter {
   private ssdp(d: Decoded, ip: string): void {
     const r = parseSsdp(d.data, d.payOff, d.payLen);
     if (!r) return;
-    const local = d.ipVersion === 4 ? isSpecial4(d.src4) : isSpecial6(d.data, d.src6Off);
+    const local = d.ipVersion === 4 ? this.locality.local4(d.src4) : this.locality.local6(d.data, d.src6Off);
     if (!local) return;
     if (r.server && r.kind !== 'search') this.inventory.ssdpServer(d.srcMac, ip, r.server, d.ts);
     if (r.userAgent) this.inventory.userAgent(d.srcMac, ip, r.userAgent, d.ts);
@@ -343,7 +357,7 @@ export class FlowMeter {
     const serverName = f.sni ?? f.httpHost ?? f.dnsName;
     this.inventory.flowEnded(f, serverName);
     if (!this.sinks.flow || (this.sinks.outboundOnly && !(f.srcLocal && !f.dstLocal))) return;
-    this.ended.push({ rec: flowRecord(f, reason, serverName), resolved: f.resolved });
+    this.ended.push({ rec: flowRecord(f, reason, serverName), resolved: f.resolved, ends: { srcLocal: f.srcLocal, dstLocal: f.dstLocal } });
   }
 
   /** End of input: emit every live flow. */
@@ -353,5 +367,8 @@ export class FlowMeter {
     return this.inventory.records();
   }
 }
+
+/** A DNS client by its MAC (answers are also kept by its address: links like Linux cooked captures show no destination MAC). */
+const macKey = (mac: number): string => `m${mac}`;
 
 const compareEnded = (a: Ended, b: Ended) => compareFlows(a.rec, b.rec);

@@ -1,7 +1,7 @@
 import type { AlertRecord, DeviceRecord, DnsRecord, FlowRecord } from '../../contract/types.js';
 import type { PacketSink } from '../capture/packet.js';
 import type { Detector, FlowRef } from '../detect/engine.js';
-import { enrichFlow } from '../enrich/destination.js';
+import { enrichFlow, type EnrichedFlow } from '../enrich/destination.js';
 import { FlowMeter } from './meter.js';
 import { detectorOf, loadAnalysis, type AnalysisOptions, type AnalysisSetup } from './setup.js';
 
@@ -12,6 +12,8 @@ export interface PipelineSinks {
   dns?: (r: DnsRecord) => void;
   /** an alert fired for the first time, or a beacon/strobe was scored; the record is live: copy it now */
   alert?: (a: AlertRecord) => void;
+  /** every ended flow as detection receives it (learning profiles from what detection would judge) */
+  enriched?: (e: EnrichedFlow) => void;
 }
 
 /**
@@ -39,9 +41,10 @@ export class Pipeline {
     const out = sinks.flow;
     this.meter = new FlowMeter(
       {
-        flow: (r, device, resolved) => {
-          const e = enrichFlow(r, device, resolved, setup.geo);
+        flow: (r, device, resolved, ends) => {
+          const e = enrichFlow(r, device, resolved, setup.geo, ends);
           out?.(r);
+          sinks.enriched?.(e);
           detector.onFlow(e);
         },
         dns: sinks.dns,

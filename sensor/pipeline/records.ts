@@ -23,7 +23,7 @@ export function flowRecord(f: Flow, reason: FlowEndReason, serverName: string | 
     dst_pkts: f.dstPkts,
     dst_bytes: f.dstBytes,
     state: f.state,
-    mid_stream: false,
+    mid_stream: f.midStream,
     sni: f.sni,
     alpn: f.alpn,
     http_host: f.httpHost,

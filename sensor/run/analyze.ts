@@ -89,7 +89,7 @@ function outputDir(flag: string, dir: string): void {
 }
 
 /** Files by their first packet's time (unreadable ones last), then by name. */
-async function inTimeOrder(paths: string[]): Promise<string[]> {
+export async function inTimeOrder(paths: string[]): Promise<string[]> {
   const starts = new Map<string, number>();
   for (const p of paths) starts.set(p, (await firstTimestamp(p).catch(() => null)) ?? Infinity);
   return [...paths].sort((a, b) => starts.get(a)! - starts.get(b)! || a.localeCompare(b));
@@ -122,7 +122,7 @@ async function inShards(run: Run, setup: AnalysisSetup): Promise<{ detector: Det
   const r = await analyzeSharded(
     stdin ? { streams: streams() } : { files: run.files },
     opts.workers!,
-    { meter: { timeouts: opts.timeouts, maxFlows: opts.maxFlows }, geoip: opts.geoip ?? [] },
+    { meter: { timeouts: opts.timeouts, maxFlows: opts.maxFlows, localNetworks: opts.localNetworks }, geoip: opts.geoip ?? [] },
     {
       flow: (line, judged) => {
         if (line !== null) out!.flows.writeLine(line);

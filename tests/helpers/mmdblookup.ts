@@ -14,3 +14,17 @@ export function mmdbCountry(db: string, ip: string): string | null {
   }
   return null;
 }
+
+/** One value of an address's record per mmdblookup, at a lookup path like ['autonomous_system_number']; null when there is none. */
+export function mmdbValue(db: string, ip: string, path: string[]): string | number | null {
+  let out: string;
+  try {
+    out = execFileSync('mmdblookup', ['--file', db, '--ip', ip, ...path], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+  } catch {
+    return null;
+  }
+  const text = /"((?:[^"\\]|\\.)*)" <utf8_string>/.exec(out);
+  if (text) return text[1];
+  const number = /(\d+) <uint\d+>/.exec(out);
+  return number ? Number(number[1]) : null;
+}

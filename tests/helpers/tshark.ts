@@ -74,3 +74,12 @@ export async function pool<T, R>(items: T[], limit: number, fn: (t: T) => Promis
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
 }
+
+/**
+ * tshark's display filter for the frames every shard of `--workers` reads
+ * whoever owns their flow: a DNS or LLMNR answer (from the server port), or
+ * a DHCP, DHCPv6 or SSDP message that is not mDNS; not the copies inside ICMP
+ * errors. Use with IP reassembly off, so every fragment stands on its own.
+ */
+export const SHARED_FACTS_FILTER =
+  '!icmp && !icmpv6 && ((dns.flags.response == 1 && (udp.srcport == 53 || udp.srcport == 5355 || tcp.srcport == 53)) || ((dhcp || dhcpv6 || ssdp) && !(udp.port == 5353)))';

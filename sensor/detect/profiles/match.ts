@@ -2,13 +2,18 @@
 import { BlockList, isIP } from 'node:net';
 import type { DeviceProfile, DocumentedDestination, FlowRecord } from '../../../contract/types.js';
 import type { DeviceFacts } from '../../devices/inventory.js';
+import type { Series } from '../series.js';
 
 interface CompiledEntry {
   entry: DocumentedDestination;
   suffix: string | null;
   exact: string | null;
   net: BlockList | null;
+  asns: ReadonlySet<number> | null;
 }
+
+/** What of a flow decides whether a profile documents it. */
+export type FlowTarget = Pick<FlowRecord, 'sni' | 'http_host' | 'dns_name' | 'proto' | 'dst_ip' | 'dst_port' | 'dst_asn'>;
 
 /** Profiles compiled for matching devices and flows against them. */
 export class ProfileMatcher {
@@ -45,22 +50,61 @@ export class ProfileMatcher {
     );
   }
 
+  /** The profile of this name, if it is one of the matcher's. */
+  byName(name: string): DeviceProfile | null {
+    return this.profiles.find((p) => p.profile === name) ?? null;
+  }
+
   /** The profile entry that documents this flow's destination, or null. */
-  documents(p: DeviceProfile, f: FlowRecord): DocumentedDestination | null {
-    const names = [f.sni, f.http_host?.replace(/:\d+$/, ''), f.dns_name].filter((n): n is string => !!n).map((n) => n.toLowerCase().replace(/\.$/, ''));
-    for (const c of this.compiled.get(p) ?? []) {
-      const e = c.entry;
-      if (e.proto && e.proto !== f.proto) continue;
-      if (e.ports && !e.ports.includes(f.dst_port)) continue;
-      if (c.net) {
-        const family = isIP(f.dst_ip) === 6 ? 'ipv6' : 'ipv4';
-        if (c.net.check(f.dst_ip, family)) return e;
-        continue;
-      }
-      if (names.some((n) => n === c.exact || (c.suffix !== null && (n === c.suffix || n.endsWith(`.${c.suffix}`))))) return e;
-    }
+  documents(p: DeviceProfile, f: FlowTarget): DocumentedDestination | null {
+    const names = namesOf(f);
+    for (const c of this.compiled.get(p) ?? []) if (matches(c, f, names)) return c.entry;
     return null;
   }
+
+  /** Whether the profile's i-th entry documents this flow. */
+  entryDocuments(p: DeviceProfile, i: number, f: FlowTarget): boolean {
+    const c = this.compiled.get(p)?.[i];
+    return c !== undefined && matches(c, f, namesOf(f));
+  }
+
+  /** Whether a profile has AS entries, which match only when the destination's AS is known. */
+  hasAsnEntries(p: DeviceProfile): boolean {
+    return this.compiled.get(p)?.some((c) => c.asns !== null) ?? false;
+  }
+
+  /**
+   * The profile and entry documenting a device-destination series (a beacon,
+   * a strobe): its profile must document every sampled connection, judged by
+   * the series' name (the flows' server name: a series is one name), address,
+   * protocol and port; the AS is the one found for the series' destination.
+   * The entry is the one documenting the first connection.
+   */
+  documentsSeries(s: Series): { profile: DeviceProfile; entry: DocumentedDestination } | null {
+    const p = s.profile === null ? null : this.byName(s.profile);
+    if (!p || s.flows.length === 0) return null;
+    let first: DocumentedDestination | null = null;
+    for (const f of s.flows) {
+      // The name is the flows' server_name, which may be an HTTP Host with its port: matched as a Host.
+      const e = this.documents(p, { sni: null, http_host: s.name, dns_name: null, proto: f.proto, dst_ip: f.dst_ip, dst_port: f.dst_port, dst_asn: s.dst.asn });
+      if (!e) return null;
+      first ??= e;
+    }
+    return { profile: p, entry: first! };
+  }
+}
+
+/** A flow's names as entries are matched against them: lower case, without a trailing dot, a Host without its port. */
+const namesOf = (f: FlowTarget): string[] =>
+  [f.sni, f.http_host?.replace(/:\d+$/, ''), f.dns_name].filter((n): n is string => !!n).map((n) => n.toLowerCase().replace(/\.$/, ''));
+
+function matches(c: CompiledEntry, f: FlowTarget, names: string[]): boolean {
+  const e = c.entry;
+  if (e.proto && e.proto !== f.proto) return false;
+  if (e.ports && !e.ports.includes(f.dst_port)) return false;
+  if (c.net) return c.net.check(f.dst_ip, isIP(f.dst_ip) === 6 ? 'ipv6' : 'ipv4');
+  if (c.asns) return f.dst_asn !== null && c.asns.has(f.dst_asn);
+  return names.some((n) => n === c.exact || (c.suffix !== null && (n === c.suffix || n.endsWith(`.${c.suffix}`))));
 }
 
 function compile(entry: DocumentedDestination): CompiledEntry {
@@ -69,8 +113,9 @@ function compile(entry: DocumentedDestination): CompiledEntry {
     const family = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
     const net = new BlockList();
     net.addSubnet(addr, len === undefined ? (family === 'ipv6' ? 128 : 32) : Number(len), family);
-    return { entry, suffix: null, exact: null, net };
+    return { entry, suffix: null, exact: null, net, asns: null };
   }
+  if (entry.asn) return { entry, suffix: null, exact: null, net: null, asns: new Set(entry.asn) };
   const d = (entry.domain ?? '').toLowerCase().replace(/\.$/, '');
-  return d.startsWith('*.') ? { entry, suffix: d.slice(2), exact: null, net: null } : { entry, suffix: null, exact: d, net: null };
+  return d.startsWith('*.') ? { entry, suffix: d.slice(2), exact: null, net: null, asns: null } : { entry, suffix: null, exact: d, net: null, asns: null };
 }

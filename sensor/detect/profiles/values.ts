@@ -94,6 +94,26 @@ export function normaliseProto(raw: string | number): Checked<string> {
   return bad('is not tcp, udp, icmp, icmp6 or an IP protocol number 0-255');
 }
 
+/** IP protocols with port numbers (TCP, UDP, DCCP, SCTP, UDP-Lite): ports on anything else can never match. */
+const PORTED = new Set(['tcp', 'udp', '33', '132', '136']);
+
+/** Whether a protocol (as normaliseProto spells it) has ports. */
+export const hasPorts = (proto: string): boolean => PORTED.has(proto);
+
+/** The largest 32-bit AS number (RFC 6793). */
+const MAX_ASN = 4_294_967_295;
+
+/** An autonomous system number: 16509, "16509" or "AS16509". */
+export function normaliseAsn(raw: string | number): Checked<number> {
+  const text = typeof raw === 'number' ? String(raw) : raw.trim();
+  const m = /^(?:AS)?(\d{1,10})$/i.exec(text);
+  const n = m ? Number(m[1]) : NaN;
+  if (typeof raw === 'number' ? !Number.isInteger(raw) || raw < 1 || raw > MAX_ASN : !(n >= 1 && n <= MAX_ASN)) {
+    return bad(`is not an AS number 1-${MAX_ASN} (like 16509 or "AS16509")`);
+  }
+  return ok(typeof raw === 'number' ? raw : n);
+}
+
 export function expandPortRange(lo: number, hi: number): Checked<number[]> {
   if (lo > hi) return bad(`is a range whose start is after its end (${lo}-${hi})`);
   const n = hi - lo + 1;
@@ -139,7 +159,7 @@ export function checkMudUrl(raw: string): Checked<string> {
   return ok(raw);
 }
 
-const destKey = (d: DocumentedDestination) => JSON.stringify([d.domain ?? null, d.cidr ?? null, d.proto ?? null, d.ports ?? null]);
+const destKey = (d: DocumentedDestination) => JSON.stringify([d.domain ?? null, d.cidr ?? null, d.asn ?? null, d.proto ?? null, d.ports ?? null]);
 
 /** Drops repeated destinations (same target, proto and ports); the first note wins. */
 export function dedupeDestinations(list: DocumentedDestination[]): DocumentedDestination[] {
@@ -150,4 +170,25 @@ export function dedupeDestinations(list: DocumentedDestination[]): DocumentedDes
     seen.add(k);
     return true;
   });
+}
+
+/** Ports in words: runs of three or more as "low-high" ("80,443,8000-8003"). */
+export function portsText(ports: readonly number[]): string {
+  const list = sortPorts(ports);
+  const out: string[] = [];
+  for (let i = 0; i < list.length; ) {
+    let j = i;
+    while (j + 1 < list.length && list[j + 1] === list[j] + 1) j++;
+    if (j - i >= 2) out.push(`${list[i]}-${list[j]}`);
+    else for (let k = i; k <= j; k++) out.push(String(list[k]));
+    i = j + 1;
+  }
+  return out.join(',');
+}
+
+/** A documented entry in words, for messages: "*.meethue.com tcp/80,443", "AS16509 tcp/443", "203.0.113.7". */
+export function describeEntry(e: DocumentedDestination): string {
+  const target = e.domain ?? e.cidr ?? (e.asn ?? []).map((a) => `AS${a}`).join(', ');
+  const ports = e.ports ? portsText(e.ports) : null;
+  return `${target}${e.proto ? ` ${e.proto}${ports ? `/${ports}` : ''}` : ports ? ` port ${ports}` : ''}`;
 }

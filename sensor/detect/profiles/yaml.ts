@@ -13,6 +13,8 @@ import {
   bad,
   checkMudUrl,
   expandPortRange,
+  hasPorts,
+  normaliseAsn,
   normaliseCidr,
   normaliseDomain,
   normaliseMac,
@@ -26,9 +28,6 @@ import {
 // ---------------------------------------------------------------------------
 // Reading walks the parsed node tree (not toJS()) so that every node still
 // carries its source position.
-
-/** Protocols with port numbers; ports on anything else can never match. */
-const PORTED = new Set(['tcp', 'udp', '33', '132', '136']); // + DCCP, SCTP, UDP-Lite
 
 const isPort = (n: number) => Number.isInteger(n) && n >= 1 && n <= 65535;
 
@@ -190,14 +189,39 @@ function ports(ctx: Ctx, e: Entry, path: string): number[] {
 
 const TOP_KEYS = ['profile', 'description', 'match', 'mud-url', 'documented'] as const;
 const MATCH_KEYS = ['mac', 'oui', 'vendor'] as const;
-const DEST_KEYS = ['domain', 'cidr', 'proto', 'ports', 'note'] as const;
+const DEST_KEYS = ['domain', 'cidr', 'asn', 'proto', 'ports', 'note'] as const;
+const TARGETS = ['domain', 'cidr', 'asn'] as const;
+
+/** AS numbers: one, or a list of them; sorted, without duplicates. */
+function asns(ctx: Ctx, e: Entry, path: string): number[] {
+  const v = e.value;
+  const items: Array<{ node: Node; path: string }> = isSeq(v)
+    ? v.items.map((n, i) => ({ node: deref(ctx, n), path: `${path}[${i}]` }))
+    : [{ node: v, path }];
+  if (isSeq(v) && items.length === 0) fail(ctx, at(e), `${path}: empty list; list at least one AS number`);
+  const out = new Set<number>();
+  for (const it of items) {
+    if (!isScalar(it.node) || (typeof it.node.value !== 'number' && typeof it.node.value !== 'string')) {
+      fail(ctx, it.node ?? at(e), `${it.path}: expected an AS number (like 16509 or "AS16509")${isSeq(v) ? '' : ' or a list of them'}, found ${describe(it.node)}`);
+    }
+    const c = normaliseAsn(it.node.value);
+    if (c.problem !== undefined) fail(ctx, it.node, `${it.path}: ${describe(it.node)} ${c.problem}`);
+    out.add(c.value);
+  }
+  return [...out].sort((a, b) => a - b);
+}
 
 function destination(ctx: Ctx, node: Node, path: string): DocumentedDestination {
   const m = mapping(ctx, node, path, DEST_KEYS);
   const domain = m.get('domain');
   const cidr = m.get('cidr');
-  if (domain && cidr) fail(ctx, node, `${path}: has both domain and cidr; each entry documents exactly one (split it in two)`);
-  if (!domain && !cidr) fail(ctx, node, `${path}: needs a domain or a cidr`);
+  const asn = m.get('asn');
+  const targets = TARGETS.filter((t) => m.has(t));
+  if (targets.length > 1) {
+    const list = targets.length === 2 ? `both ${targets.join(' and ')}` : `${targets.slice(0, -1).join(', ')} and ${targets[targets.length - 1]}`;
+    fail(ctx, node, `${path}: has ${list}; each entry documents exactly one (split it in ${targets.length === 2 ? 'two' : 'three'})`);
+  }
+  if (targets.length === 0) fail(ctx, node, `${path}: needs a domain, a cidr or an asn`);
   const d: DocumentedDestination = {};
   if (domain) {
     const s = str(ctx, domain, `${path}.domain`);
@@ -211,6 +235,7 @@ function destination(ctx: Ctx, node: Node, path: string): DocumentedDestination 
     if (c.problem !== undefined) fail(ctx, at(cidr), `${path}.cidr: ${quote(s)} ${c.problem}`);
     d.cidr = c.value;
   }
+  if (asn) d.asn = asns(ctx, asn, `${path}.asn`);
   const proto = m.get('proto');
   if (proto) {
     const v = proto.value;
@@ -223,7 +248,7 @@ function destination(ctx: Ctx, node: Node, path: string): DocumentedDestination 
   }
   const p = m.get('ports');
   if (p) {
-    if (d.proto !== undefined && !PORTED.has(d.proto)) {
+    if (d.proto !== undefined && !hasPorts(d.proto)) {
       fail(ctx, p.keyNode, `${path}.ports: proto ${d.proto} has no ports; remove ports or change proto`);
     }
     d.ports = ports(ctx, p, `${path}.ports`);
@@ -320,12 +345,16 @@ export function parseProfileYaml(text: string, file: string): DeviceProfile {
 // ---------------------------------------------------------------------------
 // Writing.
 
-/** Consecutive runs of three or more ports are written as "low-high" to keep expanded ranges readable. */
+/**
+ * Consecutive runs of three or more ports are written as "low-high" to keep
+ * expanded ranges readable; a run longer than a range may be is cut into
+ * several, so that the text reads back.
+ */
 function compressPorts(list: number[]): Array<number | string> {
   const out: Array<number | string> = [];
   for (let i = 0; i < list.length; ) {
     let j = i;
-    while (j + 1 < list.length && list[j + 1] === list[j] + 1) j++;
+    while (j + 1 < list.length && list[j + 1] === list[j] + 1 && j + 1 - i < MAX_PORT_RANGE) j++;
     if (j - i >= 2) out.push(`${list[i]}-${list[j]}`);
     else for (let k = i; k <= j; k++) out.push(list[k]);
     i = j + 1;
@@ -347,6 +376,7 @@ export function profileToYaml(p: DeviceProfile, header?: string): string {
     const e: Record<string, unknown> = {};
     if (d.domain !== undefined) e.domain = d.domain;
     if (d.cidr !== undefined) e.cidr = d.cidr;
+    if (d.asn !== undefined) e.asn = d.asn.length === 1 ? d.asn[0] : d.asn;
     if (d.proto !== undefined) e.proto = d.proto;
     if (d.ports !== undefined) e.ports = compressPorts(sortPorts(d.ports));
     if (d.note !== undefined) e.note = d.note;
@@ -359,7 +389,10 @@ export function profileToYaml(p: DeviceProfile, header?: string): string {
   };
   flow(['match', 'mac']);
   flow(['match', 'oui']);
-  p.documented.forEach((_, i) => flow(['documented', i, 'ports']));
+  p.documented.forEach((_, i) => {
+    flow(['documented', i, 'ports']);
+    flow(['documented', i, 'asn']);
+  });
   const body = doc.toString({ lineWidth: 0 });
   if (header === undefined) return body;
   const lines = header.replace(/\n+$/, '').split('\n').map((l) => (l === '' ? '#' : `# ${l}`));

@@ -1,11 +1,22 @@
 // The link layer of every supported link type is stripped where tshark strips
 // it: the same MACs, the same network header behind it, whatever VLAN tags,
 // cooked headers or loopback families come first. Headers the capture cut
-// short are counted by kind, never thrown.
+// short are counted by kind, never thrown. Real captures re-encapsulated in
+// every link type give tshark's conversations and the IP flows of the
+// Ethernet original.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { FlowRecord } from '../../../contract/types.js';
 import { newDecoded } from '../../../sensor/decode/decoded.js';
 import { decodeLink, type LinkOut } from '../../../sensor/decode/link.js';
 import { DecodeWarnings } from '../../../sensor/decode/warnings.js';
+import { fixture } from '../../helpers/corpus.js';
+import { LINKTYPE, reencapsulate, type Encap } from '../../helpers/encap.js';
+import { compareWithTshark } from '../../helpers/oracle.js';
+import { readWithPcapParser, writePcap } from '../../helpers/pcap.js';
+import { phonehomeView } from '../../helpers/phonehome.js';
 import { A, B, decodeFrame, ETH_ARP, ETH_IPV4, ETH_IPV6, ethernet, icmp, ip4Number, ip6Bytes, ipv4, ipv6, macBytes, macNumber, pcapOf, tsharkFields, udp } from './frames.js';
 
 const udp4 = () => ipv4({ src: A.ip, dst: B.ip, proto: 17, payload: udp(40000, 53, Buffer.from('query')) });
@@ -206,4 +217,34 @@ describe('unsupported link types', () => {
     expect({ ...warn.counts }).toEqual({ unsupported_linktype_105: 3 });
     expect([d.srcMac, d.dstMac]).toEqual([-1, -1]);
   });
+});
+
+const encapTmp = mkdtempSync(join(tmpdir(), 'phonehome-link-'));
+
+/** Captures with DNS, TLS, HTTP, DHCP and mDNS traffic from different devices. */
+function samples(): string[] {
+  return ['TP-LinkPlugHS110', 'HueBridge', 'EdimaxCam1', 'WeMoSwitch', 'D-LinkCam', 'Withings'].map(fixture);
+}
+
+const flowKey = (f: FlowRecord) => `${f.proto} ${f.src_ip}:${f.src_port} ${f.dst_ip}:${f.dst_port} ${f.ts}`;
+const sorted = (flows: FlowRecord[]) => [...flows].sort((a, b) => flowKey(a).localeCompare(flowKey(b)));
+
+describe('real captures in every link type', () => {
+  const files = samples();
+
+  for (const encap of ['sll', 'sll2', 'raw', 'null', 'loop', 'vlan', 'qinq'] as Encap[]) {
+    it(`link type ${encap}: tshark agrees, and the IP flows are those of the Ethernet original`, async () => {
+      for (const f of files) {
+        const { packets } = await readWithPcapParser(f);
+        const out = join(encapTmp, `${basename(f, '.pcap')}-${encap}.pcap`);
+        writePcap(out, LINKTYPE[encap], packets.map((p) => reencapsulate(p, encap)).filter((p) => p !== null));
+        expect(await compareWithTshark(out), `${f} as ${encap}`).toEqual([]);
+        const strip = (fl: FlowRecord[]) =>
+          sorted(fl).map((x) => `${x.uid} ${x.community_id} ${x.proto} ${x.src_ip}:${x.src_port} ${x.dst_ip}:${x.dst_port} ${x.src_pkts}/${x.dst_pkts} ${x.server_name}`);
+        const original = await phonehomeView([f]);
+        const variant = await phonehomeView([out]);
+        expect(strip(variant.flows)).toEqual(strip(original.flows));
+      }
+    }, 120_000);
+  }
 });

@@ -28,7 +28,7 @@ describe.skipIf(!corpusAvailable())('detections on the corpus', () => {
       const countries = new Map(flows.map((f) => [f.dst_ip, mmdbCountry(defaultDatabase(), f.dst_ip)]));
       const inChina = [...countries].filter(([, c]) => c === 'CN').map(([ip]) => ip);
       const inWatched = [...countries].filter(([, c]) => c !== null && watched.has(c)).map(([ip]) => ip);
-      const alerted = new Set(jsonl<AlertRecord>(join(out, 'alerts.jsonl')).filter((a) => a.rule === 'geo-callback' && a.device.mac === dev.mac).map((a) => a.destination!.ip!));
+      const alerted = new Set(jsonl<AlertRecord>(join(out, 'alerts.jsonl')).filter((a) => a.rule === 'geo-callback' && a.device.mac === dev.mac).flatMap((a) => a.evidence.addresses ?? [a.destination!.ip!]));
       expect(inChina.length, `${dev.name} contacts no server in China`).toBeGreaterThan(0);
       expect([...alerted].sort()).toEqual(inWatched.sort());
     }

@@ -1,6 +1,6 @@
 // The text report lists the counts it is given: totals (with thousands
 // separators and SI byte units), every device with its destinations, alerts by
-// severity then time, top talkers, decode warnings by count, capture problems;
+// severity then newest first (with UTC times), top talkers, decode warnings by count, capture problems;
 // long lists are cut with how many more there are. On a real run its totals
 // are those of stats.json and tshark's frame count.
 import { execFileSync } from 'node:child_process';
@@ -95,20 +95,26 @@ describe('formatSummary', () => {
     expect(text).not.toContain('198.51.100.11 ');
   });
 
-  it('alerts most severe first, then oldest first, with their UTC time; 30 shown and the rest counted', () => {
+  it('alerts most severe first, then newest first, with their UTC time (ISO 8601, seconds); 30 shown and the rest counted', () => {
     const t = Date.UTC(2024, 0, 2, 3, 4, 5) / 1000;
-    const alerts = [alert(1, 'low', t + 10), alert(2, 'critical', t + 20), alert(3, 'high', t), alert(4, 'critical', t + 5), alert(5, 'info', t)];
+    const alerts = [alert(1, 'low', t + 10), alert(2, 'critical', t + 20), alert(3, 'high', t), alert(4, 'critical', t + 5.75), alert(5, 'info', t), alert(6, 'low', t + 3600)];
     const lines = formatSummary(stats(), [], alerts).split('\n');
-    const at = lines.indexOf('Alerts (5)');
-    expect(lines.slice(at + 1, at + 6).map((l) => l.trim().split(/\s+/)[0])).toEqual(['critical', 'critical', 'high', 'low', 'info']);
-    expect(lines[at + 1]).toBe(`  ${'critical'.padEnd(8)} ${'direct-ip'.padEnd(24)} 2024-01-02 03:04:10  message 4`);
+    const at = lines.indexOf('Alerts (6)');
+    const shown = lines.slice(at + 1, at + 7).map((l) => l.trim().split(/\s+/));
+    expect(shown.map((w) => [w[0], w[3]])).toEqual([['critical', 'message'], ['critical', 'message'], ['high', 'message'], ['low', 'message'], ['low', 'message'], ['info', 'message']]);
+    expect(shown.map((w) => w[4])).toEqual(['2', '4', '3', '6', '1', '5']);
+    expect(lines[at + 1]).toBe(`  ${'critical'.padEnd(8)} ${'direct-ip'.padEnd(24)} 2024-01-02T03:04:25Z  message 2`);
+    expect(lines[at + 2]).toBe(`  ${'critical'.padEnd(8)} ${'direct-ip'.padEnd(24)} 2024-01-02T03:04:10Z  message 4`);
+    expect(lines[at + 4]).toContain(' 2024-01-02T04:04:05Z  message 6');
     const many = Array.from({ length: 47 }, (_, i) => alert(i, 'medium', t + i));
     const text = formatSummary(stats(), [], many);
     expect(text).toContain('Alerts (47)');
     expect(text.match(/^ {2}medium /gm)).toHaveLength(30);
     expect(text).toContain('  ... and 17 more (see alerts.jsonl)\n');
-    expect(text).toContain('message 29\n');
-    expect(text).not.toContain('message 30\n');
+    // the newest 30: messages 46 down to 17
+    expect(text).toContain('message 17\n');
+    expect(text).not.toContain('message 16\n');
+    expect(text.indexOf('message 46\n')).toBeLessThan(text.indexOf('message 45\n'));
   });
 
   it('top talkers: the first five devices (as given, largest first) that sent bytes out', () => {
@@ -160,5 +166,23 @@ describe('the summary phonehome analyze prints', () => {
     expect(s.bytes).toBe(bytes);
     // 993,927 bytes in the bundled captures: "993.9 kB"
     expect(first).toContain(`packets, ${(bytes / 1000).toFixed(1)} kB,`);
+    // every alert of alerts.jsonl, most severe first, newest first, each at its own time
+    const records: AlertRecord[] = alerts.map((l) => JSON.parse(l));
+    const lines = r.stdout.split('\n');
+    const at = lines.indexOf(`Alerts (${records.length})`);
+    const rows = lines.slice(at + 1, at + 1 + Math.min(30, records.length)).map((l) => /^ {2}(\w+) +(\S+) +(\S+) {2}(.*)$/.exec(l)!);
+    expect(rows.length).toBeGreaterThan(1);
+    expect(rows.every(Boolean)).toBe(true);
+    const rank = ['critical', 'high', 'medium', 'low', 'info'];
+    const when = (iso: string) => Date.parse(iso) / 1000;
+    for (let i = 1; i < rows.length; i++) {
+      const [prev, cur] = [rows[i - 1], rows[i]];
+      const order = rank.indexOf(prev[1]) - rank.indexOf(cur[1]);
+      expect(order < 0 || (order === 0 && when(prev[3]) >= when(cur[3])), `${prev[0]} before ${cur[0]}`).toBe(true);
+    }
+    for (const row of rows) {
+      expect(row[3]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      expect(records.some((a) => a.message === row[4] && a.rule === row[2] && a.severity === row[1] && Math.floor(a.ts) === when(row[3])), row[0]).toBe(true);
+    }
   }, 60_000);
 });

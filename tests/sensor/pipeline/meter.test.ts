@@ -1,17 +1,26 @@
 // The flow meter's contract with its sinks, on real captures and planted
 // traffic: which flows get records, what each flow is told about its
 // initiator, the order DNS messages and flows are handed over in, and what
-// finish() ends. Flow building itself is tests/sensor/flows/flow-table.test.ts.
+// finish() ends. Flow building itself is tests/sensor/flows/table.test.ts.
+// On real captures the meter must see what Debian's tshark sees: the same TCP
+// and UDP conversations with the same frames (and bytes) per direction, the
+// same DNS query names and the same TLS SNI values (point
+// PHONEHOME_ORACLE_CAPTURES at another directory to check other captures);
+// and no frame, however hostile, makes the per-packet pipeline throw.
 import { execFileSync } from 'node:child_process';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { DnsRecord, FlowRecord } from '../../../contract/types.js';
+import { newRawPacket } from '../../../sensor/capture/packet.js';
 import { readCaptureFile } from '../../../sensor/capture/reader.js';
 import type { DeviceFacts } from '../../../sensor/devices/inventory.js';
 import { FlowMeter, type MeterSinks } from '../../../sensor/pipeline/meter.js';
 import { dnsResponse, packet, TCP_FLAGS, tcpFrame, tcpSession, udpFrame, type Endpoint } from '../../helpers/build.js';
-import { fixture } from '../../helpers/corpus.js';
+import { fixture, oracleCaptures } from '../../helpers/corpus.js';
 import { capture, notInternet } from '../../helpers/detection.js';
+import { compareWithTshark, seen } from '../../helpers/oracle.js';
 import type { TestPacket } from '../../helpers/pcap.js';
+import { pool } from '../../helpers/tshark.js';
 
 const T0 = 1_700_000_000;
 const device: Endpoint = { mac: '02:10:00:00:00:01', ip: '192.168.9.20', port: 40000 };
@@ -145,5 +154,61 @@ describe('FlowMeter', () => {
     expect(heard.slice(2).map((r) => [r.src_port, r.end_reason])).toEqual([[41002, 'end'], [41003, 'end'], [41004, 'end'], [41005, 'closed']]);
     expect(m.flows).toBe(6);
     expect(m.table.size).toBe(0);
+  });
+});
+
+describe('phonehome agrees with tshark on real captures', () => {
+  it('conversations, frames per direction, DNS names and SNI match on every capture', async () => {
+    const files = oracleCaptures();
+    expect(files.length).toBeGreaterThan(0);
+    const problems = (await pool(files, 3, compareWithTshark)).flat();
+    console.log(`compared ${files.length} captures: ${seen.conversations} conversations, ${seen.dns} DNS queries, ${seen.sni} SNI values, ${seen.communityIds} community ids`);
+    // The comparison must have had something to compare.
+    expect(seen.conversations).toBeGreaterThan(files.length);
+    expect(problems.slice(0, 40), `${problems.length} disagreements over ${files.length} captures`).toEqual([]);
+  }, 900_000);
+});
+
+describe('the per-packet pipeline on hostile frames', () => {
+  it('random frames on every link type, inside a larger buffer, never throw', () => {
+    const linktypes = [0, 1, 12, 14, 101, 108, 113, 228, 229, 276, 9999];
+    fc.assert(
+      fc.property(fc.constantFrom(...linktypes), fc.uint8Array({ maxLength: 600 }), fc.uint8Array({ maxLength: 64 }), (lt, frame, junk) => {
+        const a = new FlowMeter({ flow: () => {}, dns: () => {} });
+        const buf = Buffer.concat([Buffer.from(junk), Buffer.from(frame), Buffer.from(junk)]);
+        const p = newRawPacket();
+        p.data = buf;
+        p.off = junk.length;
+        p.caplen = frame.length;
+        p.wirelen = frame.length;
+        p.linktype = lt;
+        a.onPacket(p);
+        a.finish();
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('IPv4/IPv6 headers with random fields over random payloads never throw', () => {
+    const eth4 = Buffer.from('ffffffffffff0011223344550800', 'hex');
+    const eth6 = Buffer.from('ffffffffffff00112233445586dd', 'hex');
+    fc.assert(
+      fc.property(fc.boolean(), fc.uint8Array({ minLength: 0, maxLength: 200 }), fc.constantFrom(6, 17, 1, 58, 0, 43, 44, 60, 51, 59), (v6, rest, proto) => {
+        const ip = Buffer.from(rest);
+        if (ip.length > 0) ip[0] = (v6 ? 0x60 : 0x45) | (ip[0] & 0x0f);
+        if (!v6 && ip.length > 9) ip[9] = proto;
+        if (v6 && ip.length > 6) ip[6] = proto;
+        const frame = Buffer.concat([v6 ? eth6 : eth4, ip]);
+        const a = new FlowMeter({ flow: () => {}, dns: () => {} });
+        const p = newRawPacket();
+        p.data = frame;
+        p.caplen = frame.length;
+        p.wirelen = frame.length;
+        p.linktype = 1;
+        a.onPacket(p);
+        a.finish();
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

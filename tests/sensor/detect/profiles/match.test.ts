@@ -66,3 +66,44 @@ describe('ProfileMatcher.documents', () => {
     expect(entry({ dst_ip: '2001:db9::5' })).toBeNull();
   });
 });
+
+describe('ProfileMatcher: AS entries', () => {
+  const p: DeviceProfile = {
+    profile: 'cam',
+    match: {},
+    documented: [
+      { domain: 'api.cam.example', proto: 'tcp', ports: [443] },
+      { asn: [16509, 14618], proto: 'tcp', ports: [443, 8443] },
+      { asn: [3303] },
+    ],
+  };
+  const plain: DeviceProfile = { profile: 'plain', match: {}, documented: [{ cidr: '198.51.100.0/24' }] };
+  const m = new ProfileMatcher([p, plain]);
+  const entry = (f: Partial<FlowRecord>) => m.documents(p, flow(f));
+
+  it("matches a flow by its destination's AS, with the entry's protocol and ports", () => {
+    expect(entry({ dst_asn: 14618 })).toBe(p.documented[1]);
+    expect(entry({ dst_asn: 16509, dst_port: 8443 })).toBe(p.documented[1]);
+    expect(entry({ dst_asn: 16509, dst_port: 80 })).toBeNull();
+    expect(entry({ dst_asn: 16509, proto: 'udp' })).toBeNull();
+    expect(entry({ dst_asn: 3303, proto: 'udp', dst_port: 80 })).toBe(p.documented[2]);
+    expect(entry({ dst_asn: 15169 })).toBeNull();
+  });
+
+  it('never matches a flow whose AS is unknown', () => {
+    expect(entry({ dst_asn: null })).toBeNull();
+    expect(entry({ dst_asn: null, sni: 'api.cam.example' })).toBe(p.documented[0]);
+    expect(m.hasAsnEntries(p)).toBe(true);
+    expect(m.hasAsnEntries(plain)).toBe(false);
+  });
+
+  it('entryDocuments asks one entry only', () => {
+    const f = flow({ dst_asn: 16509, sni: 'api.cam.example' });
+    expect([0, 1, 2, 3].map((i) => m.entryDocuments(p, i, f))).toEqual([true, true, false, false]);
+  });
+
+  it('byName finds a profile of the matcher by its name', () => {
+    expect(m.byName('plain')).toBe(plain);
+    expect(m.byName('other')).toBeNull();
+  });
+});

@@ -3,7 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   dedupeDestinations,
+  describeEntry,
   expandPortRange,
+  normaliseAsn,
   normaliseCidr,
   normaliseDomain,
   protoName,
@@ -84,5 +86,21 @@ describe('the other values', () => {
       { domain: 'a.example.com', proto: 'udp', ports: [443] },
       { cidr: '10.0.0.0/8' },
     ]);
+  });
+});
+
+describe('normaliseAsn', () => {
+  it('takes a number, a digit string or "AS" and digits', () => {
+    expect([16509, '16509', 'AS16509', 'as16509', ' AS1 ', 4294967295].map((v) => normaliseAsn(v).value)).toEqual([16509, 16509, 16509, 16509, 1, 4294967295]);
+    for (const v of [0, -1, 1.5, 4294967296, 'AS', 'AS-1', 'Amazon', '', '12345678901']) expect(normaliseAsn(v).problem, String(v)).toMatch(/is not an AS number/);
+  });
+});
+
+describe('describeEntry', () => {
+  it('says what an entry documents in a few words', () => {
+    expect(describeEntry({ domain: '*.meethue.com', proto: 'tcp', ports: [80, 443] })).toBe('*.meethue.com tcp/80,443');
+    expect(describeEntry({ asn: [14618, 16509], proto: 'tcp', ports: [8000, 8001, 8002, 443] })).toBe('AS14618, AS16509 tcp/443,8000-8002');
+    expect(describeEntry({ cidr: '203.0.113.7', proto: 'icmp' })).toBe('203.0.113.7 icmp');
+    expect(describeEntry({ cidr: '198.51.100.0/24', ports: [53] })).toBe('198.51.100.0/24 port 53');
   });
 });

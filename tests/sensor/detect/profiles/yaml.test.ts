@@ -101,6 +101,25 @@ describe('parseProfileYaml: valid profiles', () => {
     expect(parseProfileYaml(y('profile: x', 'match: {}', `mud-url: ${url}`, 'documented: []'), F).match).toEqual({});
   });
 
+  it('reads autonomous systems: one number, "AS" strings and lists, sorted without repeats, with proto and ports', () => {
+    const p = parseProfileYaml(
+      withDoc(
+        '  - asn: 16509',
+        '  - asn: [AS16509, 14618, "as14618"]',
+        '    proto: tcp',
+        '    ports: [443, 8443]',
+        "  - asn: '3303'",
+        '    note: Swisscom',
+      ),
+      F,
+    );
+    expect(p.documented).toEqual([
+      { asn: [16509] },
+      { asn: [14618, 16509], proto: 'tcp', ports: [443, 8443] },
+      { asn: [3303], note: 'Swisscom' },
+    ]);
+  });
+
   it('expands a port range of exactly 1024 ports', () => {
     const p = parseProfileYaml(withDoc('  - domain: a.example.com', "    ports: '1024-2047'"), F);
     expect(p.documented[0].ports).toHaveLength(1024);
@@ -213,11 +232,40 @@ describe('parseProfileYaml: errors name the file, the line and what is wrong', (
       withDoc('  - domain: a.example.com', '  - domain: b.example.com', '    cidr: 192.0.2.0/24'),
       'test.yaml:6: documented[1]: has both domain and cidr; each entry documents exactly one (split it in two)',
     ],
-    ['neither domain nor cidr', withDoc('  - proto: tcp'), 'test.yaml:5: documented[0]: needs a domain or a cidr'],
+    ['neither domain, cidr nor asn', withDoc('  - proto: tcp'), 'test.yaml:5: documented[0]: needs a domain, a cidr or an asn'],
+    [
+      'both domain and asn',
+      withDoc('  - domain: a.example.com', '    asn: 16509'),
+      'test.yaml:5: documented[0]: has both domain and asn; each entry documents exactly one (split it in two)',
+    ],
+    [
+      'cidr, domain and asn',
+      withDoc('  - asn: 1', '  - cidr: 192.0.2.0/24', '    asn: 16509', '    domain: a.example.com'),
+      'test.yaml:6: documented[1]: has domain, cidr and asn; each entry documents exactly one (split it in three)',
+    ],
+    ['asn zero', withDoc('  - asn: 0'), 'test.yaml:5: documented[0].asn: number 0 is not an AS number 1-4294967295 (like 16509 or "AS16509")'],
+    [
+      'asn beyond 32 bits in a list',
+      withDoc('  - asn:', '      - 16509', '      - 4294967296'),
+      'test.yaml:7: documented[0].asn[1]: number 4294967296 is not an AS number 1-4294967295 (like 16509 or "AS16509")',
+    ],
+    ['asn as a name', withDoc('  - asn: Amazon'), 'test.yaml:5: documented[0].asn: string "Amazon" is not an AS number 1-4294967295 (like 16509 or "AS16509")'],
+    ['fractional asn', withDoc('  - asn: 16509.5'), 'test.yaml:5: documented[0].asn: number 16509.5 is not an AS number 1-4294967295 (like 16509 or "AS16509")'],
+    ['empty asn list', withDoc('  - asn: []'), 'test.yaml:5: documented[0].asn: empty list; list at least one AS number'],
+    [
+      'asn mapping',
+      withDoc('  - asn: {number: 16509}'),
+      'test.yaml:5: documented[0].asn: expected an AS number (like 16509 or "AS16509") or a list of them, found a mapping',
+    ],
+    [
+      'ports on an icmp AS entry',
+      withDoc('  - asn: 16509', '    proto: icmp', '    ports: [8]'),
+      'test.yaml:7: documented[0].ports: proto icmp has no ports; remove ports or change proto',
+    ],
     [
       'unknown entry key',
       withDoc('  - domain: a.example.com', '    port: 443'),
-      'test.yaml:6: documented[0]: unknown key "port" (expected one of: domain, cidr, proto, ports, note); did you mean "ports"?',
+      'test.yaml:6: documented[0]: unknown key "port" (expected one of: domain, cidr, asn, proto, ports, note); did you mean "ports"?',
     ],
     [
       'domain with an empty label',
@@ -379,7 +427,7 @@ describe('parseProfileYaml: errors name the file, the line and what is wrong', (
       'bad-port.yaml': 'bad-port.yaml:9: documented[0].ports[0]: number 70000 is not a port number 1-65535',
       'missing-profile.yaml': 'missing-profile.yaml:2: missing required key "profile" (the profile name)',
       'unknown-key.yaml':
-        'unknown-key.yaml:8: documented[0]: unknown key "prot" (expected one of: domain, cidr, proto, ports, note); did you mean "proto"?',
+        'unknown-key.yaml:8: documented[0]: unknown key "prot" (expected one of: domain, cidr, asn, proto, ports, note); did you mean "proto"?',
       'yaml-syntax.yaml':
         'yaml-syntax.yaml:5: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]',
     };
@@ -402,6 +450,8 @@ describe('profileToYaml', () => {
       { cidr: '2001:db8::/32' },
       { cidr: '10.0.0.0/8', proto: '47', note: 'true' },
       { domain: '123.example', proto: 'icmp', note: '' },
+      { asn: [16509], proto: 'tcp', ports: [443] },
+      { asn: [14618, 16509], note: 'Amazon' },
     ],
   };
 
@@ -410,6 +460,20 @@ describe('profileToYaml', () => {
     expect(text).toContain('ports: [ 443, 8000-8003, 8443 ]');
     expect(text).not.toContain('source');
     expect(parseProfileYaml(text, 'again.yaml')).toEqual({ ...sample, source: 'again.yaml' });
+  });
+
+  it('writes one AS as a number and several as a list', () => {
+    const text = profileToYaml(sample);
+    expect(text).toContain('  - asn: 16509\n');
+    expect(text).toContain('  - asn: [ 14618, 16509 ]\n');
+  });
+
+  it('cuts a run of ports longer than a range may be into ranges that read back', () => {
+    const ports = Array.from({ length: 3000 }, (_, i) => 1000 + i);
+    const p: DeviceProfile = { profile: 'wide', match: { vendor: 'x' }, documented: [{ domain: 'a.example.com', proto: 'tcp', ports }] };
+    const text = profileToYaml(p);
+    expect(text).toContain("ports: [ 1000-2023, 2024-3047, 3048-3999 ]");
+    expect(parseProfileYaml(text, F).documented[0].ports).toEqual(ports);
   });
 
   it('prefixes every header line with "# "', () => {
@@ -429,7 +493,7 @@ describe('profileToYaml', () => {
 describe('the validator never crashes', () => {
   const words = fc.constantFrom(
     'profile', 'description', 'match', 'mac', 'oui', 'vendor', 'mud-url', 'documented',
-    'domain', 'cidr', 'proto', 'ports', 'note', 'source', 'x',
+    'domain', 'cidr', 'asn', 'proto', 'ports', 'note', 'source', 'x',
   );
   const scalar = fc.oneof(
     fc.string({ maxLength: 12 }),
@@ -451,7 +515,7 @@ describe('the validator never crashes', () => {
       fc.dictionary(words, tie('value'), { maxKeys: 4 }),
     ),
   }));
-  const dest = fc.dictionary(fc.constantFrom('domain', 'cidr', 'proto', 'ports', 'note', 'port'), value, { maxKeys: 4 });
+  const dest = fc.dictionary(fc.constantFrom('domain', 'cidr', 'asn', 'proto', 'ports', 'note', 'port'), value, { maxKeys: 4 });
   const profileish = fc.record(
     {
       profile: fc.oneof(fc.constantFrom('lamp', 'Lamp-2', 'bad name'), value),
@@ -506,6 +570,7 @@ describe('the validator never crashes', () => {
           {
             domain: pick(['a.example.com', '*.Example.COM.', 'gw', 'x_y.example'], ['a..b', '1.2.3.4', '*']),
             cidr: pick(['10.0.0.0/8', '2001:DB8::/32', '192.0.2.1', '::ffff:192.0.2.1', '::/0'], ['10.0.0.1/8', '1.2.3.4/33', 'x']),
+            asn: pick([16509, 'AS3303', [14618, 16509], '4294967295'], [0, 'ASX', [], 4294967296]),
             proto: pick(['tcp', 'UDP', 6, '17', 47, 'icmp6'], ['tcpp', 256, -1]),
             ports: pick([443, [80, 443], '8000-8010', ['1-3', 5], '65535'], [0, [], '1-5000', 'http']),
             note: pick(['vendor docs', 'yes', '#x'], [1, null]),

@@ -2,9 +2,17 @@
 // over the whole capture. Planted beacons whose period, jitter and count are
 // known; each threshold of rules/detections.yaml is moved across one of them
 // to show the rule reads it.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { loadDetectionConfig } from '../../../../sensor/detect/config.js';
+import { loadProfiles } from '../../../../sensor/detect/profiles/load.js';
+import { ConfigError } from '../../../../sensor/errors.js';
 import { type Endpoint } from '../../../helpers/build.js';
-import { alertsOf, capture, COUNTRY_DB, detectionsFile, runPipeline, type PipelineRun } from '../../../helpers/detection.js';
+import { fixture } from '../../../helpers/corpus.js';
+import { alertsOf, capture, COUNTRY_DB, detectionsFile, profilesDir, runPipeline, tempDir, type PipelineRun } from '../../../helpers/detection.js';
+import { errorOf } from '../../../helpers/errors.js';
+import { RULES_DEVICES } from '../../../helpers/profiles.js';
 import { ROUTER, rng, Scenario } from '../../../helpers/scenarios.js';
 
 const T0 = 1_700_000_000;
@@ -110,4 +118,107 @@ describe('beaconing', () => {
     expect(beacons(aboveTimestamps, jittery)).toEqual([]);
     expect(beacons(aboveTimestamps, steady)).toHaveLength(beacons(base, steady).length);
   });
+});
+
+// Beacons to destinations the devices' own profiles document (or only partly
+// document): a documented heartbeat is reported at low severity and says so,
+// or is left out with report_documented: false.
+describe('beaconing to a documented destination', () => {
+  const HB_NAME = 'heartbeat.vendor.example';
+  const HB: Endpoint = { mac: ROUTER.mac, ip: '81.2.69.150', port: 443 };
+  const RAW: Endpoint = { mac: ROUTER.mac, ip: '216.160.83.57', port: 8883 };
+  const heartbeat = dev(5); // documented by name, protocol and port
+  const wrongPort = dev(6); // its profile documents the name on another port only
+  const elsewhere = dev(7); // its profile documents the vendor; it beacons to the C2 name
+  const byAddress = dev(8); // no name; its profile documents the address
+  const profileOf = (name: string, mac: string, entry: string[]) => [`profile: ${name}`, 'match:', `  mac: ['${mac}']`, 'documented:', ...entry, ''].join('\n');
+  let profiles = '';
+  let documented: PipelineRun;
+
+  const runWith = (edit?: (rules: Record<string, Record<string, unknown>>) => void) =>
+    runPipeline([dfile], { profilesDir: profiles, geoip: [COUNTRY_DB], detectionsFile: edit ? detectionsFile((doc) => edit(doc.rules)) : undefined });
+  let dfile = '';
+
+  beforeAll(async () => {
+    profiles = profilesDir({
+      'hb.yaml': profileOf('hb', heartbeat.mac, ["  - domain: '*.vendor.example'", '    proto: tcp', '    ports: [443]', '    note: vendor heartbeat']),
+      'port.yaml': profileOf('port', wrongPort.mac, ["  - domain: '*.vendor.example'", '    proto: tcp', '    ports: [8443]']),
+      'else.yaml': profileOf('else', elsewhere.mac, ["  - domain: '*.vendor.example'"]),
+      'addr.yaml': profileOf('addr', byAddress.mac, ['  - cidr: 216.160.83.57', '    proto: tcp', '    ports: [8883]']),
+    });
+    const s = new Scenario(T0, SPAN);
+    let p = 0;
+    const at = (d: Endpoint) => ({ ...d, port: d.port + p++ });
+    for (let t = T0 + 3; t < T0 + SPAN; t += 60) {
+      s.tls(t, at(heartbeat), HB, HB_NAME);
+      s.tls(t + 1, at(wrongPort), HB, HB_NAME);
+      s.tls(t + 2, at(elsewhere), C2, NAME);
+      s.tls(t + 3, at(byAddress), RAW, null);
+    }
+    dfile = capture(s);
+    documented = await runWith();
+  }, 120_000);
+
+  it('reports a beacon its profile documents at low severity, as a documented heartbeat with the profile entry', () => {
+    const entry = loadProfiles(profiles).profiles.find((x) => x.profile === 'hb')!.documented[0];
+    const b = beacons(documented, heartbeat);
+    expect(b).toHaveLength(1);
+    expect(b[0].severity).toBe('low');
+    expect(b[0].message).toMatch(new RegExp(`contacted ${HB_NAME} \\d+ times every .*: a documented heartbeat \\(profile hb documents \\*\\.vendor\\.example tcp/443\\)$`));
+    expect(b[0].evidence.documented).toBe(true);
+    expect(b[0].evidence.profile_entry).toEqual(entry);
+    expect(b[0].evidence.reason).toContain('profile hb documents *.vendor.example tcp/443');
+    expect(b[0].device.profile).toBe('hb');
+  });
+
+  it('documents a nameless beacon by its address', () => {
+    const b = beacons(documented, byAddress);
+    expect(b.map((a) => [a.severity, a.evidence.documented, a.evidence.profile_entry])).toEqual([['low', true, { cidr: RAW.ip, proto: 'tcp', ports: [RAW.port] }]]);
+    expect(b[0].message).toContain(`contacted ${RAW.ip} `);
+  });
+
+  it('keeps the rule\'s severity, with no documented evidence, when the profile does not document the name on that port, or at all', () => {
+    for (const d of [wrongPort, elsewhere]) {
+      const b = beacons(documented, d);
+      expect(b, d.mac).toHaveLength(1);
+      expect(b[0].severity).toBe('high');
+      expect(b[0].message).not.toContain('documented');
+      expect(b[0].evidence).not.toHaveProperty('documented');
+      expect(b[0].evidence).not.toHaveProperty('profile_entry');
+    }
+  });
+
+  it('reads report_documented: false leaves documented beacons out, and only them', async () => {
+    const off = await runWith((rules) => (rules.beaconing.report_documented = false));
+    expect(beacons(off, heartbeat)).toEqual([]);
+    expect(beacons(off, byAddress)).toEqual([]);
+    expect(beacons(off, wrongPort).map((a) => a.severity)).toEqual(['high']);
+    expect(beacons(off, elsewhere).map((a) => a.severity)).toEqual(['high']);
+  });
+
+  it('a documented beacon is low whatever severity the rule is given, unless that is info', async () => {
+    const medium = await runWith((rules) => (rules.beaconing.severity = 'medium'));
+    expect([heartbeat, wrongPort].map((d) => beacons(medium, d).map((a) => a.severity))).toEqual([['low'], ['medium']]);
+    const info = await runWith((rules) => (rules.beaconing.severity = 'info'));
+    expect([heartbeat, wrongPort].map((d) => beacons(info, d).map((a) => a.severity))).toEqual([['info'], ['info']]);
+  });
+
+  it('refuses a report_documented that is not true or false, naming the file and line', () => {
+    const f = join(tempDir('detections'), 'detections.yaml');
+    writeFileSync(f, ['rules:', '  beaconing:', '    min_connections: 10', '    report_documented: yes please', ''].join('\n'));
+    const e = errorOf(ConfigError, () => loadDetectionConfig(f));
+    expect(e.message).toBe(`${f}:4: rules.beaconing.report_documented must be true or false`);
+    expect(e.code).toBe('DETECTIONS_INVALID');
+  });
+
+  it('the real Hue bridge beacon to bridge.meethue.com is the documented heartbeat of the shipped Hue profile', async () => {
+    const hue = '00:17:88:24:76:ff';
+    const shippedEntry = loadProfiles(RULES_DEVICES).profiles.find((x) => x.profile === 'philips-hue-bridge')!.documented.find((e) => e.domain === '*.meethue.com');
+    const withProfile = alertsOf((await runPipeline([fixture('HueBridge')], { geoip: [COUNTRY_DB] })).alerts, 'beaconing', hue);
+    const without = alertsOf((await runPipeline([fixture('HueBridge')], { geoip: [COUNTRY_DB], profilesDir: null })).alerts, 'beaconing', hue);
+    expect(without.map((a) => [a.destination!.name, a.severity])).toEqual([['bridge.meethue.com', 'high']]);
+    expect(withProfile.map((a) => [a.destination!.name, a.severity, a.evidence.documented])).toEqual([['bridge.meethue.com', 'low', true]]);
+    expect(withProfile[0].evidence.profile_entry).toEqual(shippedEntry);
+    expect(withProfile[0].id).toBe(without[0].id);
+  }, 60_000);
 });

@@ -46,8 +46,15 @@ function dnsQuery(id: number, name: string): Buffer {
 let file = '';
 let profiles = '';
 
-async function run(detections?: (doc: Parameters<Parameters<typeof detectionsFile>[0]>[0]) => void): Promise<PipelineRun> {
-  return runPipeline([file], { profilesDir: profiles, geoip: [COUNTRY_DB], detectionsFile: detections ? detectionsFile(detections) : undefined });
+type Doc = Parameters<Parameters<typeof detectionsFile>[0]>[0];
+
+/** The rule's mechanics, judged from the first connection on: no DNS warm-up unless a test asks for one. */
+async function run(detections?: (doc: Doc) => void, warmup = 0): Promise<PipelineRun> {
+  const edit = (doc: Doc) => {
+    doc.rules['direct-ip'].dns_warmup_s = warmup;
+    detections?.(doc);
+  };
+  return runPipeline([file], { profilesDir: profiles, geoip: [COUNTRY_DB], detectionsFile: detectionsFile(edit) });
 }
 
 let base: PipelineRun;
@@ -94,7 +101,7 @@ describe('direct-ip', () => {
       [H2.ip, H2.port, 'udp', 1],
     ]);
     expect(a[0].destination?.country).toBe(sourceRecord('GeoLite2-Country-Test', '89.160.20.112/28').country.iso_code);
-    expect(a[0].evidence.reason).toBe(`no DNS answer gave ${H1.ip} to ${hard.ip} before the connection`);
+    expect(a[0].evidence.reason).toBe(`no DNS answer gave ${H1.ip} to ${hard.ip} before the connection, and no connection to it on tcp/${H1.port} had a name`);
     expect(a[0].message).toContain(`${H1.ip}:${H1.port}/tcp without resolving it`);
     // The evidence is exactly the planted connections to that address.
     const planted = base.flows.filter((f) => f.src_ip === hard.ip && f.dst_ip === H1.ip);
@@ -140,6 +147,18 @@ describe('direct-ip', () => {
     expect(a.every((x) => x.device.profile === 'acme-hub')).toBe(true);
     // the flow to the documented network on its documented port was seen, and judged quiet
     expect(base.flows.some((f) => f.src_ip === profiled.ip && f.dst_ip === DOC_NET.ip && f.dst_port === 8883)).toBe(true);
+  });
+
+  it('with the default DNS warm-up: connections in the first half hour wait, and count once a later one confirms them; a name learnt meanwhile clears them', async () => {
+    const warm = await run(undefined, 1800);
+    // The hard-coding device's first Internet flow is at +100: its connections at +100, +700 and +1300 wait;
+    // the one at +1900 (1800 s on) confirms the address, and the alert holds all four.
+    expect(of(warm, hard).map((x) => [x.destination?.ip, x.evidence.flows])).toEqual([[H1.ip, 4], [H2.ip, 1]]);
+    expect(of(warm, hard)[0].ts).toBe(base.flows.find((f) => f.src_ip === hard.ip && f.dst_ip === H1.ip)!.ts);
+    // The device that connected at +300 and resolved the address at +310 had simply resolved it before the capture.
+    expect(of(warm, late)).toEqual([]);
+    // Nothing of the DNS device or the profiled one comes after their warm-up.
+    expect(of(warm, profiled)).toEqual([]);
   });
 
   it('is silent when disabled', async () => {

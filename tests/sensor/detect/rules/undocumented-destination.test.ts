@@ -4,8 +4,12 @@
 // undocumented ones, each naming what its profile lacks.
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { FlowRecord } from '../../../../contract/types.js';
+import { loadDetectionConfig } from '../../../../sensor/detect/config.js';
+import { Detector } from '../../../../sensor/detect/engine.js';
+import { loadProfiles } from '../../../../sensor/detect/profiles/load.js';
 import { packet, tcpSession, udpFrame, type Endpoint } from '../../../helpers/build.js';
-import { alertsOf, capture, COUNTRY_DB, profilesDir, runPipeline, type PipelineRun } from '../../../helpers/detection.js';
+import { alertsOf, ASN_DB, capture, COUNTRY_DB, profilesDir, runPipeline, sourceRecord, type PipelineRun } from '../../../helpers/detection.js';
 import { ROUTER, Scenario } from '../../../helpers/scenarios.js';
 
 const T0 = 1_700_000_000;
@@ -96,5 +100,66 @@ describe('undocumented-destination', () => {
     expect(alertsOf(r.alerts, 'undocumented-destination', unprofiled.mac)).toEqual([]);
     expect(alertsOf(r.alerts, 'unprofiled-device', unprofiled.mac)).toHaveLength(1);
     expect(alertsOf(r.alerts, 'unprofiled-device', cam.mac)).toEqual([]);
+  });
+});
+
+// Entries by autonomous system: a flow is documented by its destination's AS
+// (from an ASN database), with the entry's protocol and ports. The AS of each
+// planted address is read from the JSON MaxMind built its test database from.
+describe('undocumented-destination with asn entries', () => {
+  const hub: Endpoint = { mac: '02:ac:00:00:00:03', ip: '192.168.77.63', port: 44000 };
+  const GOOGLE = '1.0.0.0/24';
+  const TELSTRA = '1.128.0.0/11';
+  const ATT = '12.81.92.0/22';
+  const asOf = (cidr: string) => sourceRecord('GeoLite2-ASN-Test', cidr).autonomous_system_number as number;
+  let run: PipelineRun;
+  let dir = '';
+
+  beforeAll(async () => {
+    dir = profilesDir({
+      'hub.yaml': [
+        'profile: acme-hub', 'match:', `  mac: ["${hub.mac}"]`, 'documented:',
+        `  - asn: ${asOf(GOOGLE)}`, '    proto: tcp', '    ports: [443]',
+        `  - asn: [AS${asOf(TELSTRA)}]`, '',
+      ].join('\n'),
+    });
+    const s = new Scenario(T0, 3600);
+    let p = 0;
+    const h = () => ({ ...hub, port: hub.port + p++ });
+    s.tls(T0 + 10, h(), server('1.0.0.1'), null); // the documented AS on its port
+    s.tls(T0 + 20, h(), server('1.0.0.200'), 'any-name.example'); // also by AS, whatever the name
+    s.tls(T0 + 30, h(), server('1.0.0.2', 80), null); // the documented AS on another port
+    s.packets.push(packet(T0 + 40, udpFrame(h(), server('1.128.0.5', 5000), Buffer.alloc(20)))); // an AS documented for everything
+    s.tls(T0 + 50, h(), server('12.81.92.5'), null); // an AS no entry names
+    run = await runPipeline(capture(s), { profilesDir: dir, geoip: [COUNTRY_DB, ASN_DB] });
+  }, 60_000);
+
+  it('documents flows by the AS the ASN database gives their destination', () => {
+    const flows = run.flows.filter((f) => f.src_ip === hub.ip);
+    expect(flows.map((f) => [f.dst_ip, f.dst_asn])).toEqual([
+      ['1.0.0.1', asOf(GOOGLE)], ['1.0.0.200', asOf(GOOGLE)], ['1.0.0.2', asOf(GOOGLE)], ['1.128.0.5', asOf(TELSTRA)], ['12.81.92.5', asOf(ATT)],
+    ]);
+    const alerts = alertsOf(run.alerts, 'undocumented-destination', hub.mac);
+    expect(alerts.map((a) => [a.destination?.ip, a.destination?.proto, a.destination?.port, a.destination?.asn])).toEqual([
+      ['1.0.0.2', 'tcp', 80, asOf(GOOGLE)],
+      ['12.81.92.5', 'tcp', 443, asOf(ATT)],
+    ]);
+    // the AS is known: nothing to say about a missing ASN database
+    expect(alerts.every((a) => !a.evidence.reason!.includes('AS is unknown'))).toBe(true);
+  });
+
+  it('says when a flow could not be judged by AS because its AS is unknown', () => {
+    const profile = loadProfiles(dir).profiles[0];
+    const d = new Detector({ config: loadDetectionConfig(), profiles: [profile] });
+    const rec = {
+      uid: 'Cunknownas', community_id: null, ts: T0, duration: 1, proto: 'tcp', src_ip: hub.ip, src_port: 40000, dst_ip: '1.0.0.1', dst_port: 443,
+      src_mac: hub.mac, dst_mac: ROUTER.mac, src_pkts: 3, src_bytes: 200, dst_pkts: 3, dst_bytes: 200, state: 'SF', mid_stream: false, sni: null, alpn: null,
+      http_host: null, user_agent: null, dns_name: null, server_name: null, dst_country: null, dst_asn: null, dst_as_org: null, end_reason: 'closed',
+    } satisfies FlowRecord;
+    d.onFlow({ rec, device: { mac: hub.mac, ip: hub.ip, vendor: null, vendor_country: null, mud_url: null }, resolved: false, dst: { country: null, asn: null, as_org: null } });
+    const [a] = d.finish(T0, T0 + 1).filter((x) => x.rule === 'undocumented-destination');
+    expect(a.evidence.reason).toBe(
+      `no entry in ${join(dir, 'hub.yaml')} documents 1.0.0.1 tcp/443; its AS is unknown, so the profile's asn entries cannot match (add an ASN database with --geoip)`,
+    );
   });
 });

@@ -80,10 +80,15 @@ describe('unprofiled-device', () => {
     expect(alertsOf(own.alerts, 'unprofiled-device', HUE).map((a) => a.evidence.flows)).toEqual([internetFlows(own.flows, HUE).length]);
   });
 
-  it('raises a new alert for the device once the suppression window has passed', () => {
+  it('raises one alert per device and run: past the suppression window its flows still add to that alert', () => {
     expect(alertsOf(shipped.alerts, 'unprofiled-device', windowed.mac).map((a) => a.evidence.flows)).toEqual([4]);
+    // a 600-second window, and flows at 500, 600, 1200 and 1300 s
     const a = alertsOf(own.alerts, 'unprofiled-device', windowed.mac);
-    expect(a.map((x) => [x.ts - T0, x.evidence.flows])).toEqual([[500, 2], [1200, 2]]);
-    expect(new Set(a.map((x) => x.id)).size).toBe(2);
+    const flows = internetFlows(own.flows, windowed.mac);
+    expect(flows.map((f) => Math.round(f.ts - T0))).toEqual([500, 600, 1200, 1300]);
+    expect(a.map((x) => [x.ts - flows[0].ts, x.evidence.flows, x.evidence.uids])).toEqual([[0, 4, flows.map((f) => f.uid)]]);
+    expect(a[0].evidence.last_seen).toBeCloseTo(flows[3].ts + flows[3].duration, 6);
+    // the streaming sink heard it once
+    expect(own.fired.filter((x) => x.rule === 'unprofiled-device' && x.device.mac === windowed.mac)).toHaveLength(1);
   });
 });

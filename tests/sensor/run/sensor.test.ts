@@ -1,12 +1,15 @@
-// The sensor as a real process: an unreachable collector and a restart, a
-// watched directory, SIGTERM in the middle of a live stream, /metrics, bad
-// arguments.
+// The sensor as a real process: an unreachable collector and a restart, one
+// sensor per spool, SIGTERM in the middle of a live stream, /metrics; and
+// `phonehome sensor --once` delivering what `phonehome analyze --out` writes:
+// the same flows (same uids), the same alerts (same ids), the same devices.
+// The watched directory is tests/sensor/run/inputs.test.ts, the command's
+// arguments tests/sensor/commands/sensor.test.ts.
 import { execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { AlertRecord, FlowRecord } from '../../../contract/types.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { AlertRecord, DeviceRecord, FlowRecord } from '../../../contract/types.js';
 import { phonehome } from '../../helpers/cli.js';
 import { fixture } from '../../helpers/corpus.js';
 import { FakeCollector, jsonl, logLines, startSensor, TOKEN, waitFor, type Running } from './helpers.js';
@@ -107,67 +110,6 @@ describe('one sensor per spool', () => {
   }, 15_000);
 });
 
-describe('a watched directory', () => {
-  it('reads a file once a newer one exists, and never again after a restart', async () => {
-    const dir = fresh('rotating');
-    const spool = fresh('spool');
-    const c = await collector();
-    // A long settle time: only the newer-file rule can complete a file here.
-    const args = ['--input', dir, '--collector', c.url, '--token', TOKEN, '--spool', spool, '--settle', '60'];
-    const r = sensor(args);
-    await waitFor('sensor start', () => r.stderr().includes('sensor started'));
-    copyFileSync(fixture('HueBridge'), join(dir, '1473259530.pcap'));
-    await new Promise((ok) => setTimeout(ok, 1500));
-    expect(c.flows()).toEqual([]);
-    // The writer moved on to the next file: the first one is complete.
-    copyFileSync(fixture('TP-LinkPlugHS110'), join(dir, '1473259830.pcap'));
-    await waitFor('first file processed', () => logLines(r.stderr()).some((l) => l.msg === 'file processed'));
-    r.child.kill('SIGTERM');
-    expect(await r.exit).toBe(0);
-    const hue = analyzed([fixture('HueBridge')]);
-    // Flows still live at the stop were ended and sent: the whole first file arrived.
-    expect(c.flows()).toEqual(hue.flows);
-    // Beacons were scored at the file boundary and again at the stop: the last version is analyze's.
-    const final = c.finalAlerts();
-    expect([...final.keys()].sort()).toEqual(hue.alerts.map((a) => a.id).sort());
-    for (const a of hue.alerts) expect(final.get(a.id)).toEqual(a);
-    expect(c.events('evidence').map((e) => e.key).sort()).toEqual(hue.alerts.map((a) => `evidence:${a.id}`).sort());
-    expect(existsSync(join(spool, 'state.json'))).toBe(true);
-
-    // Restarted: the first file is remembered, the second (never complete before) is read now.
-    const again = sensor([...args, '--once']);
-    expect(await again.exit).toBe(0);
-    const plug = analyzed([fixture('TP-LinkPlugHS110')]);
-    expect(c.flows()).toEqual([...hue.flows, ...plug.flows]);
-    const keys = c.events('flow').map((e) => e.key);
-    expect(new Set(keys).size).toBe(keys.length);
-    const processed = logLines(again.stderr()).filter((l) => l.msg === 'file processed').map((l) => l.file);
-    expect(processed).toEqual([join(dir, '1473259830.pcap')]);
-  }, 20_000);
-
-  it('a file that grows after it settled (tcpdump -U on a quiet network) is read on, not twice', async () => {
-    const dir = fresh('quiet');
-    const spool = fresh('spool');
-    const c = await collector();
-    const capture = fixture('HueSwitch');
-    const whole = readFileSync(capture);
-    const file = join(dir, '1473260204.pcap');
-    // Cut inside a record, as a writer leaves a file between two writes.
-    writeFileSync(file, whole.subarray(0, 200_001));
-    const r = sensor(['--input', dir, '--collector', c.url, '--token', TOKEN, '--spool', spool, '--settle', '0.3']);
-    const processed = () => logLines(r.stderr()).filter((l) => l.msg === 'file processed');
-    await waitFor('first part read', () => processed().length === 1);
-    appendFileSync(file, whole.subarray(200_001));
-    await waitFor('the rest read', () => processed().length === 2);
-    expect(logLines(r.stderr()).some((l) => l.msg === 'file grew after it was read: reading on from where reading stopped')).toBe(true);
-    r.child.kill('SIGTERM');
-    expect(await r.exit).toBe(0);
-    expect(processed().reduce((n, l) => n + (l.packets as number), 0)).toBe(2397);
-    // Every packet once, in order, through one pipeline: the flows of the whole file.
-    expect(c.flows()).toEqual(analyzed([capture]).flows);
-  }, 20_000);
-});
-
 describe('a live stream on stdin', () => {
   it('serves /metrics while reading; SIGTERM ends every flow and delivers it', async () => {
     const capture = fixture('HueSwitch');
@@ -228,40 +170,63 @@ describe('a live stream on stdin', () => {
   }, 25_000);
 });
 
-describe('bad arguments', () => {
-  const dir = fresh('args');
-  const notCapture = join(dir, 'notes.txt');
-  writeFileSync(notCapture, 'hello\n');
-  const base = ['--collector', 'http://127.0.0.1:9', '--token', 't', '--spool', join(dir, 'spool')];
-  const cases: [string, string[], RegExp][] = [
-    ['no input', [...base], /needs --input/],
-    ['no collector', ['--input', '-', '--token', 't'], /needs --collector/],
-    ['collector not a URL', ['--input', '-', '--collector', 'collector:8080', '--token', 't'], /--collector must be an http/],
-    ['no token', ['--input', '-', '--collector', 'http://127.0.0.1:9'], /needs --token/],
-    ['bad port', ['--input', '-', ...base, '--metrics-port', 'abc'], /--metrics-port must be a port/],
-    ['bad settle', ['--input', '-', ...base, '--settle', '0'], /--settle must be a positive number/],
-    ['bad spool size', ['--input', '-', ...base, '--spool-max-mb', 'lots'], /--spool-max-mb must be a positive/],
-    ['bad log level', ['--input', '-', ...base, '--log-level', 'loud'], /--log-level must be one of/],
-    ['unknown option', ['--input', '-', ...base, '--bogus'], /Unknown option '--bogus'/],
-    ['positional', ['capture.pcap', ...base], /no positional arguments/],
-    ['missing input', ['--input', join(dir, 'nope.pcap'), ...base], /nope\.pcap: no such file or directory/],
-    ['input not a capture', ['--input', notCapture, ...base], /notes\.txt.*not a pcap or pcapng capture/],
-    ['bad countries', ['--input', '-', ...base, '--watch-countries', 'China'], /--watch-countries takes ISO/],
-  ];
-  it.each(cases)('%s: one line, exit 2', (_name, args, message) => {
-    const r = phonehome(['sensor', ...args], Buffer.alloc(0));
-    expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/^phonehome: /);
-    expect(r.stderr).toMatch(message);
+describe('sensor --once on a capture file', () => {
+  const onceTmp = fresh('once');
+  const collector = new FakeCollector();
+  beforeAll(async () => {
+    await collector.start();
   });
+  afterAll(() => collector.close());
 
-  it('--help documents the options, the completion rule and examples', () => {
-    const r = phonehome(['sensor', '--help']);
-    expect(r.code).toBe(0);
-    for (const s of ['--input', '--collector', '--token', '--spool', '--spool-max-mb', '--metrics-port', '--once', '--settle', '--geoip', 'Examples:', 'tcpdump']) {
-      expect(r.stdout).toContain(s);
+  it('delivers every flow and alert exactly as analyze --out writes them', async () => {
+    const capture = fixture('HueBridge');
+    const out = join(onceTmp, 'analyze');
+    expect(phonehome(['analyze', capture, '--out', out]).code).toBe(0);
+    const flows = jsonl<FlowRecord>(join(out, 'flows.jsonl'));
+    const alerts = jsonl<AlertRecord>(join(out, 'alerts.jsonl'));
+    const devices = JSON.parse(readFileSync(join(out, 'devices.json'), 'utf8')) as DeviceRecord[];
+    expect(alerts.some((a) => a.rule === 'beaconing')).toBe(true);
+
+    const run = startSensor(['--input', capture, '--collector', collector.url, '--token', TOKEN, '--spool', join(onceTmp, 'spool'), '--once', '--name', 'hue-lab']);
+    expect(await run.exit).toBe(0);
+
+    // Same flows, in the same order, each once.
+    expect(collector.flows()).toEqual(flows);
+    expect(collector.events('flow').map((e) => e.key)).toEqual(flows.map((f) => `flow:${f.uid}`));
+    // The last version of each alert is analyze's record; every version's key names its flow count.
+    const final = collector.finalAlerts();
+    expect([...final.keys()].sort()).toEqual(alerts.map((a) => a.id).sort());
+    for (const a of alerts) expect(final.get(a.id)).toEqual(a);
+    for (const e of collector.events('alert')) expect(e.key).toBe(`alert:${(e.data as AlertRecord).id}:${(e.data as AlertRecord).evidence.flows}`);
+    // The inventory after the last update is analyze's devices.json.
+    const lastDevice = new Map<string, DeviceRecord>();
+    for (const e of collector.events('device')) {
+      const d = e.data as DeviceRecord;
+      lastDevice.set(d.mac ?? d.ips[0], d);
+      expect(e.key).toBe(`device:${d.mac ?? d.ips[0]}:${d.last_seen}:${d.flows}`);
     }
-    expect(r.stdout).toMatch(/size has\s+not changed for --settle/);
-  });
+    expect([...lastDevice.values()].sort((x, y) => String(x.mac).localeCompare(String(y.mac)))).toEqual(
+      [...devices].sort((x, y) => String(x.mac).localeCompare(String(y.mac))),
+    );
+    // One evidence capture per alert, a real pcap.
+    const evidence = collector.events('evidence');
+    expect(evidence.map((e) => e.key).sort()).toEqual(alerts.map((a) => `evidence:${a.id}`).sort());
+    for (const e of evidence) {
+      const pcap = Buffer.from((e.data as { pcap_base64: string }).pcap_base64, 'base64');
+      expect(pcap.readUInt32LE(0)).toBe(0xa1b2c3d4);
+      expect(pcap.length).toBeGreaterThan(24 + 16);
+    }
+    // No key twice; every batch within the limits and named after the sensor.
+    const keys = collector.events().map((e) => e.key);
+    expect(new Set(keys).size).toBe(keys.length);
+    for (const b of collector.batches) {
+      expect(b.events.length).toBeLessThanOrEqual(500);
+      expect(b.sensor.name).toBe('hue-lab');
+      expect(b.sensor.lag_s).toBeNull();
+      expect(b.batch_id).toMatch(/\S/);
+    }
+    expect(collector.requests.every((r) => r.auth === `Bearer ${TOKEN}`)).toBe(true);
+    const stopped = logLines(run.stderr()).find((l) => l.msg === 'sensor stopped');
+    expect(stopped).toMatchObject({ packets: 1513, spooled_batches: 0 });
+  }, 20_000);
 });

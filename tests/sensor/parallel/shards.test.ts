@@ -5,10 +5,7 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { newDecoded } from '../../../sensor/decode/decoded.js';
-import { shardOf } from '../../../sensor/flows/shard.js';
 import { phonehome } from '../../helpers/cli.js';
 import { CORPUS_DIR, corpusAvailable, FIXTURES } from '../../helpers/corpus.js';
 
@@ -146,46 +143,5 @@ describe('analyze --workers', () => {
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(`--workers must be a whole number from 1 to 64, got '${n}'`);
     }
-  });
-});
-
-describe('shardOf', () => {
-  const v4 = fc.tuple(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 65535 }), fc.integer({ min: 0, max: 65535 }), fc.constantFrom(6, 17, 1, 58));
-
-  it('puts both directions of every flow in the same shard, within range', () => {
-    fc.assert(
-      fc.property(v4, fc.integer({ min: 1, max: 16 }), ([a, b, pa, pb, proto], n) => {
-        const d = newDecoded();
-        Object.assign(d, { ipVersion: 4, proto, src4: a, dst4: b, sport: pa, dport: pb });
-        const there = shardOf(d, n);
-        Object.assign(d, { src4: b, dst4: a, sport: pb, dport: pa });
-        expect(shardOf(d, n)).toBe(there);
-        expect(there).toBeGreaterThanOrEqual(0);
-        expect(there).toBeLessThan(n);
-      }),
-      { numRuns: 5000 },
-    );
-    fc.assert(
-      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.integer({ min: 0, max: 65535 }), fc.integer({ min: 0, max: 65535 }), fc.integer({ min: 2, max: 16 }), (addrs, pa, pb, n) => {
-        const d = newDecoded();
-        const swapped = Buffer.concat([addrs.subarray(16), addrs.subarray(0, 16)]);
-        Object.assign(d, { ipVersion: 6, proto: 6, data: Buffer.from(addrs), src6Off: 0, dst6Off: 16, sport: pa, dport: pb });
-        const there = shardOf(d, n);
-        Object.assign(d, { data: swapped, sport: pb, dport: pa });
-        expect(shardOf(d, n)).toBe(there);
-      }),
-      { numRuns: 2000 },
-    );
-  });
-
-  it('spreads the flows of one busy device evenly', () => {
-    const d = newDecoded();
-    const counts = [0, 0];
-    // one camera, 10,000 connections to one server from ephemeral ports
-    for (let port = 30000; port < 40000; port++) {
-      Object.assign(d, { ipVersion: 4, proto: 6, src4: 0xc0a8010a, dst4: 0x5db8d822, sport: port, dport: 443 });
-      counts[shardOf(d, 2)]++;
-    }
-    expect(Math.min(...counts) / 10000).toBeGreaterThan(0.45);
   });
 });

@@ -1,6 +1,7 @@
-// The parts of the sensor's delivery, in-process: spool order and bound,
-// the lock, back-pressure when full, HTTP status handling, file completion.
-import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+// Delivery, in-process: the batcher pauses the input while the spool is full
+// and resumes without dropping an event; the sender retries what may succeed
+// later, in order, and moves aside what never can.
+import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -8,12 +9,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { IngestBatch } from '../../../contract/types.js';
 import { Batcher, Sender } from '../../../sensor/run/deliver.js';
 import { SensorMetrics } from '../../../sensor/run/metrics.js';
-import { ProcessedFiles, Spool, SpoolFullError } from '../../../sensor/run/spool.js';
-import { DirWatcher } from '../../../sensor/run/watch.js';
-import { fixture } from '../../helpers/corpus.js';
+import { Spool } from '../../../sensor/run/spool.js';
 import { FakeCollector, TOKEN, waitFor } from './helpers.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'phonehome-spool-'));
+const tmp = mkdtempSync(join(tmpdir(), 'phonehome-deliver-'));
 let n = 0;
 const fresh = () => {
   const d = join(tmp, String(++n));
@@ -35,41 +34,6 @@ const collectors: FakeCollector[] = [];
 afterEach(async () => {
   for (const s of open.splice(0)) s.unlock();
   for (const c of collectors.splice(0)) await c.close();
-});
-
-describe('spool', () => {
-  it('keeps batches in order across a restart and continues the sequence', () => {
-    const dir = fresh();
-    const a = new Spool(dir, 1 << 20);
-    expect([a.append(batch(1)), a.append(batch(2)), a.append(batch(3))]).toEqual([1, 2, 3]);
-    a.remove(1);
-    a.unlock();
-    const b = spoolAt(dir);
-    expect(b.batches).toBe(2);
-    expect(b.head()!.seq).toBe(2);
-    expect(JSON.parse(b.read(2)).batch_id).toBe('b2');
-    expect(b.append(batch(4))).toBe(4);
-    expect(readdirSync(join(dir, 'queue'))).toEqual(['0000000000000002.json', '0000000000000003.json', '0000000000000004.json']);
-  });
-
-  it('refuses a batch that would pass the bound, loudly, and takes it once space frees', async () => {
-    const s = spoolAt(fresh(), 3000);
-    s.append(batch(1, 2000));
-    expect(() => s.append(batch(2, 2000))).toThrow(SpoolFullError);
-    const space = s.waitForSpace();
-    s.remove(1);
-    await space;
-    expect(s.append(batch(2, 2000))).toBe(2);
-  });
-
-  it('a rejected batch leaves the queue for rejected/', () => {
-    const s = spoolAt(fresh());
-    s.append(batch(1));
-    s.append(batch(2));
-    s.reject(1);
-    expect(s.head()!.seq).toBe(2);
-    expect(readdirSync(s.rejectedDir)).toEqual(['0000000000000001.json']);
-  });
 });
 
 describe('batcher', () => {
@@ -154,65 +118,5 @@ describe('sender', () => {
     await sender.stop();
     expect(readdirSync(s.rejectedDir)).toHaveLength(1);
     expect(c.requests).toHaveLength(1);
-  });
-});
-
-describe('directory watcher', () => {
-  it('a file is complete when a newer file exists or its size has settled', async () => {
-    const dir = fresh();
-    let now = 1_000_000;
-    const done = new Set<string>();
-    const w = new DirWatcher(dir, 10_000, (path) => ({ kind: done.has(path) ? 'done' : 'new' }), () => now);
-    copyFileSync(fixture('Withings'), join(dir, '100.pcap'));
-    expect((await w.scan()).ready).toEqual([]);
-    now += 5_000;
-    expect((await w.scan()).ready).toEqual([]);
-    now += 5_000;
-    expect((await w.scan()).ready.map((f) => f.path)).toEqual([join(dir, '100.pcap')]);
-    done.add(join(dir, '100.pcap'));
-    // Numeric name order: 200 comes before 1000, so 1000 being there completes 200.
-    copyFileSync(fixture('Withings'), join(dir, '200.pcap'));
-    utimesSync(join(dir, '200.pcap'), new Date(1e12), new Date(1e12));
-    expect((await w.scan()).ready).toEqual([]);
-    copyFileSync(fixture('TP-LinkPlugHS110'), join(dir, '1000.pcap'));
-    expect((await w.scan()).ready.map((f) => f.path)).toEqual([join(dir, '200.pcap')]);
-    done.add(join(dir, '200.pcap'));
-    // A file still growing is not settled.
-    writeFileSync(join(dir, '1000.pcap'), Buffer.alloc(100));
-    now += 9_000;
-    expect((await w.scan()).ready).toEqual([]);
-    // --once takes everything; a file that is not a capture is skipped with the reason.
-    writeFileSync(join(dir, 'notes.txt'), 'hello');
-    const all = await w.scan(true);
-    expect(all.skipped.map((s) => s.file.path).sort()).toEqual([join(dir, '1000.pcap'), join(dir, 'notes.txt')]);
-    expect(all.ready).toEqual([]);
-  });
-
-  it('remembers processed files by path, size and mtime, and forgets deleted ones', () => {
-    const dir = fresh();
-    const p = new ProcessedFiles(dir);
-    p.mark('/cap/1.pcap', 10, 5);
-    p.mark('/cap/2.pcap', 10, 6);
-    const again = new ProcessedFiles(dir);
-    expect(again.state('/cap/1.pcap', 10, 5)).toEqual({ kind: 'done' });
-    // Changed, and no offset to read on from: a new file.
-    expect(again.state('/cap/1.pcap', 10, 7)).toEqual({ kind: 'new' });
-    again.prune(new Set(['/cap/2.pcap']), '/cap/');
-    expect(new ProcessedFiles(dir).state('/cap/1.pcap', 10, 5)).toEqual({ kind: 'new' });
-    expect(new ProcessedFiles(dir).state('/cap/2.pcap', 10, 6)).toEqual({ kind: 'done' });
-  });
-
-  it('a classic pcap that grew is read on from its offset; a new file under the same name is read whole', () => {
-    const dir = fresh();
-    const f = join(dir, 'cap.pcap');
-    const whole = readFileSync(fixture('Withings'));
-    writeFileSync(f, whole.subarray(0, 5000));
-    const p = new ProcessedFiles(dir);
-    p.mark(f, 5000, 1, 4900);
-    appendFileSync(f, whole.subarray(5000));
-    expect(p.state(f, whole.length, 2)).toEqual({ kind: 'grown', resumeAt: 4900 });
-    // tcpdump -W wrote another capture under the name: its first record differs.
-    writeFileSync(f, readFileSync(fixture('TP-LinkPlugHS110')));
-    expect(p.state(f, 14759, 3)).toEqual({ kind: 'new' });
   });
 });
