@@ -1,4 +1,4 @@
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CaptureError } from '../errors.js';
 import { sniffCapture } from './reader.js';
@@ -10,7 +10,7 @@ export interface CaptureInput {
 
 export interface ExpandedInputs {
   files: CaptureInput[];
-  /** files inside directory arguments that are not captures */
+  /** files inside directory arguments that are not captures, and links there that lead nowhere */
   skipped: string[];
   stdin: boolean;
 }
@@ -39,7 +39,7 @@ export function expandInputs(args: string[]): ExpandedInputs {
     }
     const before = out.files.length;
     const seen: string[] = [];
-    walk(arg, (file) => {
+    walk(arg, new Set(), (unusable) => out.skipped.push(unusable), (file) => {
       seen.push(file);
       try {
         out.files.push({ path: file, gzip: sniffCapture(file).gzip });
@@ -55,12 +55,25 @@ export function expandInputs(args: string[]): ExpandedInputs {
   return out;
 }
 
-function walk(dir: string, visit: (file: string) => void): void {
+/**
+ * Every file below `dir`, links followed; a link to nothing is skipped (and
+ * reported), and a folder reached again through a link is not walked twice.
+ */
+function walk(dir: string, walked: Set<string>, skip: (path: string) => void, visit: (file: string) => void): void {
+  const real = realpathSync(dir);
+  if (walked.has(real)) return;
+  walked.add(real);
   for (const name of readdirSync(dir).sort()) {
     if (name.startsWith('.')) continue;
     const p = join(dir, name);
-    const st = statSync(p);
-    if (st.isDirectory()) walk(p, visit);
+    let st;
+    try {
+      st = statSync(p);
+    } catch {
+      skip(p);
+      continue;
+    }
+    if (st.isDirectory()) walk(p, walked, skip, visit);
     else if (st.isFile()) visit(p);
   }
 }

@@ -205,23 +205,19 @@ export async function readCaptureFile(path: string, sink: PacketSink, pace?: Pac
 /** Reads a capture from a stream (stdin, gunzip). */
 export async function readCaptureStream(name: string, stream: Readable, sink: PacketSink, pace?: Pace): Promise<ReadResult> {
   const framer = new Framer(name, sink);
-  // The consumer's failure is its own, not a read error of this stream.
-  let paceError: unknown = null;
+  // The consumer's failure (its sink or pace) is its own, not a read error of this stream.
+  let consumerError: unknown = null;
   try {
     for await (const chunk of stream) {
-      framer.push(chunk as Buffer);
-      if (framer.failed) {
+      try {
+        framer.push(chunk as Buffer);
+        if (!framer.failed && pace) await pace();
+      } catch (e) {
+        consumerError = e;
+      }
+      if (framer.failed || consumerError) {
         stream.destroy();
         break;
-      }
-      if (pace) {
-        try {
-          await pace();
-        } catch (e) {
-          paceError = e;
-          stream.destroy();
-          break;
-        }
       }
     }
   } catch (e) {
@@ -232,7 +228,7 @@ export async function readCaptureStream(name: string, stream: Readable, sink: Pa
     else r.error = new CaptureError('IO', name, framer.received, `reading stopped: ${(e as Error).message}`);
     return r;
   }
-  if (paceError) throw paceError;
+  if (consumerError) throw consumerError;
   return framer.finish();
 }
 
