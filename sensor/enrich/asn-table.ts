@@ -276,8 +276,8 @@ function grown(a: Uint32Array<ArrayBuffer>): Uint32Array<ArrayBuffer> {
   return b;
 }
 
-/** IPv4 ranges, sorted and disjoint: start, end (inclusive) and AS number per row. */
-export class Ip4Ranges {
+/** Address ranges, sorted and disjoint, with the AS number of each row and the AS names. */
+abstract class Ranges {
   constructor(
     readonly starts: Uint32Array,
     readonly ends: Uint32Array,
@@ -286,12 +286,16 @@ export class Ip4Ranges {
   ) {}
 
   get rows(): number {
-    return this.starts.length;
+    return this.asns.length;
   }
 
   get byteLength(): number {
-    return this.starts.byteLength * 3 + this.orgs.byteLength;
+    return this.starts.byteLength + this.ends.byteLength + this.asns.byteLength + this.orgs.byteLength;
   }
+}
+
+/** IPv4 ranges: start and end (inclusive) per row. */
+export class Ip4Ranges extends Ranges {
 
   /** The row holding `ip` (an unsigned 32-bit number), or -1. */
   find(ip: number): number {
@@ -341,23 +345,8 @@ export class Ip4Ranges {
   }
 }
 
-/** IPv6 ranges, sorted and disjoint: four 32-bit words per start and end. */
-export class Ip6Ranges {
-  constructor(
-    readonly starts: Uint32Array,
-    readonly ends: Uint32Array,
-    readonly asns: Uint32Array,
-    readonly orgs: OrgNames,
-  ) {}
-
-  get rows(): number {
-    return this.asns.length;
-  }
-
-  get byteLength(): number {
-    return this.starts.byteLength + this.ends.byteLength + this.asns.byteLength + this.orgs.byteLength;
-  }
-
+/** IPv6 ranges: four 32-bit words per start and end. */
+export class Ip6Ranges extends Ranges {
   /** The row holding the address whose 128 bits are w0..w3 (most significant first), or -1. */
   find(w0: number, w1: number, w2: number, w3: number): number {
     const s = this.starts;
