@@ -33,6 +33,8 @@ export class Flow {
   sender = -1;
   /** TCP: the start (SYN or SYN-ACK) was not seen */
   midStream = false;
+  /** the Locality version srcLocal and dstLocal were judged at (addresses learnt on the link since may change them) */
+  localVersion = 0;
 
   first = 0;
   last = 0;

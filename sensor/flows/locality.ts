@@ -16,6 +16,11 @@ interface Net {
 export class Locality {
   private readonly v4: { base: number; mask: number }[] = [];
   private readonly v6: Net[] = [];
+  /** addresses the link showed to be on it: ARP senders, IPv6 neighbour discovery targets */
+  private readonly onLink4 = new Set<number>();
+  private readonly onLink6 = new Set<string>();
+  /** grows with every address learnt on the link: flows judged before compare it to ask again */
+  version = 0;
 
   /** Throws a RangeError naming the entry for anything but an address or ADDRESS/PREFIX. */
   constructor(readonly networks: readonly string[] = []) {
@@ -34,15 +39,42 @@ export class Locality {
   }
 
   local4(n: number): boolean {
-    if (isSpecial4(n)) return true;
+    if (isSpecial4(n) || this.onLink4.has(n)) return true;
     for (const { base, mask } of this.v4) if (((n & mask) >>> 0) === base) return true;
     return false;
   }
 
-  local6(b: Buffer, off: number): boolean {
-    if (isSpecial6(b, off)) return true;
+  /** `text` is the address's text form, for the addresses learnt on the link. */
+  local6(b: Buffer, off: number, text: string): boolean {
+    if (isSpecial6(b, off) || this.onLink6.has(text)) return true;
     for (const net of this.v6) if (inPrefix(b, off, net)) return true;
     return false;
+  }
+
+  /**
+   * An IPv4 address an ARP packet came from: a host on the monitored link,
+   * whatever its address (public addressing in universities and labs).
+   */
+  learn4(n: number): void {
+    if (n === 0 || isSpecial4(n) || this.onLink4.has(n) || this.onLink4.size >= MAX_ON_LINK) return;
+    this.onLink4.add(n);
+    this.version++;
+  }
+
+  /**
+   * An IPv6 address neighbour discovery resolved or announced (the target of
+   * a solicitation or advertisement): on the link, global addresses from SLAAC
+   * and DHCPv6 included.
+   */
+  learn6(text: string): void {
+    if (this.onLink6.has(text) || this.onLink6.size >= MAX_ON_LINK) return;
+    this.onLink6.add(text);
+    this.version++;
+  }
+
+  /** Whether the address is on the link or in a local network, asked again for a flow created before it was learnt. */
+  localText(ip: string, v6: boolean): boolean {
+    return v6 ? this.onLink6.has(ip) || this.localIp(ip) : this.localIp(ip);
   }
 
   /** The same question for an address as text; text that is no address is not on the Internet either. */
@@ -50,9 +82,12 @@ export class Locality {
     const v4 = parseIp4(ip);
     if (v4 !== null) return this.local4(v4);
     const b = parseIp6(ip);
-    return b === null ? true : this.local6(b, 0);
+    return b === null ? true : this.local6(b, 0, ip);
   }
 }
+
+/** Addresses learnt on the link, per family: a segment's hosts; a flood of forged ARP stops here. */
+const MAX_ON_LINK = 65_536;
 
 function inPrefix(b: Buffer, off: number, net: Net): boolean {
   const whole = net.prefix >> 3;
@@ -63,7 +98,7 @@ function inPrefix(b: Buffer, off: number, net: Net): boolean {
   return (b[off + whole] & mask) === net.bytes[whole];
 }
 
-/** Special-purpose ranges only: what is local when no networks are given. */
+/** Special-purpose ranges only, learning nothing: what is local when only the addresses are known. */
 export const DEFAULT_LOCALITY = new Locality();
 
 /** Which ends of a flow are on the monitored network. */

@@ -1,4 +1,4 @@
-import { TCP, UDP, type Decoded } from '../decode/decoded.js';
+import { ICMP6, TCP, UDP, type Decoded } from '../decode/decoded.js';
 import { isDhcp, isDhcp6, isSsdp } from '../protocols/ports.js';
 import { u32 } from '../util/bytes.js';
 
@@ -27,8 +27,9 @@ export function shardOf(d: Decoded, count: number): number {
  * LLMNR answers (a flow is named, and judged resolved or hard-coded, by the
  * answers its client got, which travelled in another flow), DHCP, DHCPv6 and
  * SSDP (device facts such as the MUD URL, which picks a device's profile,
- * and values that the last report sets). The owner also accounts them to
- * their flow. ARP is handled the same way by the caller. mDNS is not shared:
+ * and values that the last report sets), and IPv6 neighbour discovery
+ * (which addresses are on the link). The owner also accounts them to their
+ * flow. ARP is handled the same way by the caller. mDNS is not shared:
  * the host names in it only add to a set, which merges.
  */
 export function isSharedFact(d: Decoded): boolean {
@@ -40,6 +41,8 @@ export function isSharedFact(d: Decoded): boolean {
     if (s === 5353 || t === 5353) return false;
     return isDhcp(s, t) || isDhcp6(s, t) || isSsdp(s, t);
   }
+  // Neighbour discovery: every shard learns which IPv6 addresses are on the link.
+  if (d.proto === ICMP6) return s === 135 || s === 136;
   return d.proto === TCP && s === 53;
 }
 

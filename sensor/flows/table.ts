@@ -244,9 +244,10 @@ export class FlowTable {
     } else {
       f.srcIp = ip6String(b, d.src6Off);
       f.dstIp = ip6String(b, d.dst6Off);
-      f.srcLocal = where.local6(b, d.src6Off);
-      f.dstLocal = where.local6(b, d.dst6Off);
+      f.srcLocal = where.local6(b, d.src6Off, f.srcIp);
+      f.dstLocal = where.local6(b, d.dst6Off, f.dstIp);
     }
+    f.localVersion = where.version;
     f.sport = d.sport;
     f.dport = d.dport;
     f.srcMac = d.srcMac;

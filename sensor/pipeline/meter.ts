@@ -1,12 +1,12 @@
 import type { DeviceRecord, DnsRecord, FlowRecord } from '../../contract/types.js';
 import type { RawPacket } from '../capture/packet.js';
 import { parseArp } from '../decode/arp.js';
-import { newDecoded, TCP, UDP, type Decoded } from '../decode/decoded.js';
+import { ICMP6, newDecoded, TCP, UDP, type Decoded } from '../decode/decoded.js';
 import { decodePacket } from '../decode/packet.js';
 import { DecodeWarnings } from '../decode/warnings.js';
 import { Inventory, type DeviceFacts } from '../devices/inventory.js';
 import type { Flow, FlowEndReason } from '../flows/flow.js';
-import { DEFAULT_LOCALITY, Locality, type FlowEnds } from '../flows/locality.js';
+import { Locality, type FlowEnds } from '../flows/locality.js';
 import { DnsNameCache } from '../flows/names.js';
 import { isSharedFact } from '../flows/shard.js';
 import { DEFAULT_MAX_FLOWS, DEFAULT_TIMEOUTS, FlowTable, isEpochEnd, type FlowTimeouts } from '../flows/table.js';
@@ -102,7 +102,8 @@ export class FlowMeter {
     this.ownClock = !opts.shardWorker;
     this.decodeWarn = this.ownClock ? this.warnings : MUTED;
     this.warn = this.warnings;
-    this.locality = opts.localNetworks?.length ? new Locality(opts.localNetworks) : DEFAULT_LOCALITY;
+    // Each run learns its own link: the locality is never shared between meters.
+    this.locality = new Locality(opts.localNetworks ?? []);
     this.table = new FlowTable((f, why) => this.flowEnded(f, why), { ...DEFAULT_TIMEOUTS, ...opts.timeouts }, opts.maxFlows ?? DEFAULT_MAX_FLOWS, this.locality);
   }
 
@@ -124,16 +125,12 @@ export class FlowMeter {
       if (isEpochEnd(this.table.tick(d), this.packets)) this.endEpoch();
     }
     if (!ok) return this.arp(d);
+    if (d.proto === ICMP6) this.neighbour(d);
     const flow = this.table.update(d);
+    if (flow.localVersion !== this.locality.version) this.relocate(flow);
     const orig = this.table.isOrig;
     if (orig ? flow.srcLocal : flow.dstLocal) this.sawLocalSender(d, flow, orig);
-    if (flow.srcPkts + flow.dstPkts === 1 && flow.srcLocal && !flow.dstLocal) {
-      // A flow resuming an idle session already carries that session's names.
-      const byIp = this.names.lookup(flow.srcIp, flow.dstIp, d.ts);
-      const byMac = flow.srcMac >= 0 ? this.names.lookup(macKey(flow.srcMac), flow.dstIp, d.ts) : byIp;
-      flow.dnsName = byIp.name ?? byMac.name ?? flow.dnsName;
-      flow.resolved ||= byIp.resolved || byMac.resolved;
-    }
+    if (flow.srcPkts + flow.dstPkts === 1 && flow.srcLocal && !flow.dstLocal) this.name(flow, d.ts);
     if (d.payLen === 0) return;
     if (d.proto === UDP) this.udpPayload(d, flow, orig);
     else if (d.proto === TCP) this.tcpPayload(d, flow, orig);
@@ -162,14 +159,46 @@ export class FlowMeter {
     else if (isSharedFact(d)) this.sharedFact(d);
   }
 
+  /** The name the flow's initiator resolved its destination by; a flow resuming an idle session already has its session's. */
+  private name(flow: Flow, ts: number): void {
+    const byIp = this.names.lookup(flow.srcIp, flow.dstIp, ts);
+    const byMac = flow.srcMac >= 0 ? this.names.lookup(macKey(flow.srcMac), flow.dstIp, ts) : byIp;
+    flow.dnsName = byIp.name ?? byMac.name ?? flow.dnsName;
+    flow.resolved ||= byIp.resolved || byMac.resolved;
+  }
+
+  /**
+   * Addresses learnt on the link since the flow was judged local or not (its
+   * first packets may come before the ARP or neighbour discovery that shows
+   * the host is here): an end learnt since is local now. A flow that became
+   * outbound this way is named as it would have been at its first packet.
+   */
+  private relocate(flow: Flow): void {
+    const where = this.locality;
+    const wasOutbound = flow.srcLocal && !flow.dstLocal;
+    flow.srcLocal ||= where.localText(flow.srcIp, flow.v6);
+    flow.dstLocal ||= where.localText(flow.dstIp, flow.v6);
+    flow.localVersion = where.version;
+    if (!wasOutbound && flow.srcLocal && !flow.dstLocal) this.name(flow, flow.first);
+  }
+
+  /** IPv6 neighbour discovery (solicitation 135, advertisement 136): its target address is on the link. */
+  private neighbour(d: Decoded): void {
+    if ((d.icmpType !== 135 && d.icmpType !== 136) || d.payLen < 20) return;
+    this.locality.learn6(ip6String(d.data, d.payOff + 4));
+  }
+
   private arp(d: Decoded): void {
     if (!d.isArp || d.srcMac < 0) return;
     const arp = parseArp(d.data, d.payOff, d.payLen);
+    // Whoever sends ARP is on the link, whatever its address.
+    if (arp) this.locality.learn4(arp.ip);
     if (arp && this.locality.local4(arp.ip)) this.inventory.seen(arp.mac, arp.ip === 0 ? '' : ip4String(arp.ip), d.ts);
   }
 
   /** Another shard's DNS answer, DHCP or SSDP packet: only the names and device facts in it. */
   private sharedFact(d: Decoded): void {
+    if (d.proto === ICMP6) return this.neighbour(d);
     this.warn = MUTED;
     try {
       const { sport, dport } = d;
@@ -346,13 +375,14 @@ export class FlowMeter {
   private ssdp(d: Decoded, ip: string): void {
     const r = parseSsdp(d.data, d.payOff, d.payLen);
     if (!r) return;
-    const local = d.ipVersion === 4 ? this.locality.local4(d.src4) : this.locality.local6(d.data, d.src6Off);
+    const local = d.ipVersion === 4 ? this.locality.local4(d.src4) : this.locality.local6(d.data, d.src6Off, ip);
     if (!local) return;
     if (r.server && r.kind !== 'search') this.inventory.ssdpServer(d.srcMac, ip, r.server, d.ts);
     if (r.userAgent) this.inventory.userAgent(d.srcMac, ip, r.userAgent, d.ts);
   }
 
   private flowEnded(f: Flow, reason: FlowEndReason): void {
+    if (f.localVersion !== this.locality.version) this.relocate(f);
     this.flows++;
     const serverName = f.sni ?? f.httpHost ?? f.dnsName;
     this.inventory.flowEnded(f, serverName);

@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { Locality } from '../../../sensor/flows/locality.js';
 import { phonehome } from '../../helpers/cli.js';
 import { dnsResponse, packet, tcpSession, udpFrame } from '../../helpers/build.js';
+import { tcp6Session } from '../../helpers/frames.js';
+import { ETH_ARP, ETH_IPV6, ethernet, icmp, ip4Bytes, ip6Bytes, ipv6, macBytes } from '../decode/frames.js';
 import { capture } from '../../helpers/detection.js';
 import { mmdbCountry } from '../../helpers/mmdblookup.js';
 import { ROUTER } from '../../helpers/scenarios.js';
@@ -84,5 +86,62 @@ describe('--local-networks', () => {
     const r = phonehome(['analyze', fixture('Withings'), '--local-networks', '10.0.0.0/8,nonsense']);
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe("phonehome: --local-networks: 'nonsense' is not a network like 192.0.2.0/24 or 2001:db8::/32");
+  });
+});
+
+describe('learnt on the link, with no flag', () => {
+  const router = { mac: ROUTER.mac, ip: '141.30.0.1', port: 0 };
+  const arp = (t: number, mac: string, ip: string, target: string) => {
+    const body = Buffer.alloc(28);
+    body.writeUInt16BE(1, 0);
+    body.writeUInt16BE(0x0800, 2);
+    body[4] = 6;
+    body[5] = 4;
+    body.writeUInt16BE(1, 6);
+    macBytes(mac).copy(body, 8);
+    ip4Bytes(ip).copy(body, 14);
+    ip4Bytes(target).copy(body, 24);
+    return packet(t, ethernet('ff:ff:ff:ff:ff:ff', mac, ETH_ARP, body));
+  };
+  /** A neighbour advertisement (136, solicited and override) for `target`, sent by `mac` from `target`. */
+  const advert = (t: number, mac: string, target: string) => {
+    const rest = Buffer.concat([Buffer.from([0x60, 0, 0, 0]), ip6Bytes(target)]);
+    return packet(t, ethernet(ROUTER.mac, mac, ETH_IPV6, ipv6(target, 'fe80::1', 58, icmp(136, 0, rest))));
+  };
+  const judged = (file: string, extra: string[] = []) => JSON.parse(phonehome(['analyze', file, '--no-profiles', '--json', ...extra]).stdout);
+
+  it('a dual-stack device calling a watched country over IPv6 from its global address is a device with a geo-callback', () => {
+    const server6 = '240e:ff:e020::1';
+    expect(mmdbCountry(defaultDatabase(), server6)).toBe('CN');
+    const dev = { mac: '02:11:22:33:44:66', ip: '2a02:8071:1:2::66', port: 40000 };
+    const file = capture([
+      advert(1000, dev.mac, dev.ip),
+      ...tcp6Session(1001, dev, { mac: ROUTER.mac, ip: server6, port: 443 }),
+    ]);
+    for (const extra of [[], ['--workers', '2']]) {
+      const out = judged(file, extra);
+      expect(out.devices.find((d: { mac: string }) => d.mac === dev.mac)?.ips, extra.join(' ')).toEqual([dev.ip]);
+      const geo = out.alerts.filter((a: { rule: string }) => a.rule === 'geo-callback');
+      expect(geo.map((a: { device: { mac: string }; destination: { ip: string } }) => [a.device.mac, a.destination.ip]), extra.join(' ')).toEqual([[dev.mac, server6]]);
+    }
+  });
+
+  it('a device with a public IPv4 address, seen in ARP, is a device with a geo-callback; without its ARP it is not', () => {
+    const server = '114.114.114.114';
+    const dev = { mac: '02:11:22:33:44:77', ip: '141.30.5.11', port: 40000 };
+    const session = tcpSession(1001, dev, { mac: ROUTER.mac, ip: server, port: 443 });
+    const seen = judged(capture([arp(1000, dev.mac, dev.ip, router.ip), ...session]));
+    expect(seen.devices.find((d: { mac: string }) => d.mac === dev.mac)?.ips).toEqual([dev.ip]);
+    expect(seen.alerts.filter((a: { rule: string }) => a.rule === 'geo-callback').map((a: { destination: { ip: string } }) => a.destination.ip)).toEqual([server]);
+    const unseen = judged(capture(session));
+    expect(unseen.devices.map((d: { mac: string }) => d.mac)).not.toContain(dev.mac);
+    expect(unseen.alerts).toEqual([]);
+  });
+
+  it('an address learnt after a flow began still makes that flow local (ARP after the first packets)', () => {
+    const server = '114.114.114.114';
+    const dev = { mac: '02:11:22:33:44:88', ip: '141.30.5.12', port: 40000 };
+    const out = judged(capture([...tcpSession(1000, dev, { mac: ROUTER.mac, ip: server, port: 443 }), arp(1000.035, dev.mac, dev.ip, router.ip)]));
+    expect(out.alerts.filter((a: { rule: string }) => a.rule === 'geo-callback').map((a: { device: { mac: string } }) => a.device.mac)).toEqual([dev.mac]);
   });
 });

@@ -110,7 +110,7 @@ function planted(): string {
 }
 
 describe('isSharedFact', () => {
-  it('picks the frames tshark dissects as DNS or LLMNR answers, DHCP, DHCPv6 or SSDP (not mDNS), in real and planted captures', async () => {
+  it('picks the frames tshark dissects as DNS or LLMNR answers, DHCP, DHCPv6, SSDP (not mDNS) or IPv6 neighbour discovery, in real and planted captures', async () => {
     const files = [...['HueBridge', 'D-LinkCam', 'EdimaxCam1', 'HueSwitch', 'TP-LinkPlugHS110', 'WeMoSwitch', 'Withings'].map(fixture), planted()];
     const kinds: Record<string, number> = { dns: 0, llmnr: 0, dhcp: 0, dhcpv6: 0, ssdp: 0, 'dns over tcp': 0 };
     for (const f of files) {

@@ -68,7 +68,7 @@ describe('Router', () => {
     }
   }, 60_000);
 
-  it('DNS answers, DHCP, SSDP (as tshark finds them) and ARP go to every shard: owned by one, shared with the others; nothing else is shared', async () => {
+  it('DNS answers, DHCP, SSDP, neighbour discovery (as tshark finds them) and ARP go to every shard: owned by one, shared with the others; nothing else is shared', async () => {
     const count = 3;
     let sharedFacts = 0;
     let arp = 0;
