@@ -78,9 +78,9 @@ export async function pool<T, R>(items: T[], limit: number, fn: (t: T) => Promis
 /**
  * tshark's display filter for the frames every shard of `--workers` reads
  * whoever owns their flow: a DNS or LLMNR answer (from the server port), or
- * a DHCP, DHCPv6 or SSDP message that is not mDNS, or IPv6 neighbour discovery;
- * not the copies inside ICMP
- * errors. Use with IP reassembly off, so every fragment stands on its own.
+ * a DHCP, DHCPv6 or SSDP message that is not mDNS, or IPv6 neighbour
+ * discovery; not the copies inside ICMP errors. Use with IP reassembly off,
+ * so every fragment stands on its own.
  */
 export const SHARED_FACTS_FILTER =
   '(icmpv6.type == 135 || icmpv6.type == 136) || (!icmp && !icmpv6 && ((dns.flags.response == 1 && (udp.srcport == 53 || udp.srcport == 5355 || tcp.srcport == 53)) || ((dhcp || dhcpv6 || ssdp) && !(udp.port == 5353))))';
