@@ -90,8 +90,11 @@ export class AlertBook {
       if (d.rollup) return this.account(d.rollup, f);
       open = d.rollup = this.rollup(rule, f, a);
     } else {
-      open = this.create(rule, `${rule}|${a.device.mac ?? a.device.ip}|${key}`, f, a.device, a.profile, a.destination(), a.message(), a.reason(), {});
+      const id = `${rule}|${a.device.mac ?? a.device.ip}|${key}`;
+      open = this.create(rule, id, f, a.device, a.profile, a.destination(), a.message(), a.reason(), {});
       if (a.windowS !== undefined) open.windowEnd = f.ts + a.windowS;
+      // One alert for good: the same id in every run and every sensor, so the collector keeps one.
+      if (a.windowS === Infinity) open.rec.id = alertId(id, '');
       d.open.set(key, open);
       a.evidence?.(open.rec.evidence);
     }

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { FlowRecord } from '../../../../contract/types.js';
 import { packet, tcpSession, udpFrame, type Endpoint } from '../../../helpers/build.js';
 import { alertsOf, capture, COUNTRY_DB, detectionsFile, notInternet, profilesDir, runPipeline, type PipelineRun } from '../../../helpers/detection.js';
+import type { TestPacket } from '../../../helpers/pcap.js';
 import { ROUTER, Scenario } from '../../../helpers/scenarios.js';
 
 const T0 = 1_700_000_000;
@@ -26,6 +27,8 @@ documented: []
 let file = '';
 let shipped: PipelineRun;
 let own: PipelineRun;
+/** the windowed device's own packets */
+const windowedPackets: TestPacket[] = [];
 
 /** Flows a device opened to the Internet, by the records' own addresses. */
 const internetFlows = (flows: FlowRecord[], mac: string) => flows.filter((f) => f.src_mac === mac && !notInternet(f.dst_ip));
@@ -43,7 +46,11 @@ beforeAll(async () => {
   s.packets.push(...tcpSession(T0 + 300, local, { ...ROUTER, port: 80 }));
   s.packets.push(packet(T0 + 310, udpFrame({ ...local, port: 1900 }, { mac: '01:00:5e:7f:ff:fa', ip: '239.255.255.250', port: 1900 }, Buffer.from('M-SEARCH * HTTP/1.1\r\n\r\n'))));
   // two flows, then two more past a 600-second window
-  for (const t of [0, 100, 700, 800]) s.tls(T0 + 500 + t, { ...windowed, port: windowed.port + t }, server('81.2.69.151'), null);
+  for (const t of [0, 100, 700, 800]) {
+    const before = s.packets.length;
+    s.tls(T0 + 500 + t, { ...windowed, port: windowed.port + t }, server('81.2.69.151'), null);
+    windowedPackets.push(...s.packets.slice(before));
+  }
   s.tls(T0 + 50, esp, server('216.160.83.58'), null);
   file = capture(s);
   shipped = await runPipeline([file], { geoip: [COUNTRY_DB] });
@@ -90,5 +97,19 @@ describe('unprofiled-device', () => {
     expect(a[0].evidence.last_seen).toBeCloseTo(flows[3].ts + flows[3].duration, 6);
     // the streaming sink heard it once
     expect(own.fired.filter((x) => x.rule === 'unprofiled-device' && x.device.mac === windowed.mac)).toHaveLength(1);
+  });
+
+  it('has the same id in every run over the device: a restarted sensor, or a second one, adds to the alert the collector has', async () => {
+    // Two halves of the same capture, analysed apart as a sensor that restarted would: different first flows, one id.
+    const all = internetFlows(own.flows, windowed.mac);
+    const first = await runPipeline(capture(windowedPackets.filter((p) => p.tsSec - T0 < 1000)), { profilesDir: null });
+    const second = await runPipeline(capture(windowedPackets.filter((p) => p.tsSec - T0 >= 1000)), { profilesDir: null });
+    const [a] = alertsOf(first.alerts, 'unprofiled-device', windowed.mac);
+    const [b] = alertsOf(second.alerts, 'unprofiled-device', windowed.mac);
+    expect([a.evidence.uids, b.evidence.uids]).toEqual([all.slice(0, 2).map((f) => f.uid), all.slice(2).map((f) => f.uid)]);
+    expect(a.id).toBe(b.id);
+    // Other devices keep other ids.
+    const others = first.alerts.filter((x) => x.rule === 'unprofiled-device' && x.device.mac !== windowed.mac);
+    for (const o of others) expect(o.id).not.toBe(a.id);
   });
 });
