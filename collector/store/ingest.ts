@@ -106,10 +106,25 @@ function alertColumns(a: AlertRecord) {
     device_mac: optStr(device.mac, 'device.mac'),
     device_ip: str(device.ip, 'device.ip'),
     device_profile: optStr(device.profile, 'device.profile'),
-    dst_country: destination ? optStr(destination.country, 'destination.country') : null,
+    dst_country: alertCountry(evidence, destination),
     evidence_flows: int(evidence.flows, 'evidence.flows'),
     record: JSON.stringify(a),
   };
+}
+
+/**
+ * The country an alert is filed under (the API's `country` filter, the
+ * metrics' label): for a watched-country callback the watched country that
+ * made the call, which for an operator or a name is not where the address is
+ * hosted; else the destination's country.
+ */
+function alertCountry(evidence: Record<string, unknown>, destination: Record<string, unknown> | null): string | null {
+  const watch = evidence.watch;
+  if (watch !== null && typeof watch === 'object' && !Array.isArray(watch)) {
+    const country = (watch as Record<string, unknown>).country;
+    if (country !== undefined && country !== null) return str(country, 'evidence.watch.country');
+  }
+  return destination ? optStr(destination.country, 'destination.country') : null;
 }
 
 /** Returns true when the alert is new to the database. */

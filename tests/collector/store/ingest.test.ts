@@ -118,6 +118,22 @@ describe.each(BACKENDS)('$name store: ingest', (backend) => {
     expect(stored.mac).toBe(mac);
   });
 
+  test('a callback watched for its operator or name is filed under the watched country, not where the address is hosted', async () => {
+    const hosted = { ...fx.alert.destination!, country: 'SG' };
+    const byOperator: AlertRecord = {
+      ...fx.alert, id: 'geo-by-operator', rule: 'geo-callback', destination: hosted,
+      evidence: { ...fx.alert.evidence, watch: { by: ['operator'], country: 'CN', operator: 'Alibaba Cloud', asn: 45102, name: null } },
+    };
+    const byAddress: AlertRecord = { ...fx.alert, id: 'geo-by-address', rule: 'geo-callback', destination: hosted, evidence: { ...fx.alert.evidence } };
+    await store.ingest(SENSOR, [alertEv(byOperator), alertEv(byAddress)], T0);
+    expect((await store.listAlerts({ country: 'CN', limit: 10 })).items.map((a) => a.id)).toEqual(['geo-by-operator']);
+    expect((await store.listAlerts({ country: 'SG', limit: 10 })).items.map((a) => a.id)).toEqual(['geo-by-address']);
+    // the record keeps where the address is hosted
+    expect((await store.listAlerts({ country: 'CN', limit: 10 })).items[0].destination?.country).toBe('SG');
+    const counts = (await store.metrics()).alerts.filter((a) => a.rule === 'geo-callback').map((a) => [a.country, a.count]).sort();
+    expect(counts).toEqual([['CN', 1], ['SG', 1]]);
+  });
+
   test('an alert that grows replaces its evidence and keeps its analyst state; a stale copy changes nothing', async () => {
     const a = fx.alert;
     await store.ingest(SENSOR, [alertEv(a)], T0);
