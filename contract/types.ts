@@ -74,6 +74,10 @@ export interface DnsRecord {
 export interface DeviceDestination {
   ip: string;
   name: string | null;
+  /** the destination's country, autonomous system and its operator (GeoIP), as its flows have them */
+  country?: string | null;
+  asn?: number | null;
+  as_org?: string | null;
   ports: number[];
   protos: string[];
   flows: number;

@@ -1,4 +1,4 @@
-import type { FlowRecord } from '../../contract/types.js';
+import type { DeviceRecord, FlowRecord } from '../../contract/types.js';
 import type { DeviceFacts } from '../devices/inventory.js';
 import { endsOf, type FlowEnds } from '../flows/locality.js';
 import type { GeoIp, GeoInfo } from './geoip.js';
@@ -27,4 +27,15 @@ export function enrichFlow(rec: FlowRecord, device: DeviceFacts | null, resolved
   rec.dst_asn = dst.asn;
   rec.dst_as_org = dst.as_org;
   return { rec, device, resolved, dst, ends };
+}
+
+/** Each device's destinations (devices.json) with the country, AS and operator their flows have. */
+export function enrichDevices(devices: DeviceRecord[], geo: GeoIp): DeviceRecord[] {
+  for (const d of devices) {
+    d.destinations = d.destinations.map(({ ip, name, ...rest }) => {
+      const g = geo.lookup(ip);
+      return { ip, name, country: g.country, asn: g.asn, as_org: g.as_org, ...rest };
+    });
+  }
+  return devices;
 }

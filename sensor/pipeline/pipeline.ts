@@ -1,7 +1,7 @@
 import type { AlertRecord, DeviceRecord, DnsRecord, FlowRecord } from '../../contract/types.js';
 import type { PacketSink } from '../capture/packet.js';
 import type { Detector, FlowRef } from '../detect/engine.js';
-import { enrichFlow, type EnrichedFlow } from '../enrich/destination.js';
+import { enrichDevices, enrichFlow, type EnrichedFlow } from '../enrich/destination.js';
 import { FlowMeter } from './meter.js';
 import { detectorOf, loadAnalysis, type AnalysisOptions, type AnalysisSetup } from './setup.js';
 
@@ -100,7 +100,7 @@ export class Pipeline {
   }
 
   devices(): DeviceRecord[] {
-    return this.meter.inventory.records();
+    return enrichDevices(this.meter.inventory.records(), this.setup.geo);
   }
 
   /** End of everything: every live flow ends (end_reason 'end'). Only once. */

@@ -6,6 +6,7 @@ import { CaptureError, UsageError } from '../errors.js';
 import { expandInputs, type ExpandedInputs } from '../capture/inputs.js';
 import { firstTimestamp, readCaptureFile, readCaptureStream, type ReadResult } from '../capture/reader.js';
 import type { Detector } from '../detect/engine.js';
+import { enrichDevices } from '../enrich/destination.js';
 import { writeEvidence } from '../output/evidence.js';
 import { JsonlWriter } from '../output/jsonl.js';
 import { analyzeSharded, type ShardedInput } from '../parallel/shards.js';
@@ -133,7 +134,7 @@ async function inShards(run: Run, setup: AnalysisSetup): Promise<{ detector: Det
     },
   );
   r.files.forEach((read, i) => noteRead(run, run.names[i], read));
-  return { detector, counts: { ...r, decodeWarnings: r.warnings } };
+  return { detector, counts: { ...r, devices: enrichDevices(r.devices, setup.geo), decodeWarnings: r.warnings } };
 }
 
 async function finishRun(run: Run, detector: Detector, counts: RunCounts, notes: string[]): Promise<AnalyzeResult> {

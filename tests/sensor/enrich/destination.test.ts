@@ -3,18 +3,20 @@
 // them; local and special addresses (private, link-local, multicast,
 // documentation) get nothing, even where a database has an entry for them.
 import { describe, expect, it } from 'vitest';
-import type { FlowRecord } from '../../../contract/types.js';
+import type { DeviceRecord, FlowRecord } from '../../../contract/types.js';
 import type { DeviceFacts } from '../../../sensor/devices/inventory.js';
 import { enrichFlow } from '../../../sensor/enrich/destination.js';
 import { defaultDatabase, GeoIp } from '../../../sensor/enrich/geoip.js';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { tcpSession, type Endpoint } from '../../helpers/build.js';
 import { fixture, GEOIP_DIR } from '../../helpers/corpus.js';
 import { ASN_DB, capture, COUNTRY_DB, notInternet } from '../../helpers/detection.js';
 import { tcp6Session } from '../../helpers/frames.js';
 import { mmdbCountry, mmdbValue } from '../../helpers/mmdblookup.js';
 import { phonehomeView } from '../../helpers/phonehome.js';
+import { phonehome } from '../../helpers/cli.js';
 
 const T0 = 1_700_000_000;
 const device: Endpoint = { mac: '02:20:00:00:00:01', ip: '192.168.1.20', port: 40000 };
@@ -95,4 +97,23 @@ describe('enrichFlow', () => {
     expect(pub).toBeGreaterThan(20);
     expect([...countryOf.values()].filter((c) => c !== null).length).toBeGreaterThan(10);
   });
+});
+
+describe('devices.json destinations', () => {
+  it('carry the country mmdblookup reads, and the AS and operator their own flows carry', () => {
+    const out = mkdtempSync(join(tmpdir(), 'phonehome-devdest-'));
+    const r = phonehome(['analyze', dirname(fixture('Withings')), '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const devices = JSON.parse(readFileSync(join(out, 'devices.json'), 'utf8')) as DeviceRecord[];
+    const flows = readFileSync(join(out, 'flows.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as FlowRecord);
+    const dests = devices.flatMap((d) => d.destinations);
+    expect(dests.length).toBeGreaterThan(5);
+    for (const x of dests) {
+      expect(Object.keys(x).slice(0, 5)).toEqual(['ip', 'name', 'country', 'asn', 'as_org']);
+      expect(x.country, x.ip).toBe(mmdbCountry(defaultDatabase(), x.ip));
+      const f = flows.find((g) => g.dst_ip === x.ip && g.dst_country !== null);
+      if (f) expect([x.asn, x.as_org], x.ip).toEqual([f.dst_asn, f.dst_as_org]);
+    }
+    expect(dests.some((x) => x.asn !== null && x.as_org !== null)).toBe(true);
+  }, 60_000);
 });
