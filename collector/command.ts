@@ -62,7 +62,17 @@ export async function runCollector(argv: string[]): Promise<number> {
 
   const store = await openStore(config.db);
   const app = await buildCollector(config, store);
-  await app.listen({ host: config.host, port: config.port });
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (e) {
+    await app.close();
+    await store.close();
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'EACCES') {
+      throw new CollectorConfigError(`--listen ${config.host}:${config.port}: ${code === 'EADDRINUSE' ? 'the port is in use' : code === 'EACCES' ? 'not allowed to listen there' : 'no such local address'} (${code})`);
+    }
+    throw e;
+  }
   app.log.info({ db: store.kind, sensors: config.sensorTokens.map((t) => t.name), alertmanager: config.alertmanager }, 'collector ready');
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

@@ -2,6 +2,7 @@
 // exit code 2, where settings come from (flags over the environment over a
 // config file), and a clean stop on SIGTERM.
 import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +59,17 @@ describe('phonehome collector', () => {
     const bad = refusal(['--db', 'mysql://root:hunter2@db/x', ...SENSOR, ...API]);
     expect(bad).toMatch(/^phonehome: database URL must be sqlite:PATH or postgres:\/\/\.\.\., got /);
     expect(bad).not.toContain('hunter2');
+  });
+
+  it('a port already in use is one line with exit 2, not an internal error', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const port = (busy.address() as AddressInfo).port;
+    try {
+      expect(refusal(['--listen', `127.0.0.1:${port}`, '--db', db(), ...SENSOR, ...API])).toBe(`phonehome: --listen 127.0.0.1:${port}: the port is in use (EADDRINUSE)`);
+    } finally {
+      busy.close();
+    }
   });
 
   it('flags win over the environment, which wins over the config file; SIGTERM stops it with exit 0', async () => {

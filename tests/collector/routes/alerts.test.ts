@@ -39,6 +39,15 @@ describe.each(backends)('alerts API on %s', (_name, dbUrl) => {
     expect(byDevice.length).toBe(events.alerts.filter((a) => a.device.mac === mac).length);
     expect((await api(c.url, '/api/v1/alerts?severity=urgent')).status).toBe(400);
     expect((await api(c.url, '/api/v1/alerts?from=yesterday')).status).toBe(400);
+    // Only epoch seconds and ISO 8601: a lenient date parser reads these as the year 2001.
+    for (const bad of ['-1', "' OR '1'='1", '1 2', '2024-13']) {
+      const r = await api(c.url, `/api/v1/alerts?from=${encodeURIComponent(bad)}`);
+      expect(r.status, bad).toBe(400);
+      expect((await r.json()).message, bad).toContain('must be epoch seconds or an ISO 8601 time');
+    }
+    for (const good of ['0', '1700000000.5', '2016-04-21', '2016-04-21T13:00:00Z', '2016-04-21T13:00:00.123+02:00']) {
+      expect((await api(c.url, `/api/v1/alerts?from=${encodeURIComponent(good)}`)).status, good).toBe(200);
+    }
   });
 
   it('an analyst acknowledges an alert with a note; the evidence pcap downloads', async () => {
