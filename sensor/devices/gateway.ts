@@ -13,12 +13,6 @@ const MAX_NEXT_HOPS = 4096;
 
 const isGroup = (mac: number) => (Math.floor(mac / 2 ** 40) & 1) === 1;
 
-/** A MAC's text form ("00:17:88:24:76:ff") as the 48-bit number the inventory keys by; -1 if it is not one. */
-export function macNumber(mac: string): number {
-  const hex = mac.replace(/[:-]/g, '');
-  return /^[0-9a-fA-F]{12}$/.test(hex) ? parseInt(hex, 16) : -1;
-}
-
 /**
  * The next hops toward the Internet, learned from flows: the destination
  * MAC of a flow a local host opened to an Internet address, and the source

@@ -4,7 +4,7 @@ import { protoName } from '../flows/flow.js';
 import { macString } from '../util/addr.js';
 import { EarliestSet } from '../util/bounded.js';
 import { cloudName, identifyBrand, type BrandEvidence, type BrandResult } from './brand.js';
-import { macNumber, NextHops } from './gateway.js';
+import { NextHops } from './gateway.js';
 import { lookupManufacturer, type Manufacturer } from './oui.js';
 
 /** What detection needs to know about the local host behind a flow. */
@@ -328,16 +328,6 @@ export class Inventory {
       role: this.roleOf(dev.mac),
       joined_at: dev.joinedAt,
     };
-  }
-
-  /**
-   * Whether a MAC (text or 48-bit number) is a gateway: it carried traffic
-   * between local hosts and at least GATEWAY_MIN_PEERS Internet addresses
-   * (gateway.ts). Known from the flows that ended so far.
-   */
-  isGateway(mac: string | number): boolean {
-    const n = typeof mac === 'number' ? mac : macNumber(mac);
-    return n >= 0 && this.hops.isGateway(n);
   }
 
   private roleOf(mac: number): 'device' | 'gateway' {
