@@ -11,7 +11,8 @@ export interface Endpoint {
 const macBytes = (m: string) => Buffer.from(m.replace(/:/g, ''), 'hex');
 const ipBytes = (ip: string) => Buffer.from(ip.split('.').map(Number));
 
-function checksum(b: Buffer): number {
+/** The Internet checksum (RFC 1071) of `b`. */
+export function checksum(b: Buffer): number {
   let s = 0;
   for (let i = 0; i + 1 < b.length; i += 2) s += b.readUInt16BE(i);
   if (b.length % 2) s += b[b.length - 1] << 8;
@@ -19,7 +20,8 @@ function checksum(b: Buffer): number {
   return ~s & 0xffff;
 }
 
-function ipv4(src: string, dst: string, proto: number, payload: Buffer): Buffer {
+/** An IPv4 header with its checksum, then `payload`. */
+export function ipv4(src: string, dst: string, proto: number, payload: Buffer): Buffer {
   const h = Buffer.alloc(20);
   h[0] = 0x45;
   h.writeUInt16BE(20 + payload.length, 2);
@@ -31,7 +33,8 @@ function ipv4(src: string, dst: string, proto: number, payload: Buffer): Buffer 
   return Buffer.concat([h, payload]);
 }
 
-function eth(src: string, dst: string, type: number, payload: Buffer): Buffer {
+/** An Ethernet II header, then `payload`. */
+export function eth(src: string, dst: string, type: number, payload: Buffer): Buffer {
   const h = Buffer.alloc(14);
   macBytes(dst).copy(h, 0);
   macBytes(src).copy(h, 6);
@@ -87,17 +90,20 @@ export function packet(ts: number, data: Buffer): TestPacket {
   return { tsSec: sec, tsUsec: Math.round((ts - sec) * 1e6), data, wirelen: data.length };
 }
 
+/** How a TCP segment is framed: over IPv4 (tcpFrame) or IPv6 (frames.ts tcp6Frame). */
+export type TcpFramer = (from: Endpoint, to: Endpoint, flags: number, payload?: Buffer) => Buffer;
+
 /** One complete TCP connection: handshake, a request and a response, teardown. */
-export function tcpSession(t0: number, client: Endpoint, server: Endpoint, request = Buffer.from('hello'), response = Buffer.from('world')): TestPacket[] {
+export function tcpSession(t0: number, client: Endpoint, server: Endpoint, request = Buffer.from('hello'), response = Buffer.from('world'), frame: TcpFramer = tcpFrame): TestPacket[] {
   const { SYN, ACK, PSH, FIN } = TCP_FLAGS;
   return [
-    packet(t0, tcpFrame(client, server, SYN)),
-    packet(t0 + 0.01, tcpFrame(server, client, SYN | ACK)),
-    packet(t0 + 0.02, tcpFrame(client, server, ACK)),
-    packet(t0 + 0.03, tcpFrame(client, server, PSH | ACK, request)),
-    packet(t0 + 0.04, tcpFrame(server, client, PSH | ACK, response)),
-    packet(t0 + 0.05, tcpFrame(client, server, FIN | ACK)),
-    packet(t0 + 0.06, tcpFrame(server, client, FIN | ACK)),
-    packet(t0 + 0.07, tcpFrame(client, server, ACK)),
+    packet(t0, frame(client, server, SYN)),
+    packet(t0 + 0.01, frame(server, client, SYN | ACK)),
+    packet(t0 + 0.02, frame(client, server, ACK)),
+    packet(t0 + 0.03, frame(client, server, PSH | ACK, request)),
+    packet(t0 + 0.04, frame(server, client, PSH | ACK, response)),
+    packet(t0 + 0.05, frame(client, server, FIN | ACK)),
+    packet(t0 + 0.06, frame(server, client, FIN | ACK)),
+    packet(t0 + 0.07, frame(client, server, ACK)),
   ];
 }

@@ -1,10 +1,8 @@
 // Frames build.ts does not make: ICMP echo over IPv4, and TCP over IPv6.
 // Real headers and checksums, so tshark dissects them like captured traffic.
 import { isIP } from 'node:net';
-import { packet, TCP_FLAGS, type Endpoint } from './build.js';
+import { checksum, eth, ipv4, packet, tcpSession, type Endpoint } from './build.js';
 import type { TestPacket } from './pcap.js';
-
-const macBytes = (m: string) => Buffer.from(m.replace(/:/g, ''), 'hex');
 
 function sum16(b: Buffer, s = 0): number {
   for (let i = 0; i + 1 < b.length; i += 2) s += b.readUInt16BE(i);
@@ -15,14 +13,6 @@ function sum16(b: Buffer, s = 0): number {
 function fold(s: number): number {
   while (s >> 16) s = (s & 0xffff) + (s >> 16);
   return ~s & 0xffff;
-}
-
-function eth(src: string, dst: string, type: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(14);
-  macBytes(dst).copy(h, 0);
-  macBytes(src).copy(h, 6);
-  h.writeUInt16BE(type, 12);
-  return Buffer.concat([h, payload]);
 }
 
 /** The 16 bytes of an IPv6 address written in any RFC 4291 text form. */
@@ -43,19 +33,10 @@ export function icmpEchoFrame(from: Endpoint, to: Endpoint, type: 0 | 8, id: num
   const icmp = Buffer.alloc(8 + 32, 0x61);
   icmp[0] = type;
   icmp[1] = 0;
-  icmp.writeUInt16BE(0, 2);
   icmp.writeUInt16BE(id, 4);
   icmp.writeUInt16BE(seq, 6);
-  icmp.writeUInt16BE(fold(sum16(icmp)), 2);
-  const ip = Buffer.alloc(20);
-  ip[0] = 0x45;
-  ip.writeUInt16BE(20 + icmp.length, 2);
-  ip[8] = 64;
-  ip[9] = 1;
-  Buffer.from(from.ip.split('.').map(Number)).copy(ip, 12);
-  Buffer.from(to.ip.split('.').map(Number)).copy(ip, 16);
-  ip.writeUInt16BE(fold(sum16(ip)), 10);
-  return eth(from.mac, to.mac, 0x0800, Buffer.concat([ip, icmp]));
+  icmp.writeUInt16BE(checksum(icmp), 2);
+  return eth(from.mac, to.mac, 0x0800, ipv4(from.ip, to.ip, 1, icmp));
 }
 
 /** A ping and its answer. */
@@ -93,15 +74,5 @@ export function tcp6Frame(from: Endpoint, to: Endpoint, flags: number, payload: 
 
 /** One complete TCP connection over IPv6: handshake, request, response, teardown. */
 export function tcp6Session(t0: number, client: Endpoint, server: Endpoint, request = Buffer.from('hello'), response = Buffer.from('world')): TestPacket[] {
-  const { SYN, ACK, PSH, FIN } = TCP_FLAGS;
-  return [
-    packet(t0, tcp6Frame(client, server, SYN)),
-    packet(t0 + 0.01, tcp6Frame(server, client, SYN | ACK)),
-    packet(t0 + 0.02, tcp6Frame(client, server, ACK)),
-    packet(t0 + 0.03, tcp6Frame(client, server, PSH | ACK, request)),
-    packet(t0 + 0.04, tcp6Frame(server, client, PSH | ACK, response)),
-    packet(t0 + 0.05, tcp6Frame(client, server, FIN | ACK)),
-    packet(t0 + 0.06, tcp6Frame(server, client, FIN | ACK)),
-    packet(t0 + 0.07, tcp6Frame(client, server, ACK)),
-  ];
+  return tcpSession(t0, client, server, request, response, tcp6Frame);
 }

@@ -8,44 +8,13 @@ import type { AlertRecord, DeviceProfile, FlowRecord } from '../../contract/type
 import { parseProfileYaml } from '../../sensor/detect/profiles/yaml.js';
 import { packet, TCP_FLAGS, tcpFrame, type Endpoint } from './build.js';
 import { phonehome, type CliRun } from './cli.js';
+import { icmpEchoFrame } from './frames.js';
 import type { TestPacket } from './pcap.js';
 import { clientHello } from './scenarios.js';
 
-function checksum(b: Buffer): number {
-  let s = 0;
-  for (let i = 0; i + 1 < b.length; i += 2) s += b.readUInt16BE(i);
-  if (b.length % 2) s += b[b.length - 1] << 8;
-  while (s >> 16) s = (s & 0xffff) + (s >> 16);
-  return ~s & 0xffff;
-}
-
-/** An Ethernet/IPv4 ICMP echo request (type 8) or reply (type 0). */
-export function icmpEcho(from: Endpoint, to: Endpoint, type: 0 | 8, id: number, seq: number): Buffer {
-  const icmp = Buffer.alloc(8 + 32, 0x61);
-  icmp[0] = type;
-  icmp[1] = 0;
-  icmp.writeUInt16BE(0, 2);
-  icmp.writeUInt16BE(id, 4);
-  icmp.writeUInt16BE(seq, 6);
-  icmp.writeUInt16BE(checksum(icmp), 2);
-  const ip = Buffer.alloc(20);
-  ip[0] = 0x45;
-  ip.writeUInt16BE(20 + icmp.length, 2);
-  ip[8] = 64;
-  ip[9] = 1;
-  Buffer.from(from.ip.split('.').map(Number)).copy(ip, 12);
-  Buffer.from(to.ip.split('.').map(Number)).copy(ip, 16);
-  ip.writeUInt16BE(checksum(ip), 10);
-  const eth = Buffer.alloc(14);
-  Buffer.from(to.mac.replace(/:/g, ''), 'hex').copy(eth, 0);
-  Buffer.from(from.mac.replace(/:/g, ''), 'hex').copy(eth, 6);
-  eth.writeUInt16BE(0x0800, 12);
-  return Buffer.concat([eth, ip, icmp]);
-}
-
 /** A ping: echo request and reply. */
 export function ping(t: number, from: Endpoint, to: Endpoint, seq: number): TestPacket[] {
-  return [packet(t, icmpEcho(from, to, 8, 0x77, seq)), packet(t + 0.02, icmpEcho(to, from, 0, 0x77, seq))];
+  return [packet(t, icmpEchoFrame(from, to, 8, 0x77, seq)), packet(t + 0.02, icmpEchoFrame(to, from, 0, 0x77, seq))];
 }
 
 /** Data both ways of a TCP session already open (no SYN): `rounds` request/response pairs from t on, one second apart. */

@@ -1,24 +1,15 @@
 // The alerts API against the collector as a real process, on SQLite and on a
 // real PostgreSQL server: listing, filters, pagination, acknowledging and
 // evidence downloads.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { StoredAlert } from '../../../contract/types.js';
-import { api, SENSOR_TOKEN, startCollector, type RunningCollector } from '../../helpers/collector.js';
-import { batch, eventsOf } from '../../helpers/events.js';
-import { backends, events, useBackends, writeConfig } from './backends.js';
+import { api } from '../../helpers/collector.js';
+import { backends, events, useBackends, useLoadedCollector } from './backends.js';
 
 useBackends();
 
 describe.each(backends)('alerts API on %s', (_name, dbUrl) => {
-  let c: RunningCollector;
-  beforeAll(async () => {
-    c = await startCollector(dbUrl(), ['--config', writeConfig()]);
-    const stored = await api(c.url, '/api/v1/events', { method: 'POST', body: JSON.stringify(batch(eventsOf(events), 'b1')), token: SENSOR_TOKEN });
-    expect(stored.status).toBe(200);
-  }, 60_000);
-  afterAll(async () => {
-    expect(await c.stop()).toBe(0);
-  });
+  const c = useLoadedCollector(dbUrl);
 
   it('serves alerts newest first, filtered and paginated', async () => {
     const all: StoredAlert[] = [];

@@ -4,9 +4,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { api, SENSOR_TOKEN, startCollector, type RunningCollector } from '../../helpers/collector.js';
 import { fixture } from '../../helpers/corpus.js';
-import { realEvents, type RealEvents } from '../../helpers/events.js';
+import { batch, eventsOf, realEvents, type RealEvents } from '../../helpers/events.js';
 import { startPostgres } from '../../helpers/postgres.js';
 
 export const tmp = mkdtempSync(join(tmpdir(), 'phonehome-collector-'));
@@ -36,4 +37,25 @@ export function writeConfig(): string {
   const f = join(tmp, `collector-${Math.random()}.yaml`);
   writeFileSync(f, 'body_limit_bytes: 2097152\nrate_limit_per_minute: 30\n');
   return f;
+}
+
+/**
+ * For one describe block: a collector process on the backend with the
+ * fixture's events delivered, stopped after the block (and checked to exit 0).
+ */
+export function useLoadedCollector(dbUrl: () => string): { readonly url: string } {
+  let c: RunningCollector;
+  beforeAll(async () => {
+    c = await startCollector(dbUrl(), ['--config', writeConfig()]);
+    const stored = await api(c.url, '/api/v1/events', { method: 'POST', body: JSON.stringify(batch(eventsOf(events), 'b1')), token: SENSOR_TOKEN });
+    expect(stored.status).toBe(200);
+  }, 60_000);
+  afterAll(async () => {
+    expect(await c.stop()).toBe(0);
+  });
+  return {
+    get url() {
+      return c.url;
+    },
+  };
 }

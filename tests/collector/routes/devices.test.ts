@@ -1,22 +1,13 @@
 // The device inventory and sensor list against the collector as a real
 // process, on SQLite and on a real PostgreSQL server.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, SENSOR_TOKEN, startCollector, type RunningCollector } from '../../helpers/collector.js';
-import { batch, eventsOf } from '../../helpers/events.js';
-import { backends, events, useBackends, writeConfig } from './backends.js';
+import { describe, expect, it } from 'vitest';
+import { api, SENSOR_TOKEN } from '../../helpers/collector.js';
+import { backends, events, useBackends, useLoadedCollector } from './backends.js';
 
 useBackends();
 
 describe.each(backends)('devices API on %s', (_name, dbUrl) => {
-  let c: RunningCollector;
-  beforeAll(async () => {
-    c = await startCollector(dbUrl(), ['--config', writeConfig()]);
-    const stored = await api(c.url, '/api/v1/events', { method: 'POST', body: JSON.stringify(batch(eventsOf(events), 'b1')), token: SENSOR_TOKEN });
-    expect(stored.status).toBe(200);
-  }, 60_000);
-  afterAll(async () => {
-    expect(await c.stop()).toBe(0);
-  });
+  const c = useLoadedCollector(dbUrl);
 
   it('serves devices and sensors', async () => {
     const devices = (await (await api(c.url, '/api/v1/devices')).json()).items;

@@ -4,7 +4,9 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
+import { openStore } from '../../../collector/store/open.js';
+import type { Store } from '../../../collector/store/store.js';
 import type { AlertRecord, DeviceRecord, FlowRecord, IngestEvent } from '../../../contract/types.js';
 import { analyze } from '../../../sensor/run/analyze.js';
 import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
@@ -128,3 +130,20 @@ export const postgres: Backend = {
 };
 
 export const BACKENDS = [sqlite, postgres];
+
+/**
+ * For one describe block: the backend's server for the block, and a fresh,
+ * empty store for each test, closed after it. `store()` is the current one.
+ */
+export function useFreshStore(backend: Backend): () => Store {
+  let store: Store;
+  beforeAll(() => backend.setup(), 120_000);
+  afterAll(() => backend.teardown(), 60_000);
+  beforeEach(async () => {
+    store = await openStore(await backend.fresh());
+  });
+  afterEach(async () => {
+    await store?.close();
+  });
+  return () => store;
+}

@@ -2,12 +2,12 @@
 // event once, a batch all or nothing, nothing acknowledged ever lost.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { beforeEach, describe, expect, test } from 'vitest';
 import type { AlertRecord } from '../../../contract/types.js';
 import { StoreError } from '../../../collector/errors.js';
 import { openStore } from '../../../collector/store/open.js';
 import type { Store } from '../../../collector/store/store.js';
-import { alertEv, alertVariant, BACKENDS, COUNTRIES, deviceEv, flowEv, fx, key, SENSOR, T0, useFixture } from './backends.js';
+import { alertEv, alertVariant, BACKENDS, COUNTRIES, deviceEv, flowEv, fx, key, SENSOR, T0, useFixture, useFreshStore } from './backends.js';
 
 const ROOT = join(import.meta.dirname, '../../..');
 
@@ -31,15 +31,10 @@ for (let i = 0; ; i++) {
 `;
 
 describe.each(BACKENDS)('$name store: ingest', (backend) => {
+  const fresh = useFreshStore(backend);
   let store: Store;
-
-  beforeAll(() => backend.setup(), 120_000);
-  afterAll(() => backend.teardown(), 60_000);
-  beforeEach(async () => {
-    store = await openStore(await backend.fresh());
-  });
-  afterEach(async () => {
-    await store?.close();
+  beforeEach(() => {
+    store = fresh();
   });
 
   test('the same batch twice: the second is all duplicates and changes nothing', async () => {

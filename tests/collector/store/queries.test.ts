@@ -1,25 +1,19 @@
 // What the store reads back, on SQLite and on a real PostgreSQL server:
 // alerts filtered and paginated, devices with their countries, and the
 // metrics snapshot, each checked against the records that went in.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { beforeEach, describe, expect, test } from 'vitest';
 import type { AlertRecord, DeviceRecord, StoredAlert } from '../../../contract/types.js';
 import { StoreError } from '../../../collector/errors.js';
-import { openStore } from '../../../collector/store/open.js';
 import type { AlertFilter, MetricsSnapshot, Store } from '../../../collector/store/store.js';
-import { alertEv, alertVariant, BACKENDS, byteCmp, deviceEv, flowEv, flowVariant, fx, newestFirst, RULES, SENSOR, SEVERITIES, T0, useFixture } from './backends.js';
+import { alertEv, alertVariant, BACKENDS, byteCmp, deviceEv, flowEv, flowVariant, fx, newestFirst, RULES, SENSOR, SEVERITIES, T0, useFixture, useFreshStore } from './backends.js';
 
 useFixture();
 
 describe.each(BACKENDS)('$name store: queries', (backend) => {
+  const fresh = useFreshStore(backend);
   let store: Store;
-
-  beforeAll(() => backend.setup(), 120_000);
-  afterAll(() => backend.teardown(), 60_000);
-  beforeEach(async () => {
-    store = await openStore(await backend.fresh());
-  });
-  afterEach(async () => {
-    await store?.close();
+  beforeEach(() => {
+    store = fresh();
   });
 
   describe('filters and pagination over 50 alerts', () => {

@@ -1,23 +1,18 @@
 // The Store every collector talks to, on SQLite and on a real PostgreSQL
 // server: the same answers from both, because deployments move from one to
 // the other. Ingest, the listings and migrations have their own files.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { beforeEach, describe, expect, test } from 'vitest';
 import { openStore } from '../../../collector/store/open.js';
 import type { Store } from '../../../collector/store/store.js';
-import { alertEv, alertVariant, BACKENDS, evidenceEv, flowEv, fx, SENSOR, T0, useFixture } from './backends.js';
+import { alertEv, alertVariant, BACKENDS, evidenceEv, flowEv, fx, SENSOR, T0, useFixture, useFreshStore } from './backends.js';
 
 useFixture();
 
 describe.each(BACKENDS)('$name store', (backend) => {
+  const fresh = useFreshStore(backend);
   let store: Store;
-
-  beforeAll(() => backend.setup(), 120_000);
-  afterAll(() => backend.teardown(), 60_000);
-  beforeEach(async () => {
-    store = await openStore(await backend.fresh());
-  });
-  afterEach(async () => {
-    await store?.close();
+  beforeEach(() => {
+    store = fresh();
   });
 
   test('reports its kind and answers ping; close ends it', async () => {

@@ -2,10 +2,11 @@
 // built `phonehome sensor` as a real process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AlertRecord, FlowRecord, IngestBatch, IngestEvent } from '../../../contract/types.js';
-import { CLI } from '../../helpers/cli.js';
+import { CLI, phonehome } from '../../helpers/cli.js';
 
 export const TOKEN = 'test-token-123';
 
@@ -105,3 +106,10 @@ export async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_
 }
 
 export const jsonl = <T>(file: string): T[] => readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as T);
+
+/** What `phonehome analyze --out DIR` writes for these captures: the sensor's oracle. */
+export function analyzed(out: string, captures: string[]): { flows: FlowRecord[]; alerts: AlertRecord[] } {
+  const r = phonehome(['analyze', ...captures, '--out', out]);
+  if (r.code !== 0) throw new Error(`analyze exited ${r.code}: ${r.stderr}`);
+  return { flows: jsonl<FlowRecord>(join(out, 'flows.jsonl')), alerts: jsonl<AlertRecord>(join(out, 'alerts.jsonl')) };
+}

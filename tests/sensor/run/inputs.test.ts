@@ -26,10 +26,9 @@ import { InputReader, inputKind, type InputKind, type InputOptions } from '../..
 import { SensorMetrics } from '../../../sensor/run/metrics.js';
 import { ProcessedFiles, Spool } from '../../../sensor/run/spool.js';
 import { packet, udpFrame } from '../../helpers/build.js';
-import { phonehome } from '../../helpers/cli.js';
 import { fixture } from '../../helpers/corpus.js';
 import { writePcap, type TestPacket } from '../../helpers/pcap.js';
-import { FakeCollector, jsonl, logLines, startSensor, TOKEN, waitFor, type Running } from './helpers.js';
+import { analyzed, FakeCollector, jsonl, logLines, startSensor, TOKEN, waitFor, type Running } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'phonehome-inputs-'));
 let n = 0;
@@ -39,13 +38,6 @@ const fresh = (name: string) => {
   return d;
 };
 
-/** What analyze --out writes for these captures. */
-function analyzed(captures: string[]): { flows: FlowRecord[]; alerts: AlertRecord[] } {
-  const out = fresh('analyze');
-  const r = phonehome(['analyze', ...captures, '--out', out]);
-  expect(r.code, r.stderr).toBe(0);
-  return { flows: jsonl<FlowRecord>(join(out, 'flows.jsonl')), alerts: jsonl<AlertRecord>(join(out, 'alerts.jsonl')) };
-}
 
 const collectors: FakeCollector[] = [];
 const running: Running[] = [];
@@ -102,7 +94,7 @@ describe('a watched directory', () => {
     await waitFor('first file processed', () => logLines(r.stderr()).some((l) => l.msg === 'file processed'));
     r.child.kill('SIGTERM');
     expect(await r.exit).toBe(0);
-    const hue = analyzed([fixture('HueBridge')]);
+    const hue = analyzed(fresh('analyze'), [fixture('HueBridge')]);
     // Flows still live at the stop were ended and sent: the whole first file arrived.
     expect(c.flows()).toEqual(hue.flows);
     // Beacons were scored at the file boundary and again at the stop: the last version is analyze's.
@@ -115,7 +107,7 @@ describe('a watched directory', () => {
     // Restarted: the first file is remembered, the second (never complete before) is read now.
     const again = sensor([...args, '--once']);
     expect(await again.exit).toBe(0);
-    const plug = analyzed([fixture('TP-LinkPlugHS110')]);
+    const plug = analyzed(fresh('analyze'), [fixture('TP-LinkPlugHS110')]);
     expect(c.flows()).toEqual([...hue.flows, ...plug.flows]);
     const keys = c.events('flow').map((e) => e.key);
     expect(new Set(keys).size).toBe(keys.length);
@@ -142,7 +134,7 @@ describe('a watched directory', () => {
     expect(await r.exit).toBe(0);
     expect(processed().reduce((n, l) => n + (l.packets as number), 0)).toBe(2397);
     // Every packet once, in order, through one pipeline: the flows of the whole file.
-    expect(c.flows()).toEqual(analyzed([capture]).flows);
+    expect(c.flows()).toEqual(analyzed(fresh('analyze'), [capture]).flows);
   }, 20_000);
 });
 

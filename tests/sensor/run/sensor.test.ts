@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertRecord, DeviceRecord, FlowRecord } from '../../../contract/types.js';
 import { phonehome } from '../../helpers/cli.js';
 import { fixture } from '../../helpers/corpus.js';
-import { FakeCollector, jsonl, logLines, startSensor, TOKEN, waitFor, type Running } from './helpers.js';
+import { analyzed, FakeCollector, jsonl, logLines, startSensor, TOKEN, waitFor, type Running } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'phonehome-sensor-'));
 let n = 0;
@@ -22,13 +22,6 @@ const fresh = (name: string) => {
   return d;
 };
 
-/** What analyze --out writes for these captures. */
-function analyzed(captures: string[]): { flows: FlowRecord[]; alerts: AlertRecord[] } {
-  const out = fresh('analyze');
-  const r = phonehome(['analyze', ...captures, '--out', out]);
-  expect(r.code, r.stderr).toBe(0);
-  return { flows: jsonl<FlowRecord>(join(out, 'flows.jsonl')), alerts: jsonl<AlertRecord>(join(out, 'alerts.jsonl')) };
-}
 
 const collectors: FakeCollector[] = [];
 const running: Running[] = [];
@@ -72,7 +65,7 @@ describe('delivery through the spool', () => {
     const up = await collector();
     const second = sensor([...args, '--collector', up.url]);
     expect(await second.exit).toBe(0);
-    const { flows, alerts } = analyzed([fixture('HueSwitch')]);
+    const { flows, alerts } = analyzed(fresh('analyze'), [fixture('HueSwitch')]);
     expect(up.flows()).toEqual(flows);
     const keys = up.events().map((e) => e.key);
     expect(new Set(keys).size).toBe(keys.length);
@@ -161,7 +154,7 @@ describe('a live stream on stdin', () => {
       // Exactly the flows analyze finds in the packets that were read.
       const prefix = join(fresh('prefix'), 'prefix.pcap');
       execFileSync('editcap', ['-r', capture, prefix, `1-${packets}`]);
-      const { flows } = analyzed([prefix]);
+      const { flows } = analyzed(fresh('analyze'), [prefix]);
       expect(c.flows()).toEqual(flows);
       expect(c.batches.every((b) => b.sensor.name === 'live' && typeof b.sensor.lag_s === 'number')).toBe(true);
     } finally {
