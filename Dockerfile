@@ -15,10 +15,11 @@ RUN apt-get update \
 WORKDIR /opt/phonehome
 # The lock file first, so that editing the sources does not invalidate the dependency layer.
 # Scripts are off because prepare (the build) needs the sources, copied later;
-# better-sqlite3's install script (prebuilt binary, else node-gyp) then runs alone.
+# better-sqlite3's install script (prebuilt binary, else node-gyp) then runs alone,
+# in the foreground so the build log shows what it fetched or compiled.
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund \
- && npm rebuild better-sqlite3
+ && npm rebuild better-sqlite3 --foreground-scripts
 COPY tsconfig.json ./
 COPY contract contract
 COPY sensor sensor

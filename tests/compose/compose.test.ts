@@ -2,11 +2,13 @@
 // compose file as Docker Compose itself resolves it (`config`), then what
 // `config` cannot know: that every mounted file is in the repository, every
 // image is pinned, Prometheus, Grafana and the sensors name services and
-// ports that exist, the default tokens agree, the collector healthcheck and
-// the live sensor's shell really behave (run here against a real collector),
-// and that the Dockerfile copies only what .dockerignore lets through.
+// ports that exist (the live sensor's metrics included), the default tokens
+// agree, the collector healthcheck and the live sensor's shell really behave
+// (run here against a real collector), a real Alertmanager with the shipped
+// configuration notifies the alert-log service's webhook, and the Dockerfile
+// copies only what .dockerignore lets through.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,9 +57,11 @@ interface Service {
   volumes?: (string | LongVolume)[];
   profiles?: string[];
   network_mode?: string;
+  extra_hosts?: string[] | Record<string, string>;
   healthcheck?: { test: string[] | string };
 }
 interface Resolved { services: Record<string, Service>; volumes?: Record<string, unknown> }
+interface AlertmanagerConfig { route: { receiver: string }; receivers: { name: string; webhook_configs?: { url: string }[] }[] }
 
 /** A service's mounts as {source, target}, from either syntax `config` prints (v1 short, v2 long). */
 function mounts(s: Service): { source: string; target: string; bind: boolean }[] {
@@ -75,6 +79,17 @@ function flag(s: Service, name: string): string | undefined {
   return i >= 0 ? String(c[i + 1]) : undefined;
 }
 
+/** A shell or node script given as a service's one command argument, with compose's $$ escapes undone. */
+function script(s: Service): string {
+  return (Array.isArray(s.command) ? s.command[0] : s.command!).replaceAll('$$', '$');
+}
+
+/** extra_hosts as host:address strings, from either form `config` prints. */
+function extraHosts(s: Service): string[] {
+  const h = s.extra_hosts ?? [];
+  return Array.isArray(h) ? h.map((x) => x.replace('=', ':')) : Object.entries(h).map(([k, v]) => `${k}:${v}`);
+}
+
 const hostPort = (target: string): [string, number] => {
   const u = new URL(target.includes('://') ? target : `http://${target}`);
   return [u.hostname, Number(u.port || (u.protocol === 'https:' ? 443 : 80))];
@@ -87,7 +102,7 @@ describe('docker-compose.yml', () => {
     const r = compose(['--profile', 'live', 'config']);
     if (r.status !== 0) throw new Error(`compose config failed: ${r.stderr}`);
     resolved = parse(r.stdout) as Resolved;
-  });
+  }, 30_000);
 
   it('is valid for Docker Compose (config -q), with and without the live profile', () => {
     for (const args of [['config', '-q'], ['--profile', 'live', 'config', '-q']]) {
@@ -96,9 +111,9 @@ describe('docker-compose.yml', () => {
       // every setting the file reads has a default: a fresh checkout starts with no .env
       expect(r.stderr).not.toMatch(/variable is not set/i);
     }
-    expect(Object.keys(resolved.services).sort()).toEqual(['alertmanager', 'collector', 'grafana', 'prometheus', 'sensor', 'sensor-live']);
+    expect(Object.keys(resolved.services).sort()).toEqual(['alert-log', 'alertmanager', 'collector', 'grafana', 'prometheus', 'sensor', 'sensor-live']);
     expect(resolved.services['sensor-live'].profiles).toEqual(['live']);
-  });
+  }, 30_000); // docker-compose v1 takes seconds to start, more on a busy machine
 
   it('mounts only files and directories that are in the repository, and declared volumes', () => {
     for (const [name, s] of Object.entries(resolved.services)) {
@@ -132,10 +147,15 @@ describe('docker-compose.yml', () => {
       expect(m, `rule file ${f} is not mounted into prometheus`).toBeDefined();
       expect(existsSync(m!.source)).toBe(true);
     }
-    // the port each service listens on, read from its own command line
+    // the port each service listens on, read from its own command line; the live sensor is on
+    // the host's network, which Prometheus reaches as host.docker.internal
+    const live = services['sensor-live'];
+    expect(live.network_mode).toBe('host');
+    expect(extraHosts(services.prometheus)).toContain('host.docker.internal:host-gateway');
     const listens: Record<string, number> = {
       collector: hostPort(flag(services.collector, '--listen')!)[1],
       sensor: Number(flag(services.sensor, '--metrics-port')),
+      'host.docker.internal': Number(/--metrics-port (\d+)/.exec(script(live))?.[1]),
       prometheus: 9090,
       alertmanager: 9093,
     };
@@ -143,12 +163,19 @@ describe('docker-compose.yml', () => {
     expect(config.scrape_configs.map((j) => j.job_name)).toEqual(['phonehome-collector', 'phonehome-sensor']);
     for (const t of [...targets, ...(config.alerting?.alertmanagers.flatMap((a) => a.static_configs.flatMap((c) => c.targets)) ?? [])]) {
       const [host, port] = hostPort(t);
-      expect(Object.keys(services), `Prometheus target ${t}`).toContain(host);
+      if (host !== 'host.docker.internal') expect(Object.keys(services), `Prometheus target ${t}`).toContain(host);
       expect(listens[host], `Prometheus target ${t}: ${host} listens on ${listens[host]}`).toBe(port);
     }
+    // both sensors are scraped, as job phonehome-sensor (the dashboards' default)
+    const sensorJob = config.scrape_configs.find((j) => j.job_name === 'phonehome-sensor')!.static_configs.flatMap((c) => c.targets);
+    expect(sensorJob.sort()).toEqual([`host.docker.internal:${listens['host.docker.internal']}`, `sensor:${listens.sensor}`].sort());
     // a sensor's metrics bind loopback unless told otherwise: Prometheus could not reach them
     expect(flag(services.sensor, '--metrics-host')).toBe('0.0.0.0');
     expect(hostPort(flag(services.collector, '--listen')!)[0]).toBe('0.0.0.0');
+    // the live sensor's metrics bind the host's address on Docker's bridge (what host-gateway
+    // resolves to by default), not every interface of a host on the network
+    expect(script(live)).toContain('--metrics-host "${METRICS_HOST}"');
+    expect(live.environment?.METRICS_HOST).toBe('172.17.0.1');
   });
 
   it('Grafana, the collector and the sensors name services that exist', () => {
@@ -182,6 +209,65 @@ describe('docker-compose.yml', () => {
     expect(r.status).toBe(0);
   });
 
+  it("Alertmanager's receiver is the webhook of a service that exists and listens where it says", () => {
+    const am = parse(readFileSync(ALERTMANAGER_CONFIG, 'utf8')) as AlertmanagerConfig;
+    const receiver = am.receivers.find((r) => r.name === am.route.receiver);
+    expect(receiver?.webhook_configs?.length, `route receiver ${am.route.receiver}`).toBeGreaterThan(0);
+    const [host, port] = hostPort(receiver!.webhook_configs![0].url);
+    expect(Object.keys(resolved.services)).toContain(host);
+    expect(/\.listen\((\d+)\)/.exec(script(resolved.services[host]))?.[1]).toBe(String(port));
+    expect(resolved.services[host].entrypoint).toEqual(['node', '-e']);
+  });
+
+  it('a real Alertmanager with this configuration notifies alert-log, which prints it with control characters escaped', async () => {
+    const am = parse(readFileSync(ALERTMANAGER_CONFIG, 'utf8')) as AlertmanagerConfig;
+    const url = am.receivers.find((r) => r.name === am.route.receiver)!.webhook_configs![0].url;
+    const dir = mkdtempSync(join(tmpdir(), 'phonehome-compose-am-'));
+    const [sinkPort, amPort] = [await freePort(), await freePort()];
+    const sink = spawn(process.execPath, ['-e', script(resolved.services['alert-log']).replace(/\.listen\(\d+\)/, `.listen(${sinkPort}, '127.0.0.1')`)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let printed = '';
+    sink.stdout!.on('data', (d) => (printed += d));
+    // The shipped file with the webhook on this machine and a shorter first wait.
+    const original = readFileSync(ALERTMANAGER_CONFIG, 'utf8');
+    const config = original.replace(url, `http://127.0.0.1:${sinkPort}/alertmanager`).replace(/group_wait: \d+s/, 'group_wait: 1s');
+    expect(config).not.toBe(original);
+    writeFileSync(join(dir, 'am.yml'), config);
+    const alertmanager = spawn('prometheus-alertmanager', [`--config.file=${join(dir, 'am.yml')}`, `--storage.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${amPort}`, '--cluster.listen-address='], { stdio: 'ignore' });
+    try {
+      const amUrl = `http://127.0.0.1:${amPort}`;
+      for (let i = 0; !(await fetch(`${amUrl}/-/ready`).then((r) => r.ok, () => false)); i++) {
+        if (i > 200) throw new Error('alertmanager did not start');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // a device-chosen name that would retitle and clear a terminal if printed raw
+      const hostile = 'cam\x1b]0;owned\x07\x1b[2J\u009b2J';
+      const alert = { labels: { alertname: 'geo-callback', rule: 'geo-callback', severity: 'high', device: '50:c7:bf:00:c7:03', country: 'CN' }, annotations: { summary: `${hostile} called CN` } };
+      const posted = await fetch(`${amUrl}/api/v2/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([alert]) });
+      expect(posted.status).toBe(200);
+      for (let i = 0; !printed.includes('\n'); i++) {
+        if (i > 200) throw new Error(`alert-log printed nothing: ${printed}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      alertmanager.kill('SIGTERM');
+      sink.kill('SIGTERM');
+      await new Promise((r) => (alertmanager.exitCode === null ? alertmanager.once('exit', r) : r(null)));
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const lines = printed.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const line = JSON.parse(lines[0]) as { path: string; notification: { receiver: string; status: string; alerts: { labels: Record<string, string>; annotations: Record<string, string> }[] } };
+    expect(line.path).toBe('/alertmanager');
+    expect(line.notification.receiver).toBe(am.route.receiver);
+    expect(line.notification.status).toBe('firing');
+    expect(line.notification.alerts[0].labels).toMatchObject({ alertname: 'geo-callback', device: '50:c7:bf:00:c7:03', country: 'CN' });
+    expect(line.notification.alerts[0].annotations.summary).toBe('cam\x1b]0;owned\x07\x1b[2J\u009b2J called CN');
+    // escaped on the way out: no ESC, BEL or C1 CSI reaches the log
+    expect(printed).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+    expect(printed).toContain('\\u001b]0;owned\\u0007');
+    expect(printed).toContain('\\u009b2J');
+  }, 60_000);
+
   describe('against a real collector', () => {
     let collector: RunningCollector;
     const tmp = mkdtempSync(join(tmpdir(), 'phonehome-compose-'));
@@ -203,13 +289,16 @@ describe('docker-compose.yml', () => {
       expect(run(await freePort())).toBe(1);
     });
 
-    it('the live sensor delivers everything and exits 0 on SIGTERM (docker stop)', async () => {
+    it('the live sensor delivers everything, serves the metrics Prometheus scrapes and exits 0 on SIGTERM (docker stop)', async () => {
       const live = resolved.services['sensor-live'];
       expect(live.network_mode).toBe('host');
       expect(live.entrypoint).toEqual(['/bin/sh', '-c']);
       // `config` prints the script with compose's $$ escapes; the container's shell gets single $.
-      const script = (Array.isArray(live.command) ? live.command[0] : live.command!).replaceAll('$$', '$');
-      expect(script).toContain(`tcpdump -i "\${CAPTURE_INTERFACE}" -U -w - | phonehome sensor --input -`);
+      const sh0 = script(live);
+      expect(sh0).toContain(`tcpdump -i "\${CAPTURE_INTERFACE}" -U -w - | phonehome sensor --input -`);
+      // Here no Docker bridge: the metrics bind loopback, on a free port.
+      const metricsPort = await freePort();
+      expect(sh0).toContain('--metrics-port 9102');
       // A stand-in tcpdump writes a real capture and keeps the pipe open, as a live capture does;
       // `phonehome` is the built CLI, as the image links it.
       const bin = join(tmp, 'bin');
@@ -218,8 +307,8 @@ describe('docker-compose.yml', () => {
       chmodSync(join(bin, 'tcpdump'), 0o755);
       writeFileSync(join(bin, 'phonehome'), `#!/bin/sh\nexec '${process.execPath}' '${CLI}' "$@"\n`);
       chmodSync(join(bin, 'phonehome'), 0o755);
-      const sh = spawn('/bin/sh', ['-c', script.replaceAll('/data/spool', join(tmp, 'spool')).replace('http://127.0.0.1:8080', collector.url)], {
-        env: { ...process.env, ...live.environment, PATH: `${bin}:${process.env.PATH}` },
+      const sh = spawn('/bin/sh', ['-c', sh0.replaceAll('/data/spool', join(tmp, 'spool')).replace('http://127.0.0.1:8080', collector.url).replace('--metrics-port 9102', `--metrics-port ${metricsPort}`)], {
+        env: { ...process.env, ...live.environment, METRICS_HOST: '127.0.0.1', PATH: `${bin}:${process.env.PATH}` },
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true,
       });
@@ -232,8 +321,15 @@ describe('docker-compose.yml', () => {
           if (i > 300 || sh.exitCode !== null) throw new Error(`live sensor did not start: ${log}`);
           await new Promise((r) => setTimeout(r, 50));
         }
-        // the capture (14 kB) is in the pipe already; give the sensor time to read it
-        await new Promise((r) => setTimeout(r, 1500));
+        // the capture (14 kB) is in the pipe already; the sensor's metrics count it once read
+        let metrics = '';
+        for (let i = 0; !/^phonehome_sensor_packets_total [1-9]/m.test(metrics); i++) {
+          if (i > 100) throw new Error(`the live sensor's metrics count no packet: ${metrics}`);
+          await new Promise((r) => setTimeout(r, 100));
+          metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+        }
+        // and time to hand them to the spool
+        await new Promise((r) => setTimeout(r, 1000));
         const started = Date.now();
         sh.kill('SIGTERM');
         expect(await exited).toBe(0);
