@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { ExitCode, isPhonehomeError } from '../contract/errors.js';
 import { UsageError } from './errors.js';
+import { terminalSafe, terminalSafeLines } from './util/escape.js';
 
 const MAIN_HELP = `phonehome: what your connected devices really do on the network
 
@@ -53,10 +54,11 @@ main(process.argv.slice(2)).then(
   },
   (e: unknown) => {
     if (isPhonehomeError(e)) {
-      process.stderr.write(`phonehome: ${e.message}\n`);
+      // Messages quote what they refused: a file name, a value from a capture or a profile.
+      process.stderr.write(`phonehome: ${terminalSafe(e.message)}\n`);
       process.exitCode = e.exitCode;
     } else {
-      process.stderr.write(`phonehome: internal error: ${(e as Error)?.stack ?? e}\n`);
+      process.stderr.write(`phonehome: internal error: ${terminalSafeLines(String((e as Error)?.stack ?? e))}\n`);
       process.exitCode = ExitCode.INTERNAL;
     }
   },

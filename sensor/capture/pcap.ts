@@ -24,6 +24,9 @@ export class PcapParser {
   readonly snaplen: number;
   private readonly le: boolean;
   private readonly nanos: boolean;
+  /** records longer than the header's snap length, and the first of them */
+  private longer = 0;
+  private firstLonger: { at: number; caplen: number } | null = null;
 
   constructor(
     private readonly file: string,
@@ -42,28 +45,43 @@ export class PcapParser {
     this.format = `pcap${this.nanos ? '-ns' : ''}${this.le ? '' : '-be'}`;
   }
 
+  /** What a reader should tell once per file: records longer than the header's snap length. */
+  get warnings(): string[] {
+    const f = this.firstLonger;
+    if (f === null) return [];
+    return [
+      `${this.file}: ${this.longer} record(s) longer than the header's snap length ${this.snaplen} (the first at byte ${f.at}, ${f.caplen} bytes); read whole, up to ${MAX_CAPLEN} bytes`,
+    ];
+  }
+
   /** @param absStart byte offset in the file of buf[start] */
   // Record headers are read by hand: Buffer#readUInt32LE validates its offset on every
   // call, four times per packet, and that showed in profiles.
   parse(buf: Buffer, start: number, end: number, absStart: number, pkt: RawPacket, sink: PacketSink): number {
     const le = this.le;
-    // A zero snap length is written by some tools and means "unknown".
-    const limit = this.snaplen > 0 ? Math.min(this.snaplen, MAX_CAPLEN) : MAX_CAPLEN;
+    // A record longer than the header's snap length is read whole (up to the hard limit), as
+    // tshark reads it: tools that rewrite or merge captures leave a smaller snap length in the
+    // header than their records have. A zero snap length is written by some tools and means "unknown".
+    const snap = this.snaplen > 0 && this.snaplen < MAX_CAPLEN ? this.snaplen : MAX_CAPLEN;
     const nsMul = this.nanos ? 1 : 1000;
     pkt.data = buf;
     pkt.linktype = this.linktype;
     let i = start;
     while (end - i >= RECORD_HEADER_LEN) {
       const caplen = le ? u32le(buf, i + 8) : u32(buf, i + 8);
-      if (caplen > limit) {
-        throw new CaptureError(
-          'CORRUPT_RECORD',
-          this.file,
-          absStart + (i - start),
-          `record claims ${caplen} captured bytes (snap length ${this.snaplen}, limit ${MAX_CAPLEN}); the file is corrupt from here`,
-        );
-      }
-      if (end - i - RECORD_HEADER_LEN < caplen) break;
+      if (caplen > snap) {
+        if (caplen > MAX_CAPLEN) {
+          throw new CaptureError(
+            'CORRUPT_RECORD',
+            this.file,
+            absStart + (i - start),
+            `record claims ${caplen} captured bytes (snap length ${this.snaplen}, limit ${MAX_CAPLEN}); the file is corrupt from here`,
+          );
+        }
+        if (end - i - RECORD_HEADER_LEN < caplen) break;
+        // Counted once complete: an incomplete record is parsed again with the next chunk.
+        if (this.longer++ === 0) this.firstLonger = { at: absStart + (i - start), caplen };
+      } else if (end - i - RECORD_HEADER_LEN < caplen) break;
       pkt.tsSec = le ? u32le(buf, i) : u32(buf, i);
       pkt.tsNsec = (le ? u32le(buf, i + 4) : u32(buf, i + 4)) * nsMul;
       pkt.caplen = caplen;

@@ -1,5 +1,6 @@
 import { analyze } from '../run/analyze.js';
 import { formatSummary } from '../output/summary.js';
+import { jsonSafe, terminalSafe } from '../util/escape.js';
 import { UsageError } from '../errors.js';
 import { ANALYSIS_OPTIONS, analysisSettings, parse } from './args.js';
 
@@ -61,12 +62,12 @@ export async function runAnalyze(argv: string[]): Promise<number> {
   const workers = v.workers === undefined ? 1 : Number(v.workers);
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new UsageError(`--workers must be a whole number from 1 to 64, got '${v.workers}'`);
   const result = await analyze(positionals, { ...analysisSettings(v), outDir: v.out, evidenceDir: v.evidence, workers });
-  if (v.json) process.stdout.write(`${JSON.stringify({ stats: result.stats, devices: result.devices, alerts: result.alerts }, null, 2)}\n`);
+  if (v.json) process.stdout.write(`${jsonSafe(JSON.stringify({ stats: result.stats, devices: result.devices, alerts: result.alerts }, null, 2))}\n`);
   else process.stdout.write(formatSummary(result.stats, result.devices, result.alerts));
-  for (const n of result.notes) process.stderr.write(`phonehome: note: ${n}\n`);
+  for (const n of result.notes) process.stderr.write(`phonehome: note: ${terminalSafe(n)}\n`);
   for (const f of result.stats.files) {
-    for (const w of f.warnings) process.stderr.write(`phonehome: warning: ${w}\n`);
-    if (f.error) process.stderr.write(`phonehome: error: ${f.error}\n`);
+    for (const w of f.warnings) process.stderr.write(`phonehome: warning: ${terminalSafe(w)}\n`);
+    if (f.error) process.stderr.write(`phonehome: error: ${terminalSafe(f.error)}\n`);
   }
   return result.exitCode;
 }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../util/paths.js';
+import { terminalSafe, terminalSafeLines } from '../util/escape.js';
 import { UsageError } from '../errors.js';
 import { countryList, parse } from './args.js';
 
@@ -170,7 +171,7 @@ export async function runDemo(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof Interrupted) code = 0;
     else if (e instanceof DemoFailure) {
-      process.stderr.write(`phonehome: demo: ${e.message}\n`);
+      process.stderr.write(`phonehome: demo: ${terminalSafeLines(e.message)}\n`);
       code = e.exitCode;
     } else throw e;
   } finally {
@@ -178,7 +179,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     for (const c of children.reverse()) {
       const exit = await stopChild(c);
       if (c.name === 'collector' && c.ready && exit !== 0 && code === 0) {
-        process.stderr.write(`phonehome: demo: the collector did not stop cleanly (exit ${exit}): ${c.tail() || 'no message'}\n`);
+        process.stderr.write(`phonehome: demo: the collector did not stop cleanly (exit ${exit}): ${terminalSafeLines(c.tail() || 'no message')}\n`);
         code = 1;
       }
     }
@@ -269,7 +270,8 @@ function printSummary(s: { url: string; apiToken: string; captures: string[]; di
   const out = [
     `Replayed ${s.captures.map((f) => basename(f)).join(' and ')} through a sensor into a collector at ${s.url}.`,
     `Found ${s.devices} device${s.devices === 1 ? '' : 's'} and ${s.alerts.length} alert${s.alerts.length === 1 ? '' : 's'}${rules ? ` (${rules})` : ''}:`,
-    ...shown.map((a) => `  ${a.severity.padEnd(8)} ${a.rule.padEnd(24)} ${a.message}`),
+    // Messages name what devices sent (host and server names): inert on the terminal.
+    ...shown.map((a) => terminalSafe(`  ${a.severity.padEnd(8)} ${a.rule.padEnd(24)} ${a.message}`)),
     ...(s.alerts.length > shown.length ? [`  ... and ${s.alerts.length - shown.length} more`] : []),
     '',
     'Alerts:',

@@ -8,6 +8,7 @@ import { mudToProfile } from '../detect/profiles/mud.js';
 import { loadProfiles } from '../detect/profiles/load.js';
 import { profileToYaml } from '../detect/profiles/yaml.js';
 import { ProfileError, UsageError } from '../errors.js';
+import { terminalSafe } from '../util/escape.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { loadAnalysis, type AnalysisOptions } from '../pipeline/setup.js';
 import { inTimeOrder } from '../run/analyze.js';
@@ -51,8 +52,8 @@ export async function runProfiles(argv: string[]): Promise<number> {
     case 'check': {
       if (positionals.length !== 1) throw new UsageError('profiles check takes one folder (see phonehome profiles --help)');
       const { profiles, warnings } = loadProfiles(positionals[0]);
-      for (const w of warnings) process.stderr.write(`phonehome: note: ${w}\n`);
-      process.stdout.write(`${positionals[0]}: ${profiles.length} profile(s) valid: ${profiles.map((p) => p.profile).join(', ')}\n`);
+      for (const w of warnings) process.stderr.write(`phonehome: note: ${terminalSafe(w)}\n`);
+      process.stdout.write(`${terminalSafe(positionals[0])}: ${profiles.length} profile(s) valid: ${profiles.map((p) => p.profile).join(', ')}\n`);
       return 0;
     }
     case 'import-mud': {
@@ -75,7 +76,7 @@ export async function runProfiles(argv: string[]): Promise<number> {
       const yaml = profileToYaml(profile, header.join('\n'));
       if (v.out) writeFileSync(v.out, yaml);
       else process.stdout.write(yaml);
-      for (const u of unmapped) process.stderr.write(`phonehome: not mapped: ${u}\n`);
+      for (const u of unmapped) process.stderr.write(`phonehome: not mapped: ${terminalSafe(u)}\n`);
       return 0;
     }
     default:
@@ -124,7 +125,7 @@ async function suggest(argv: string[]): Promise<number> {
     const file = join(v.out, `${d.profile.profile}.yaml`);
     writeFileSync(file, d.yaml);
     const kinds = [`${d.byName} by name`, ...(v['by-asn'] ? [`${d.byAsn} by AS`] : []), `${d.byAddress} by address`];
-    process.stdout.write(`${file}: ${d.profile.documented.length} destination(s) (${kinds.join(', ')}) covering ${d.flows} flow(s)\n`);
+    process.stdout.write(`${terminalSafe(file)}: ${d.profile.documented.length} destination(s) (${kinds.join(', ')}) covering ${d.flows} flow(s)\n`);
   }
   if (learner.flowsWithoutMac > 0) {
     process.stderr.write(`phonehome: note: ${learner.flowsWithoutMac} Internet flow(s) came from hosts without a MAC address (a capture without link layer): no draft covers them, profiles match devices by MAC\n`);
@@ -154,9 +155,9 @@ async function learnFrom(inputs: string[], settings: AnalysisOptions, learner: P
     if (r.error?.unreadable) throw r.error;
     if (r.error) {
       partial = true;
-      process.stderr.write(`phonehome: ${r.error.message}\n`);
+      process.stderr.write(`phonehome: ${terminalSafe(r.error.message)}\n`);
     }
-    if (r.truncatedAt !== null) process.stderr.write(`phonehome: note: ${name}: capture ends inside a record at byte ${r.truncatedAt}; every complete packet before it was read\n`);
+    if (r.truncatedAt !== null) process.stderr.write(`phonehome: note: ${terminalSafe(name)}: capture ends inside a record at byte ${r.truncatedAt}; every complete packet before it was read\n`);
   };
   for (const f of files) await read(f, (sink) => readCaptureFile(f, sink));
   if (expanded.stdin) await read('-', (sink) => readCaptureStream('-', process.stdin, sink));

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml';
 import type { Severity } from '../../contract/types.js';
 import { dnsName } from '../enrich/cctld.js';
 import { ConfigError } from '../errors.js';
@@ -38,6 +38,7 @@ export function loadDetectionConfig(file = DEFAULT_CONFIG_FILE, rules: readonly 
     const e = doc.errors[0];
     throw new ConfigError(file, lc.linePos(e.pos[0]).line, `YAML syntax: ${e.message.split('\n')[0]}`);
   }
+  refuseAliases(file, doc, lc);
   const r = new YamlReader(file, lc);
   const root = doc.contents;
   if (!isMap(root)) return r.fail(root, 'expected a mapping with suppression_window_s, watch and rules');
@@ -53,6 +54,20 @@ export function loadDetectionConfig(file = DEFAULT_CONFIG_FILE, rules: readonly 
     else r.fail(pair.key as Node, `unknown key ${JSON.stringify(key)} (expected suppression_window_s, watch, rules)`);
   }
   return cfg;
+}
+
+/**
+ * Settings are read node by node, and an alias is not the node it names: one
+ * would be read as an empty value. Refused up front, in one walk, with its line
+ * (a file of thousands of aliases fails as fast as a file of one).
+ */
+function refuseAliases(file: string, doc: Document.Parsed, lc: LineCounter): void {
+  visit(doc, {
+    Alias(_key, node) {
+      const line = node.range ? lc.linePos(node.range[0]).line : null;
+      throw new ConfigError(file, line, `YAML alias *${node.source}: aliases are not supported in detection settings; write the value out`);
+    },
+  });
 }
 
 /** Typed reads of YAML nodes that fail with the file and line. */
@@ -151,6 +166,7 @@ function readOrganisationsFile(r: YamlReader, ref: Scalar, file: string, seen: M
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
   if (doc.errors.length) throw new ConfigError(found, lc.linePos(doc.errors[0].pos[0]).line, `YAML syntax: ${doc.errors[0].message.split('\n')[0]}`);
+  refuseAliases(found, doc, lc);
   const inner = new YamlReader(found, lc);
   return inner.list(doc.contents as Node | null, 'an organisations file').map((item) => readOrganisation(inner, inner.map(item, 'each organisation must be a mapping with operator, country, asn and/or name, source'), seen));
 }

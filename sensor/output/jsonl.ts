@@ -1,8 +1,13 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { jsonSafe } from '../util/escape.js';
 
 const FLUSH_AT = 1 << 20;
 
-/** Appends one JSON object per line, batching writes so output costs little per record. */
+/**
+ * Appends one JSON object per line, batching writes so output costs little per
+ * record. Lines carry names devices sent and are read with cat and grep: DEL
+ * and C1 characters are written as \u escapes (jsonSafe), as JSON allows.
+ */
 export class JsonlWriter {
   private readonly fd: number;
   private pending: string[] = [];
@@ -19,7 +24,7 @@ export class JsonlWriter {
 
   /** A record already in JSON (serialised by a worker thread). */
   writeLine(line: string): void {
-    this.pending.push(line);
+    this.pending.push(jsonSafe(line));
     this.pendingLen += line.length + 1;
     this.count++;
     if (this.pendingLen >= FLUSH_AT) this.flush();

@@ -1,4 +1,5 @@
 import type { AlertRecord, DeviceRecord, RunStats } from '../../contract/types.js';
+import { terminalSafe } from '../util/escape.js';
 
 const MAX_DESTINATIONS = 10;
 const MAX_ALERTS = 30;
@@ -27,7 +28,10 @@ export function utcSeconds(ts: number): string {
   return `${new Date(Math.floor(ts) * 1000).toISOString().slice(0, 19)}Z`;
 }
 
-/** The readable report `phonehome analyze` prints. */
+/**
+ * The readable report `phonehome analyze` prints. Host names, server names and
+ * alert messages are what devices sent: every line is made safe for a terminal.
+ */
 export function formatSummary(stats: RunStats, devices: DeviceRecord[], alerts: AlertRecord[] = []): string {
   const lines: string[] = [];
   const nFiles = stats.files.length;
@@ -71,5 +75,5 @@ export function formatSummary(stats: RunStats, devices: DeviceRecord[], alerts: 
     for (const p of problems) lines.push(`  ${p}`);
   }
   if (stats.skipped_files.length) lines.push('', `Skipped ${stats.skipped_files.length} file(s) in directories that are not captures.`);
-  return `${lines.join('\n')}\n`;
+  return `${lines.map(terminalSafe).join('\n')}\n`;
 }

@@ -64,3 +64,15 @@ describe('inputs that are not captures', () => {
     expect(r.stderr).toContain('not a pcap or pcapng capture');
   });
 });
+
+describe('messages that quote a name', () => {
+  it('write the control characters in it as escapes: a file name cannot drive the terminal', () => {
+    const name = join(tmp, 'x\x1b]0;owned\x07\x1b[2J\u009b.pcap');
+    writeFileSync(name, 'not a capture\n');
+    const r = phonehome(['analyze', name]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+    expect(r.stderr).toContain(`${tmp}/x\\x1b]0;owned\\x07\\x1b[2J\\u009b.pcap`);
+    noStackTrace(r.stderr);
+  });
+});

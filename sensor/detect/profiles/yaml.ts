@@ -4,9 +4,10 @@
 // Validation is strict on purpose: a profile that silently loses a rule (a
 // typo'd key, a port that is out of range) hides or invents alerts, and the
 // user has no way to notice. Every error names the file and the line.
-import { Document, LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode, type YAMLSeq } from 'yaml';
+import { Document, LineCounter, Scalar, isAlias, isCollection, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Alias, type Node as YamlNode, type YAMLSeq } from 'yaml';
 import type { DeviceProfile, DocumentedDestination } from '../../../contract/types.js';
 import { ProfileError } from '../../errors.js';
+import { hasUnsafeText, jsonSafe, terminalSafe } from '../../util/escape.js';
 import {
   MAX_PORT_RANGE,
   PROFILE_NAME_RE,
@@ -50,6 +51,8 @@ interface Ctx {
   file: string;
   doc: Document.Parsed;
   lc: LineCounter;
+  /** each alias's anchored node (resolveAliases) */
+  aliases: Map<Alias, YamlNode>;
 }
 
 type Node = YamlNode | null;
@@ -63,9 +66,59 @@ function fail(ctx: Ctx, node: unknown, detail: string): never {
   throw new ProfileError('PROFILE_INVALID', ctx.file, lineOf(ctx, node), detail);
 }
 
+/**
+ * Nodes all aliases of one profile may stand for together. Profiles need few
+ * aliases (a shared port list, say); thousands are a broken or hostile file,
+ * and each alias is read as often as it is used.
+ */
+export const MAX_ALIAS_EXPANSION = 10_000;
+
+/**
+ * Each alias's anchor, found in one walk over the document, as YAML resolves
+ * it (the last node before the alias with that anchor): the yaml package's
+ * Alias.resolve walks the whole document for every alias, quadratic in the
+ * aliases. Refuses a file whose aliases stand for more than
+ * MAX_ALIAS_EXPANSION nodes, counting the nodes inside aliased collections.
+ */
+function resolveAliases(file: string, doc: Document.Parsed, lc: LineCounter): Map<Alias, YamlNode> {
+  const anchors = new Map<string, YamlNode>();
+  const targets = new Map<Alias, YamlNode>();
+  const sizes = new Map<unknown, number>();
+  const line = (n: unknown) => ((n as YamlNode).range ? lc.linePos((n as YamlNode).range![0]).line : null);
+  const size = (n: unknown): number => {
+    if (n === null || n === undefined) return 0;
+    const known = sizes.get(n);
+    if (known !== undefined) return known;
+    sizes.set(n, Infinity); // a node whose size is being counted contains the alias that asked
+    const target = isAlias(n) ? targets.get(n) : undefined;
+    const total = isAlias(n) ? (target ? size(target) : 1) : isPair(n) ? size(n.key) + size(n.value) : isCollection(n) ? n.items.reduce((t: number, i) => t + size(i), 1) : 1;
+    sizes.set(n, total);
+    return total;
+  };
+  let expanded = 0;
+  visit(doc, {
+    Node(_key, node) {
+      if (!isAlias(node)) {
+        const anchor = (node as { anchor?: string }).anchor;
+        if (anchor) anchors.set(anchor, node);
+        return;
+      }
+      const target = anchors.get(node.source);
+      if (!target) return; // reported where the alias is read, with a hint
+      targets.set(node, target);
+      expanded += size(target);
+      if (expanded === Infinity) throw new ProfileError('PROFILE_INVALID', file, line(node), `alias *${node.source} refers to a node that contains it`);
+      if (expanded > MAX_ALIAS_EXPANSION) {
+        throw new ProfileError('PROFILE_INVALID', file, line(node), `YAML aliases stand for more than ${MAX_ALIAS_EXPANSION} nodes; a profile needs few aliases (write the entries out)`);
+      }
+    },
+  });
+  return targets;
+}
+
 function deref(ctx: Ctx, node: unknown): Node {
   if (isAlias(node)) {
-    const target = node.resolve(ctx.doc);
+    const target = ctx.aliases.get(node);
     if (!target) {
       // The usual cause is an unquoted wildcard domain, which YAML reads as an alias.
       const hint = node.source.startsWith('.') ? `; quote wildcard domains ('*${node.source}')` : '';
@@ -131,6 +184,8 @@ function mapping(ctx: Ctx, node: Node, where: string, allowed: readonly string[]
         `${where}: unknown key ${quote(key)} (expected one of: ${allowed.join(', ')})${near ? `; did you mean ${quote(near)}?` : ''}`,
       );
     }
+    // Checked here, not by the parser: its check compares each key with every earlier one.
+    if (out.has(key)) fail(ctx, keyNode, 'YAML syntax error: Map keys must be unique');
     out.set(key, { key, keyNode, value: deref(ctx, pair.value) });
   }
   return out;
@@ -326,13 +381,13 @@ function validate(ctx: Ctx): { profile: DeviceProfile; nameLine: number } {
 /** parseProfileYaml, also giving the line of the profile's name. */
 export function parseProfileYamlWithLine(text: string, file: string): { profile: DeviceProfile; nameLine: number } {
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: false });
   const err = doc.errors[0];
   if (err) {
     const detail = err.message.replace(/\s*\n\s*/g, ' ').trim();
     throw new ProfileError('PROFILE_INVALID', file, lc.linePos(err.pos[0]).line, `YAML syntax error: ${detail}`);
   }
-  const { profile, nameLine } = validate({ file, doc, lc });
+  const { profile, nameLine } = validate({ file, doc, lc, aliases: resolveAliases(file, doc, lc) });
   profile.source = file;
   return { profile, nameLine };
 }
@@ -360,6 +415,21 @@ function compressPorts(list: number[]): Array<number | string> {
     i = j + 1;
   }
   return out;
+}
+
+/**
+ * The document as text in which no control character stands raw: the yaml
+ * package escapes C0 but writes DEL, C1 and the bidirectional controls as
+ * they are (notes carry names seen on the wire). Strings holding one are
+ * double-quoted, where `\u009b` is an escape that reads back as the character.
+ */
+function inertYaml(doc: Document): string {
+  visit(doc, {
+    Scalar(_key, node) {
+      if (typeof node.value === 'string' && hasUnsafeText(node.value)) node.type = Scalar.QUOTE_DOUBLE;
+    },
+  });
+  return jsonSafe(doc.toString({ lineWidth: 0 }));
 }
 
 /** YAML text for a profile (without `source`) that parseProfileYaml reads back to an equal profile. */
@@ -393,8 +463,9 @@ export function profileToYaml(p: DeviceProfile, header?: string): string {
     flow(['documented', i, 'ports']);
     flow(['documented', i, 'asn']);
   });
-  const body = doc.toString({ lineWidth: 0 });
+  const body = inertYaml(doc);
   if (header === undefined) return body;
-  const lines = header.replace(/\n+$/, '').split('\n').map((l) => (l === '' ? '#' : `# ${l}`));
+  // A comment ends at a line break (CR too): the header's values must not start lines of YAML.
+  const lines = header.replace(/\n+$/, '').split('\n').map((l) => (l === '' ? '#' : `# ${terminalSafe(l)}`));
   return `${lines.join('\n')}\n${body}`;
 }

@@ -17,7 +17,7 @@ export const undocumentedDestination: Rule = {
         destination: () => destinationOf(j, f.server_name, true),
         message: () => `${deviceLabel(j.device)} (profile ${p.profile}) connected to ${target} on ${f.proto}/${f.dst_port}, which its profile does not document`,
         reason: () =>
-          `no entry in ${p.source ?? p.profile} documents ${target} ${f.proto}/${f.dst_port}` +
+          `no entry in profile ${p.profile} documents ${target} ${f.proto}/${f.dst_port}` +
           // AS entries match only a destination whose AS is known: say so when that may be why nothing matched.
           (f.dst_asn === null && profiles.hasAsnEntries(p) ? "; its AS is unknown, so the profile's asn entries cannot match (add an ASN database with --geoip)" : ''),
       });

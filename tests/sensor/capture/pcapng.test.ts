@@ -2,7 +2,7 @@
 // interface: each packet with its own interface's link type, and tshark sees
 // in the merged file exactly what phonehome sees.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -26,5 +26,22 @@ describe('pcapng', () => {
     expect(v.read[0].linktypes.sort()).toEqual([1, 113]);
     expect(v.read[0].packets).toBe(packets.length * 2);
     expect(await compareWithTshark(merged)).toEqual([]);
+  }, 60_000);
+
+  // An interface's snap length smaller than its enhanced packet blocks: tshark reads the blocks whole, and so does phonehome.
+  it('reads packets longer than their interface snap length whole, as tshark does', async () => {
+    const f = fixture('HueBridge');
+    const small = join(tmp, 'snap64.pcap');
+    const b = readFileSync(f);
+    b.writeUInt32LE(64, 16);
+    writeFileSync(small, b);
+    const ng = join(tmp, 'snap64.pcapng');
+    execFileSync('editcap', ['-F', 'pcapng', small, ng]);
+    const shb = readFileSync(ng);
+    expect(shb.readUInt32LE(shb.readUInt32LE(4) + 12)).toBe(64); // the interface's snap length
+    const v = await phonehomeView([ng]);
+    expect(v.read[0].error).toBeNull();
+    expect(v.read[0].packets).toBe((await readWithPcapParser(f)).packets.length);
+    expect(await compareWithTshark(ng)).toEqual([]);
   }, 60_000);
 });

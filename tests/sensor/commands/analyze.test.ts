@@ -1,7 +1,7 @@
 // `phonehome analyze`'s command: --help explains it, a call without input is
 // one line and exit 2, and --json prints the run's stats, devices and alerts:
 // what --out writes in stats.json, devices.json and alerts.jsonl.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -41,5 +41,17 @@ describe('phonehome analyze', () => {
     expect(written.length).toBeGreaterThan(0);
     expect(printed.devices.length).toBeGreaterThan(0);
     expect((printed.stats.files as { file: string }[]).map((f) => f.file)).toEqual([capture]);
+  });
+});
+
+describe('phonehome analyze warnings', () => {
+  it('write the control characters of a file name as escapes', () => {
+    const name = join(tmp, 'cut\x1b[2J\u009b.pcap');
+    const whole = readFileSync(fixture('HueBridge'));
+    writeFileSync(name, whole.subarray(0, whole.length - 10));
+    const r = phonehome(['analyze', name, '--no-profiles']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`phonehome: warning: ${tmp}/cut\\x1b[2J\\u009b.pcap: capture ends inside a record`);
+    expect(r.stderr + r.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
   });
 });

@@ -33,6 +33,8 @@ describe('rules/detections.yaml', () => {
     ['unknown setting', 'rules:\n  direct-ip:\n    ignore_port: [53]\n', 3, /unknown setting rules.direct-ip.ignore_port/],
     ['bad technique', 'rules:\n  strobe:\n    mitre: [C2]\n', 3, /"C2" is not an ATT&CK technique id/],
     ['syntax', 'rules:\n  beaconing: [unclosed\n', 3, /YAML syntax/],
+    // Settings are read node by node: an alias would be read as an empty value, so it is refused where it stands.
+    ['alias', 'suppression_window_s: &w 3600\nwatch:\n  countries: [CN, *w]\n', 3, /YAML alias \*w: aliases are not supported in detection settings/],
   ];
   for (const [what, text, line, message] of cases) {
     it(`${what}: error names file and line ${line}`, () => {
@@ -54,6 +56,15 @@ describe('rules/detections.yaml', () => {
     const r = phonehome(['analyze', fixture('Withings'), '--detections', f]);
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe(`phonehome: ${f}:3: rules.geo-callback.severity must be one of info, low, medium, high, critical, got "urgent"`);
+  });
+
+  it('a file of 20,000 aliases is refused at the first, at once, in one line with exit 2', () => {
+    const f = write('aliases.yaml', `suppression_window_s: &w 3600\nwatch:\n  countries: [CN${', *w'.repeat(20_000)}]\n`);
+    const started = Date.now();
+    const r = phonehome(['analyze', fixture('Withings'), '--detections', f]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`phonehome: ${f}:3: YAML alias *w: aliases are not supported in detection settings; write the value out`);
+    expect(Date.now() - started).toBeLessThan(10_000); // a sanity bound only: it takes well under a second
   });
 
   it('a disabled rule does not fire; --watch-countries replaces the list', () => {

@@ -140,6 +140,25 @@ describe('formatSummary', () => {
   });
 });
 
+describe('formatSummary with names a device chose', () => {
+  it('writes every control character of host names, destination names, alert messages and capture problems as an escape', () => {
+    const evil = 'x\x1b]0;owned\x07\x1b[2J\u009b\x7f\n\u202e';
+    const a = { ...alert(1, 'high', 5), message: `connected to ${evil}` };
+    const text = formatSummary(
+      stats({ files: [file(`${evil}.pcap`, [`${evil}.pcap: capture ends inside a record at byte 100`])] }),
+      [device({ hostnames: [evil], vendor: evil, destinations: [destination(1, { name: evil })] })],
+      [a],
+    );
+    expect(text).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]/);
+    const shown = 'x\\x1b]0;owned\\x07\\x1b[2J\\u009b\\x7f\\x0a\\u202e';
+    expect(text).toContain(`names: ${shown}`);
+    expect(text).toContain(`  ${shown}  `); // the vendor
+    expect(text).toContain(`-> 198.51.100.1     ${shown}`);
+    expect(text).toContain(`connected to ${shown}\n`);
+    expect(text).toContain(`  ${shown}.pcap: capture ends inside a record at byte 100\n`);
+  });
+});
+
 describe('the summary phonehome analyze prints', () => {
   it('gives the totals of stats.json, and the packets and bytes tshark reads in the same captures', () => {
     const out = join(tmp, 'run');

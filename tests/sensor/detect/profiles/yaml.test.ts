@@ -1,6 +1,7 @@
 // The YAML profile format: normalisation, strict validation with file:line
 // messages, and the YAML round trip.
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -8,7 +9,8 @@ import { stringify } from 'yaml';
 import type { DeviceProfile } from '../../../../contract/types.js';
 import { ProfileError } from '../../../../sensor/errors.js';
 import { loadProfiles } from '../../../../sensor/detect/profiles/load.js';
-import { parseProfileYaml, profileToYaml } from '../../../../sensor/detect/profiles/yaml.js';
+import { MAX_ALIAS_EXPANSION, parseProfileYaml, profileToYaml } from '../../../../sensor/detect/profiles/yaml.js';
+import { phonehome } from '../../../helpers/cli.js';
 import {
   BAD_PROFILES as BAD,
   RULES_DEVICES as RULES,
@@ -439,6 +441,54 @@ describe('parseProfileYaml: errors name the file, the line and what is wrong', (
   });
 });
 
+describe('parseProfileYaml: hostile YAML fails fast (aliases bounded, keys checked in linear time)', () => {
+  const ports = (n: number) => withDoc('  - domain: a.example.com', '    ports:', '      - &p 443', ...Array.from({ length: n }, () => '      - *p'));
+
+  it('a profile whose aliases stand for up to MAX_ALIAS_EXPANSION nodes loads', () => {
+    const p = parseProfileYaml(ports(MAX_ALIAS_EXPANSION), F);
+    expect(p.documented[0].ports).toEqual([443]);
+  });
+
+  it('20,000 aliases fail at once with the file and the line of the alias past the bound', () => {
+    const started = Date.now();
+    const e = parseError(ports(20_000));
+    expect(e.code).toBe('PROFILE_INVALID');
+    // the first alias is on line 8: the 10,001st, past the bound, on line 8 + 10,000
+    expect(e.message).toBe(`test.yaml:${8 + MAX_ALIAS_EXPANSION}: YAML aliases stand for more than ${MAX_ALIAS_EXPANSION} nodes; a profile needs few aliases (write the entries out)`);
+    expect(Date.now() - started).toBeLessThan(5_000); // a sanity bound only: it takes a fraction of a second
+  });
+
+  it('an alias of a list counts every item in it: 150 uses of 100 ports are refused', () => {
+    const list = Array.from({ length: 100 }, (_, i) => 1000 + i).join(', ');
+    const entries = Array.from({ length: 150 }, (_, i) => [`  - domain: h${i}.example.com`, `    ports: ${i === 0 ? `&many [${list}]` : '*many'}`]).flat();
+    const e = parseError(withDoc(...entries));
+    expect(e.message).toMatch(/^test\.yaml:\d+: YAML aliases stand for more than 10000 nodes/);
+    expect(parseProfileYaml(withDoc(...entries.slice(0, 2 * 90)), F).documented).toHaveLength(90);
+  });
+
+  it('an alias inside the node it names is refused', () => {
+    expect(parseError(withDoc('  - domain: a.example.com', '    ports: &p [80, *p]')).message).toBe('test.yaml:6: alias *p refers to a node that contains it');
+  });
+
+  it('a mapping of 40,000 keys is refused at its first unknown key, without comparing every key with every other', () => {
+    const keys = Array.from({ length: 40_000 }, (_, i) => `    k${i}: 1`);
+    const started = Date.now();
+    expect(parseError(withDoc('  - domain: a.example.com', ...keys, '    domain: b.example.com')).message).toBe(
+      'test.yaml:6: documented[0]: unknown key "k0" (expected one of: domain, cidr, asn, proto, ports, note)',
+    );
+    expect(parseError(withDoc('  - domain: a.example.com', '    proto: tcp', '    domain: b.example.com')).message).toBe('test.yaml:7: YAML syntax error: Map keys must be unique');
+    expect(Date.now() - started).toBeLessThan(5_000); // a sanity bound only
+  });
+
+  it('the CLI names the file in one line, exit 2', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'phonehome-aliases-'));
+    writeFileSync(join(dir, 'many.yaml'), ports(20_000));
+    const r = phonehome(['profiles', 'check', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`phonehome: ${join(dir, 'many.yaml')}:${8 + MAX_ALIAS_EXPANSION}: YAML aliases stand for more than ${MAX_ALIAS_EXPANSION} nodes; a profile needs few aliases (write the entries out)\n`);
+  });
+});
+
 describe('profileToYaml', () => {
   const sample: DeviceProfile = {
     profile: 'sample',
@@ -480,6 +530,16 @@ describe('profileToYaml', () => {
     const text = profileToYaml(sample, 'Generated from sample.json\n\nEdit freely.\n');
     expect(text.split('\n').slice(0, 4)).toEqual(['# Generated from sample.json', '#', '# Edit freely.', 'profile: sample']);
     expect(parseProfileYaml(text, F)).toEqual({ ...sample, source: F });
+  });
+
+  it('writes control characters in notes (names seen on the wire) as escapes that read back to them', () => {
+    const note = 'carried "cam\x1b]0;owned\x07\x1b[2J\u009b31m\x7f\u202e\u2028ÿþ"';
+    const p: DeviceProfile = { profile: 'x', description: 'bell\x07', match: { vendor: 'x' }, documented: [{ cidr: '192.0.2.1', note }] };
+    const text = profileToYaml(p, 'from a\x1b[2J\rprofile: injected\u009b');
+    expect(text).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e\u2028]/);
+    expect(text).toContain('\\e]0;owned\\a\\e[2J\\u009b31m\\u007f\\u202e\\u2028ÿþ');
+    expect(text.split('\n')[0]).toBe('# from a\\x1b[2J\\x0dprofile: injected\\u009b');
+    expect(parseProfileYaml(text, F)).toEqual({ ...p, source: F });
   });
 
   it('round-trips every profile in rules/devices', () => {

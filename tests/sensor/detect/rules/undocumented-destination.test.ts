@@ -87,9 +87,10 @@ describe('undocumented-destination', () => {
     expect(u.every((a) => a.device.profile === 'acme-cam' && a.severity === 'medium')).toBe(true);
   });
 
-  it('names the missing profile entry: the target, its protocol and port, and the profile file', () => {
+  it('names the missing profile entry: the target, its protocol and port, and the profile by name, not by its file on the sensor', () => {
     const a = u.find((x) => x.destination?.port === 8443)!;
-    expect(a.evidence.reason).toBe(`no entry in ${join(profiles, 'acme-cam.yaml')} documents api.acme-vendor.example tcp/8443`);
+    expect(a.evidence.reason).toBe('no entry in profile acme-cam documents api.acme-vendor.example tcp/8443');
+    expect(JSON.stringify(u)).not.toContain(profiles);
     expect(a.message).toBe(`${cam.mac} (profile acme-cam) connected to api.acme-vendor.example on tcp/8443, which its profile does not document`);
     const byAddress = u.find((x) => x.destination?.port === 1883)!;
     expect(byAddress.evidence.reason).toContain(`documents ${MQTT.ip} tcp/1883`);
@@ -159,7 +160,7 @@ describe('undocumented-destination with asn entries', () => {
     d.onFlow({ rec, device: { mac: hub.mac, ip: hub.ip, vendor: null, vendor_country: null, mud_url: null }, resolved: false, dst: { country: null, asn: null, as_org: null } });
     const [a] = d.finish(T0, T0 + 1).filter((x) => x.rule === 'undocumented-destination');
     expect(a.evidence.reason).toBe(
-      `no entry in ${join(dir, 'hub.yaml')} documents 1.0.0.1 tcp/443; its AS is unknown, so the profile's asn entries cannot match (add an ASN database with --geoip)`,
+      `no entry in profile ${profile.profile} documents 1.0.0.1 tcp/443; its AS is unknown, so the profile's asn entries cannot match (add an ASN database with --geoip)`,
     );
   });
 });
