@@ -1,14 +1,16 @@
 // phonehome against tcpdump, tshark and pcap-parser on the same captures, in
 // one run: packets/s, MB/s, peak RSS and ratios. Builds its captures from the
-// corpus (merged, then concatenated ten times) and a generated flood of
-// distinct short flows.
-// Usage: npm run bench [-- --reps 3 --copies 10 --flood 2000000 --corpus DIR]
+// corpus (merged, then concatenated ten times), a generated flood of
+// distinct short flows, and the three floods memory is bounded against
+// (bench/floods.mjs: spoofed MACs, destinations, a scan).
+// Usage: npm run bench [-- --reps 3 --copies 10 --flood 2000000 --corpus DIR --only floods]
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { FLOODS } from './floods.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const { values: o } = parseArgs({
@@ -18,6 +20,7 @@ const { values: o } = parseArgs({
     flood: { type: 'string', default: '2000000' },
     corpus: { type: 'string', default: resolve(root, '../shared/corpus/iot-sentinel') },
     only: { type: 'string' },
+    macs: { type: 'string', default: '300000' },
   },
 });
 const out = join(root, 'bench', 'out');
@@ -100,6 +103,11 @@ function measure(label, cmd, args, reps, parse) {
 const mib = (b) => (Number.isFinite(b) ? `${(b / 2 ** 20).toFixed(0)} MiB` : 'n/a');
 const fmt = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${(n / 1e3).toFixed(0)} k`);
 
+const want = (k) => !o.only || o.only.split(',').includes(k);
+if (o.only === 'floods') {
+  boundedFloods();
+  process.exit(0);
+}
 const { big, flood } = build();
 for (const f of [big, flood]) execFileSync('cat', [f], { stdio: ['ignore', 'ignore', 'ignore'] });
 const pkts = packetsOf(big);
@@ -109,7 +117,6 @@ console.log(`machine: ${cpus().length} x ${cpus()[0].model}, ${(totalmem() / 2 *
 console.log(`capture: ${big} (${fmt(pkts)}packets, ${(bytes / 1e6).toFixed(0)} MB), best of ${reps}\n`);
 const rows = [];
 const row = (tool, r) => rows.push({ tool, ...r, pps: pkts / r.wall, mbs: bytes / 1e6 / r.wall });
-const want = (k) => !o.only || o.only.split(',').includes(k);
 const outDir = join(tmpdir(), `phonehome-bench-out-${process.pid}`);
 if (want('phonehome')) {
   row('phonehome analyze (full analysis)', measure('phonehome', process.execPath, [CLI, 'analyze', big, '--json'], reps));
@@ -158,6 +165,35 @@ if (want('flood')) {
     });
     console.log(`${workers === '1' ? '\n' : ''}flood, --workers ${workers}: ${fmt(floodPkts)}packets in ${fmt(floodPkts / 2)}distinct flows, default --max-flows: ${fmt(floodPkts / r.wall)}packets/s, peak RSS ${mib(r.rss)}, flows emitted ${r.flows}`);
   }
+}
+
+if (want('floods')) boundedFloods();
+
+/**
+ * The floods memory must stay bounded under (each under 1 GiB peak RSS, every
+ * flow emitted): one SYN from each of --macs spoofed MACs, --flood distinct
+ * destinations from one device, --flood scanning SYNs from one device.
+ */
+function boundedFloods() {
+  const n = Number(o.flood);
+  const cases = [
+    ['spoofed MACs', 'macs', Number(o.macs)],
+    ['destinations from one device', 'destinations', n],
+    ['scanning flows (one device, SYNs to host/port pairs)', 'scan', n],
+  ];
+  const dir = join(tmpdir(), `phonehome-bench-floods-${process.pid}`);
+  console.log(`\nbounded floods (analyze --out, defaults; limit 1 GiB peak RSS):`);
+  for (const [label, kind, count] of cases) {
+    const file = join(out, `flood-${kind}-${count}.pcap`);
+    const truth = FLOODS[kind](file, count);
+    execFileSync('rm', ['-rf', dir]);
+    const r = measure(kind, process.execPath, [CLI, 'analyze', file, '--out', dir], 1);
+    const lines = (f) => readFileSync(join(dir, f), 'utf8').split('\n').length - 1;
+    const devices = JSON.parse(readFileSync(join(dir, 'devices.json'), 'utf8')).length;
+    const ok = lines('flows.jsonl') === truth.flows && r.rss < 2 ** 30 ? 'ok' : 'OVER';
+    console.log(`  ${fmt(count)}${label}: peak RSS ${mib(r.rss)} ${ok}, ${r.wall.toFixed(1)} s, flows emitted ${lines('flows.jsonl')} of ${truth.flows}, devices reported ${devices}, alerts ${lines('alerts.jsonl')}`);
+  }
+  execFileSync('rm', ['-rf', dir]);
 }
 
 if (want('sensor')) {

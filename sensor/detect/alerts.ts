@@ -13,6 +13,16 @@ const MAX_EVIDENCE_FLOWS = 50;
  * (a scan, a flood) flows are added to one roll-up alert for the device.
  */
 const MAX_ALERTS_PER_DEVICE = 500;
+/**
+ * Alerts itemised per run (--max-alerts): a flood of spoofed devices or
+ * destinations must not become a flood of alerts, nor their memory. Past it,
+ * what would have opened a new alert is counted in one roll-up per rule.
+ */
+export const DEFAULT_MAX_ALERTS = 10_000;
+/** Distinct alerts a roll-up tells apart (by a 52-bit hash of rule, device and key) to count them; past it the count is a lower bound. */
+const MAX_HELD_KEYS = 1 << 20;
+/** What a run-wide roll-up names as its device: it stands for many. */
+const ANY_DEVICE: DeviceFacts = { mac: null, ip: '*', vendor: null, vendor_country: null, mud_url: null };
 
 /** Enough of a flow to find its packets again. */
 export interface FlowRef {
@@ -35,6 +45,18 @@ interface OpenAlert {
 interface DeviceAlerts {
   open: Map<string, OpenAlert>;
   rollup: OpenAlert | null;
+}
+
+/** A rule's alerts past the run's limit: one roll-up alert, and how many alerts it stands for. */
+interface HeldBack {
+  alert: OpenAlert;
+  /** hashes of the held-back alerts' keys (rule, device, key), while fewer than MAX_HELD_KEYS */
+  keys: Set<number>;
+  alerts: number;
+  /** more distinct keys came than `keys` holds: `alerts` is a lower bound */
+  saturated: boolean;
+  /** series roll-ups: the series scored into it (rebuilt at every scoring) */
+  series: boolean;
 }
 
 /** What a new alert says; built only when an alert opens, since most flows add to one already open. */
@@ -64,21 +86,27 @@ export class AlertBook {
   /** series alerts by key: scoring again (a sensor scores after every file) replaces, never adds */
   private readonly seriesAlerts = new Map<string, OpenAlert>();
   private lastRefs = new Map<string, FlowRef[]>();
+  /** alerts itemised so far (closed, open, per-device roll-ups, series) */
+  private itemised = 0;
+  /** roll-ups past the run's limit, by rule: from flows, and from the last scoring of series */
+  private readonly heldFlows = new Map<string, HeldBack>();
+  private heldSeries = new Map<string, HeldBack>();
 
   constructor(
     private readonly settingsOf: (rule: string) => RuleSettings,
     private readonly windowS: number,
     /** called once when an alert first fires (streaming consumers) */
     private readonly onNew?: (a: AlertRecord) => void,
+    private readonly maxAlerts = DEFAULT_MAX_ALERTS,
   ) {}
 
   /** Adds a flow to the device's open alert for `key` under `rule`, or opens one. */
   raise(rule: string, key: string, f: SlimFlow, a: NewAlert): void {
-    const d = this.deviceAlerts(rule, a.device);
-    let open = d.open.get(key);
+    let d = this.open.get(rule)?.get(a.device.mac ?? a.device.ip);
+    let open = d?.open.get(key);
     if (open && f.ts >= open.windowEnd) {
       this.done.push(open);
-      d.open.delete(key);
+      d!.open.delete(key);
       open = undefined;
     }
     if (open) {
@@ -86,8 +114,12 @@ export class AlertBook {
       a.evidence?.(open.rec.evidence);
       return;
     }
-    if (key !== '' && d.open.size + (d.rollup ? 1 : 0) >= MAX_ALERTS_PER_DEVICE) {
-      if (d.rollup) return this.account(d.rollup, f);
+    const deviceFull = d !== undefined && key !== '' && d.open.size + (d.rollup ? 1 : 0) >= MAX_ALERTS_PER_DEVICE;
+    if (deviceFull && d!.rollup) return this.account(d!.rollup, f);
+    if (this.itemised >= this.maxAlerts) return this.holdBack(rule, `${a.device.mac ?? a.device.ip}|${key}`, f);
+    this.itemised++;
+    d ??= this.deviceAlerts(rule, a.device);
+    if (deviceFull) {
       open = d.rollup = this.rollup(rule, f, a);
     } else {
       const id = `${rule}|${a.device.mac ?? a.device.ip}|${key}`;
@@ -106,14 +138,73 @@ export class AlertBook {
   raiseSeries(rule: string, s: Series, message: string, reason: string, extra: ExtraEvidence, severity?: Severity): void {
     const key = `${rule}|${s.device.mac ?? s.device.ip}|${s.name ?? s.dstIp}`;
     const dst: AlertRecord['destination'] = { ip: s.dstIp, port: null, proto: null, name: s.name, country: s.dst.country, asn: s.dst.asn, as_org: s.dst.as_org };
+    const known = this.seriesAlerts.has(key);
+    if (!known && this.itemised >= this.maxAlerts) return this.holdBackSeries(rule, s);
     const a = this.create(rule, key, s.flows[0], s.device, s.profile, dst, message, reason, extra);
     if (severity !== undefined) a.rec.severity = severity;
     for (const f of s.flows) this.account(a, f);
     // The kept flows are a sample; the totals cover every connection.
     Object.assign(a.rec.evidence, s.totals);
-    const known = this.seriesAlerts.has(key);
     this.seriesAlerts.set(key, a);
-    if (!known) this.onNew?.(a.rec);
+    if (!known) {
+      this.itemised++;
+      this.onNew?.(a.rec);
+    }
+  }
+
+  /** Series are about to be scored again: their roll-ups are rebuilt from this scoring. */
+  beginScoring(): void {
+    this.heldSeries = new Map();
+  }
+
+  /** A flow that would have opened a new alert past the run's limit: counted in the rule's roll-up. */
+  private holdBack(rule: string, key: string, f: SlimFlow): void {
+    let h = this.heldFlows.get(rule);
+    const fresh = !h;
+    if (!h) this.heldFlows.set(rule, (h = this.heldBack(rule, f, false)));
+    const k = keyHash(key);
+    if (!h.keys.has(k)) {
+      if (h.keys.size < MAX_HELD_KEYS) {
+        h.keys.add(k);
+        h.alerts++;
+      } else h.saturated = true;
+    }
+    this.account(h.alert, f);
+    if (fresh) this.onNew?.(this.describe(h));
+  }
+
+  /** A series that would have raised a new alert past the run's limit: its totals go into the rule's series roll-up. */
+  private holdBackSeries(rule: string, s: Series): void {
+    let h = this.heldSeries.get(rule);
+    const fresh = !h;
+    if (!h) this.heldSeries.set(rule, (h = this.heldBack(rule, s.flows[0], true)));
+    h.alerts++;
+    for (const f of s.flows) this.sample(h.alert, f);
+    // The kept flows are a sample; the totals cover every connection.
+    const e = h.alert.rec.evidence;
+    const t = s.totals;
+    e.flows += t.flows;
+    e.packets += t.packets;
+    e.bytes_out += t.bytes_out;
+    e.bytes_in += t.bytes_in;
+    e.first_seen = Math.min(e.first_seen, t.first_seen);
+    e.last_seen = Math.max(e.last_seen, t.last_seen);
+    if (fresh) this.onNew?.(this.describe(h));
+  }
+
+  private heldBack(rule: string, f: SlimFlow, series: boolean): HeldBack {
+    const alert = this.create(rule, `${rule}|*|${series ? 'series' : '*'}`, f, ANY_DEVICE, null, null, '', '', {});
+    return { alert, keys: new Set(), alerts: 0, saturated: false, series };
+  }
+
+  /** A roll-up's message and reason say how many alerts it stands for, as counted so far. */
+  private describe(h: HeldBack): AlertRecord {
+    const r = h.alert.rec;
+    const n = `${h.saturated ? 'more than ' : ''}${h.alerts.toLocaleString('en-US')}`;
+    const what = h.series ? `${r.rule} alerts on device-destination series` : `${r.rule} alerts`;
+    r.message = `${n} further ${what} past this run's limit of ${this.maxAlerts.toLocaleString('en-US')} alerts (a flood?): counted here, not itemised`;
+    r.evidence.reason = `the run reached ${this.maxAlerts} alerts; this roll-up stands for ${n} ${r.rule} alerts and holds the totals of their ${r.evidence.flows} flows`;
+    return r;
   }
 
   /** Every alert, oldest first; remembers their flows for evidenceFlows(). */
@@ -123,6 +214,10 @@ export class AlertBook {
       for (const d of byDevice.values()) all.push(...d.open.values(), ...(d.rollup ? [d.rollup] : []));
     }
     all.push(...this.seriesAlerts.values());
+    for (const h of [...this.heldFlows.values(), ...this.heldSeries.values()]) {
+      this.describe(h);
+      all.push(h.alert);
+    }
     this.lastRefs = new Map(all.map((a) => [a.rec.id, a.flows]));
     return all.map((a) => a.rec).sort((x, y) => x.ts - y.ts || x.id.localeCompare(y.id));
   }
@@ -169,13 +264,30 @@ export class AlertBook {
 
   private account(a: OpenAlert, f: SlimFlow): void {
     // Each flow reaches each rule once (flows end once), so no flow counts twice in an alert.
+    addFlow(a.rec.evidence, f);
+    this.sample(a, f);
+  }
+
+  /** Keeps the flow's uid and where its packets are, while the alert holds fewer than its bounds. */
+  private sample(a: OpenAlert, f: SlimFlow): void {
     const e = a.rec.evidence;
-    addFlow(e, f);
     if (e.uids.length < MAX_UIDS) e.uids.push(f.uid);
     if (a.flows.length < MAX_EVIDENCE_FLOWS) {
       a.flows.push({ proto: f.proto, src_ip: f.src_ip, src_port: f.src_port, dst_ip: f.dst_ip, dst_port: f.dst_port, ts: f.ts, end: f.ts + f.duration });
     }
   }
+}
+
+/** 52 bits of two FNV-1a lanes: distinct keys collide about once in 10^4 runs at a million keys. */
+function keyHash(key: string): number {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995) ^ (h2 >>> 15);
+  }
+  return (h1 >>> 0) * 2 ** 20 + (h2 >>> 12);
 }
 
 function alertId(key: string, firstUid: string): string {

@@ -16,6 +16,8 @@ export interface DetectorOptions {
   profiles: DeviceProfile[];
   /** the rules to run: the registry's, unless a caller brings its own (each needs its settings in config) */
   rules?: readonly Rule[];
+  /** alerts itemised per run before further ones roll up per rule (DEFAULT_MAX_ALERTS) */
+  maxAlerts?: number;
 }
 
 /** Only flows a local device (not the gateway) opened to the Internet are judged; the rest cannot raise an alert. */
@@ -44,7 +46,7 @@ export class Detector {
   ) {
     const { config } = opts;
     this.matcher = new ProfileMatcher(opts.profiles);
-    this.book = new AlertBook((id) => config.rules[id], config.suppressionWindowS, onNew);
+    this.book = new AlertBook((id) => config.rules[id], config.suppressionWindowS, onNew, opts.maxAlerts);
     for (const rule of opts.rules ?? RULES) {
       // A rule the detections file never heard of (a caller's own) runs with its defaults.
       const settings = (config.rules[rule.id] ??= defaultRuleSettings([rule])[rule.id]);
@@ -82,6 +84,7 @@ export class Detector {
   finish(spanStart: number, spanEnd: number): AlertRecord[] {
     if (this.series) {
       const span = { start: spanStart, end: spanEnd };
+      this.book.beginScoring();
       for (const s of this.series.values()) {
         for (const rule of this.seriesRules) if (rule(s, span)) break;
       }

@@ -2,7 +2,7 @@ import type { DeviceDestination, DeviceRecord } from '../../contract/types.js';
 import type { Flow } from '../flows/flow.js';
 import { protoName } from '../flows/flow.js';
 import { macString } from '../util/addr.js';
-import { EarliestSet } from '../util/bounded.js';
+import { EarliestSet, lowWater } from '../util/bounded.js';
 import { cloudName, identifyBrand, type BrandEvidence, type BrandResult } from './brand.js';
 import { NextHops } from './gateway.js';
 import { lookupManufacturer, type Manufacturer } from './oui.js';
@@ -37,9 +37,42 @@ const MAX_DESTINATIONS = 10_000;
 const MAX_NAMES = 16;
 /** Server names kept per device as brand evidence (the earliest seen). */
 const MAX_CLOUD_NAMES = 32;
+/**
+ * Devices tracked at once (--max-devices) when evicted records have somewhere
+ * to go: one packet from each of a flood of spoofed MACs is a device each, and
+ * a LAN has hundreds of hosts, not tens of thousands.
+ */
+export const DEFAULT_MAX_DEVICES = 50_000;
+
+/**
+ * An EarliestSet made on the first add: most devices of a flood of spoofed
+ * MACs never name themselves, and a set per field and device was most of the
+ * inventory's memory.
+ */
+class Names {
+  private set: EarliestSet | null = null;
+
+  constructor(private readonly max: number) {}
+
+  add(value: string, ts: number): void {
+    (this.set ??= new EarliestSet(this.max)).add(value, ts);
+  }
+
+  get size(): number {
+    return this.set?.size ?? 0;
+  }
+
+  entries(): [string, number][] {
+    return this.set?.entries() ?? [];
+  }
+
+  values(): string[] {
+    return this.set?.values() ?? [];
+  }
+}
 
 /** Adds to a bounded set; true when what it holds may have changed. */
-function addTo(set: EarliestSet, max: number, value: string, ts: number): boolean {
+function addTo(set: Names, max: number, value: string, ts: number): boolean {
   const n = set.size;
   set.add(value, ts);
   return set.size !== n || n === max;
@@ -47,13 +80,13 @@ function addTo(set: EarliestSet, max: number, value: string, ts: number): boolea
 
 class Device {
   ips = new EarliestSet(MAX_IPS);
-  hostnames = new EarliestSet(MAX_NAMES);
+  hostnames = new Names(MAX_NAMES);
   /** the host names that came in DHCP (the rest of `hostnames` came in mDNS), and those that came in mDNS: brand evidence */
-  dhcpNames = new EarliestSet(MAX_NAMES);
-  mdnsNames = new EarliestSet(MAX_NAMES);
-  userAgents = new EarliestSet(MAX_NAMES);
+  dhcpNames = new Names(MAX_NAMES);
+  mdnsNames = new Names(MAX_NAMES);
+  userAgents = new Names(MAX_NAMES);
   /** names of the servers it opened flows to, normalised (brand.ts cloudName) */
-  cloudNames = new EarliestSet(MAX_CLOUD_NAMES);
+  cloudNames = new Names(MAX_CLOUD_NAMES);
   lastServerName = '';
   lastCloudName: string | null = null;
   dhcpFingerprint: string | null = null;
@@ -62,9 +95,10 @@ class Device {
   ssdpServer: string | null = null;
   flows = 0;
   bytesOut = 0;
-  destinations = new Map<string, DeviceDestination>();
+  /** made on the first destination, as Names are */
+  destinations: Map<string, DeviceDestination> | null = null;
   /** first packet time of the flow that named each destination: the earliest named flow names it */
-  namedAt = new Map<string, number>();
+  namedAt: Map<string, number> | null = null;
   /** last IP added, so the per-packet path skips the Set for the common case */
   lastIp = '';
   lastIpTs = 0;
@@ -149,10 +183,10 @@ export interface DeviceSnapshot {
 
 /** One name per destination, the earliest flow's (then the smallest): the same whichever order flows end in. */
 function nameDestination(dev: Device, dst: DeviceDestination, name: string, at: number): void {
-  const had = dev.namedAt.get(dst.ip);
+  const had = dev.namedAt?.get(dst.ip);
   if (dst.name === null || had === undefined || at < had || (at === had && name < dst.name)) {
     dst.name = name;
-    dev.namedAt.set(dst.ip, at);
+    (dev.namedAt ??= new Map()).set(dst.ip, at);
   }
 }
 
@@ -170,6 +204,21 @@ export class Inventory {
   /** the two devices that sent last: most packets come from one of them */
   private recent0: Device | null = null;
   private recent1: Device | null = null;
+  /** the brand an OUI alone gives, by vendor, for the facts of evicted devices */
+  private readonly ouiBrands = new Map<string | null, BrandResult>();
+  /** devices evicted so far */
+  evicted = 0;
+
+  /**
+   * At most `maxDevices` devices are tracked; past it the least recently seen
+   * tenth is evicted and each record handed to `onEvict` (devices.json, a
+   * device event), so a device is reported, not dropped. Without `onEvict`
+   * nothing is evicted: there would be nowhere to report it.
+   */
+  constructor(
+    private readonly maxDevices = DEFAULT_MAX_DEVICES,
+    private readonly onEvict?: (r: DeviceRecord) => void,
+  ) {}
 
   get size(): number {
     return this.byMac.size + this.byIp.size;
@@ -179,9 +228,10 @@ export class Inventory {
    * A local host sent this packet (ip '' when its address is unknown or
    * unassigned). Per packet: takes the packet, not its MAC and time, because
    * 48-bit MACs and times are boxed when passed, and the last two devices are
-   * remembered because a Map lookup by such a number boxes it too.
+   * remembered because a Map lookup by such a number boxes it too. Returns
+   * whether the sender is a device (not a group address, not addressless).
    */
-  sawPacket(p: { srcMac: number; ts: number }, ip: string): void {
+  sawPacket(p: { srcMac: number; ts: number }, ip: string): boolean {
     const mac = p.srcMac;
     let dev: Device | null;
     if (mac >= 0 && mac === this.recent0?.mac) dev = this.recent0;
@@ -196,7 +246,9 @@ export class Inventory {
         this.recent0 = dev;
       }
     }
-    if (dev) this.update(dev, ip, p.ts);
+    if (!dev) return false;
+    this.update(dev, ip, p.ts);
+    return true;
   }
 
   /** A local host sent a packet (ip '' when its address is unknown or unassigned). */
@@ -224,13 +276,38 @@ export class Inventory {
         dev = new Device(mac, macString(mac), ts, ts);
         this.byMac.set(mac, dev);
         this.byMacText.set(dev.key, dev);
+        this.bound(dev);
       }
       return dev;
     }
     if (ip === '') return null;
     let dev = this.byIp.get(ip);
-    if (!dev) this.byIp.set(ip, (dev = new Device(-1, ip, ts, ts)));
+    if (!dev) {
+      this.byIp.set(ip, (dev = new Device(-1, ip, ts, ts)));
+      this.bound(dev);
+    }
     return dev;
+  }
+
+  /**
+   * Past the bound, evicts the least recently seen devices (then the smallest
+   * key: the same ones whatever the order they arrived in) down to a tenth
+   * below it, in bulk so a flood sorts rarely. `keep` was just seen: it stays.
+   */
+  private bound(keep: Device): void {
+    if (!this.onEvict || this.size <= this.maxDevices) return;
+    const all = [...this.byMac.values(), ...this.byIp.values()].filter((d) => d !== keep);
+    all.sort((a, b) => a.lastSeen - b.lastSeen || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const n = this.size - Math.max(1, lowWater(this.maxDevices));
+    for (const dev of all.slice(0, n)) {
+      if (dev.mac >= 0) {
+        this.byMac.delete(dev.mac);
+        this.byMacText.delete(dev.key);
+      } else this.byIp.delete(dev.key);
+      this.evicted++;
+      this.onEvict(this.recordOf(dev));
+    }
+    this.recent0 = this.recent1 = null;
   }
 
   /** A name the host answered for in mDNS. */
@@ -288,11 +365,12 @@ export class Inventory {
       const n = dev.lastCloudName;
       if (n !== null && addTo(dev.cloudNames, MAX_CLOUD_NAMES, n, f.first)) dev.allVersion++;
     }
-    let dst = dev.destinations.get(f.dstIp);
+    const dests = (dev.destinations ??= new Map());
+    let dst = dests.get(f.dstIp);
     if (!dst) {
-      if (dev.destinations.size >= MAX_DESTINATIONS) return;
+      if (dests.size >= MAX_DESTINATIONS) return;
       dst = { ip: f.dstIp, name: null, ports: [], protos: [], flows: 0, bytes_out: 0, bytes_in: 0, first_seen: f.first, last_seen: f.last };
-      dev.destinations.set(f.dstIp, dst);
+      dests.set(f.dstIp, dst);
     }
     dst.flows++;
     dst.bytes_out += f.srcBytes;
@@ -310,10 +388,15 @@ export class Inventory {
     return dev.manufacturer;
   }
 
-  /** What detection needs to know about the local host that sent a flow; null when it is not a local host. */
-  facts(mac: string | null, ip: string): DeviceFacts | null {
+  /**
+   * What detection needs to know about the local host that sent a flow; null
+   * when it is not a local host. `wasTracked`: the host was a device when the
+   * flow began (it may have been evicted since): it is then judged on what its
+   * MAC alone says, as a device just seen, rather than not at all.
+   */
+  facts(mac: string | null, ip: string, wasTracked = false): DeviceFacts | null {
     const dev = mac ? this.byMacText.get(mac) : this.byIp.get(ip);
-    if (!dev) return null;
+    if (!dev) return wasTracked ? this.evictedFacts(mac, ip) : null;
     const m = this.manufacturer(dev);
     const maker = dev.sharedBrand(m?.vendor ?? null);
     return {
@@ -330,6 +413,19 @@ export class Inventory {
     };
   }
 
+  /** The facts of a host no longer tracked: its MAC's registry entry and the brand that alone gives. */
+  private evictedFacts(mac: string | null, ip: string): DeviceFacts {
+    const n = mac ? parseInt(mac.replaceAll(':', ''), 16) : -1;
+    const m = n >= 0 ? lookupManufacturer(n) : null;
+    const vendor = m?.vendor ?? null;
+    let maker = this.ouiBrands.get(vendor);
+    if (!maker) this.ouiBrands.set(vendor, (maker = identifyBrand({ dhcpHostnames: [], dhcpVendorClass: null, ssdpServer: null, ouiVendor: vendor })));
+    return {
+      mac, ip, vendor, vendor_country: m?.country ?? null, mud_url: null,
+      brand: maker.brand, model: maker.model, module_vendor: maker.module_vendor, role: this.roleOf(n), joined_at: null,
+    };
+  }
+
   private roleOf(mac: number): 'device' | 'gateway' {
     return mac >= 0 && this.hops.isGateway(mac) ? 'gateway' : 'device';
   }
@@ -341,8 +437,8 @@ export class Inventory {
       mdnsNames: d.mdnsNames.entries(), userAgents: d.userAgents.entries(), cloudNames: d.cloudNames.entries(),
       nextHops: d.mac >= 0 ? this.hops.entries(d.mac) : [],
       dhcpFingerprint: d.dhcpFingerprint, dhcpVendorClass: d.dhcpVendorClass, mudUrl: d.mudUrl, ssdpServer: d.ssdpServer,
-      flows: d.flows, bytesOut: d.bytesOut, firstSeen: d.firstSeen, lastSeen: d.lastSeen, destinations: [...d.destinations.values()],
-      namedAt: [...d.namedAt],
+      flows: d.flows, bytesOut: d.bytesOut, firstSeen: d.firstSeen, lastSeen: d.lastSeen, destinations: [...(d.destinations?.values() ?? [])],
+      namedAt: [...(d.namedAt ?? [])],
     }));
     // Next hops that are no device here (another shard may know them as one): their evidence still has to merge.
     for (const mac of this.hops.macs()) {
@@ -384,11 +480,12 @@ export class Inventory {
       dev.bytesOut += s.bytesOut;
       const namedAt = new Map(s.namedAt);
       for (const d of s.destinations) {
-        let mine = dev.destinations.get(d.ip);
+        const dests = (dev.destinations ??= new Map());
+        let mine = dests.get(d.ip);
         if (!mine) {
-          if (dev.destinations.size >= MAX_DESTINATIONS) continue;
+          if (dests.size >= MAX_DESTINATIONS) continue;
           mine = { ...d, name: null, ports: [...d.ports], protos: [...d.protos], flows: 0, bytes_out: 0, bytes_in: 0 };
-          dev.destinations.set(d.ip, mine);
+          dests.set(d.ip, mine);
         }
         mine.flows += d.flows;
         mine.bytes_out += d.bytes_out;
@@ -403,41 +500,43 @@ export class Inventory {
     }
   }
 
+  /** The devices tracked now (evicted ones went to onEvict), most bytes sent first. */
   records(): DeviceRecord[] {
-    const out: DeviceRecord[] = [];
-    for (const dev of [...this.byMac.values(), ...this.byIp.values()]) {
-      const m = this.manufacturer(dev);
-      const maker = dev.brand(m?.vendor ?? null);
-      const destinations = [...dev.destinations.values()].sort((a, b) => b.bytes_out - a.bytes_out || a.ip.localeCompare(b.ip));
-      for (const d of destinations) {
-        d.ports.sort((a, b) => a - b);
-        d.protos.sort();
-      }
-      out.push({
-        mac: dev.mac >= 0 ? dev.key : null,
-        vendor: m?.vendor ?? null,
-        vendor_country: m?.country ?? null,
-        brand: maker.brand,
-        model: maker.model,
-        brand_source: maker.brand_source,
-        module_vendor: maker.module_vendor,
-        role: this.roleOf(dev.mac),
-        // Sorted, not in the order seen: with worker threads that order depends on the sharding.
-        ips: dev.ips.values(),
-        hostnames: dev.hostnames.values(),
-        dhcp_fingerprint: dev.dhcpFingerprint,
-        dhcp_vendor_class: dev.dhcpVendorClass,
-        mud_url: dev.mudUrl,
-        ssdp_server: dev.ssdpServer,
-        user_agents: dev.userAgents.values(),
-        first_seen: dev.firstSeen,
-        last_seen: dev.lastSeen,
-        flows: dev.flows,
-        bytes_out: dev.bytesOut,
-        external_destinations: destinations.length,
-        destinations,
-      });
-    }
+    const out = [...this.byMac.values(), ...this.byIp.values()].map((dev) => this.recordOf(dev));
     return out.sort((a, b) => b.bytes_out - a.bytes_out || String(a.mac ?? a.ips[0]).localeCompare(String(b.mac ?? b.ips[0])));
+  }
+
+  private recordOf(dev: Device): DeviceRecord {
+    const m = this.manufacturer(dev);
+    const maker = dev.brand(m?.vendor ?? null);
+    const destinations = [...(dev.destinations?.values() ?? [])].sort((a, b) => b.bytes_out - a.bytes_out || a.ip.localeCompare(b.ip));
+    for (const d of destinations) {
+      d.ports.sort((a, b) => a - b);
+      d.protos.sort();
+    }
+    return {
+      mac: dev.mac >= 0 ? dev.key : null,
+      vendor: m?.vendor ?? null,
+      vendor_country: m?.country ?? null,
+      brand: maker.brand,
+      model: maker.model,
+      brand_source: maker.brand_source,
+      module_vendor: maker.module_vendor,
+      role: this.roleOf(dev.mac),
+      // Sorted, not in the order seen: with worker threads that order depends on the sharding.
+      ips: dev.ips.values(),
+      hostnames: dev.hostnames.values(),
+      dhcp_fingerprint: dev.dhcpFingerprint,
+      dhcp_vendor_class: dev.dhcpVendorClass,
+      mud_url: dev.mudUrl,
+      ssdp_server: dev.ssdpServer,
+      user_agents: dev.userAgents.values(),
+      first_seen: dev.firstSeen,
+      last_seen: dev.lastSeen,
+      flows: dev.flows,
+      bytes_out: dev.bytesOut,
+      external_destinations: destinations.length,
+      destinations,
+    };
   }
 }

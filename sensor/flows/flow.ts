@@ -29,6 +29,8 @@ export class Flow {
   srcLocal = false;
   dstLocal = false;
   icmpOneWay = false;
+  /** the initiator was inventoried as a local device at one of its packets (it may have been evicted since) */
+  srcTracked = false;
   /** for flows to a group address (broadcast, multicast): the sender's MAC, part of the key; else -1 */
   sender = -1;
   /** TCP: the start (SYN or SYN-ACK) was not seen */

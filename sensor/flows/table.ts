@@ -332,6 +332,23 @@ export class FlowTable {
   }
 
   /**
+   * flush(), earliest first packet first, `chunk` flows at a time (more when
+   * several began at the same time): after each chunk `between(t)` hears that
+   * every flow that began at or before t has ended, so a consumer can release
+   * those and not hold a record of every live flow at once.
+   */
+  flushInOrder(chunk: number, between: (upTo: number) => void): void {
+    const live = this.all().sort((a, b) => a.first - b.first);
+    for (let i = 0; i < live.length; ) {
+      let j = Math.min(live.length, i + chunk);
+      while (j < live.length && live[j].first === live[j - 1].first) j++;
+      for (let k = i; k < j; k++) this.end(live[k], live[k].closedAt >= 0 ? 'closed' : 'end');
+      between(live[j - 1].first);
+      i = j;
+    }
+  }
+
+  /**
    * Evicts (and emits) the least recently active flows until `keep` remain,
    * in bulk (a hundredth of the table) so a flood pays for it rarely.
    */

@@ -4,7 +4,7 @@ import { parseArp } from '../decode/arp.js';
 import { ICMP6, newDecoded, TCP, UDP, type Decoded } from '../decode/decoded.js';
 import { decodePacket } from '../decode/packet.js';
 import { DecodeWarnings } from '../decode/warnings.js';
-import { Inventory, type DeviceFacts } from '../devices/inventory.js';
+import { DEFAULT_MAX_DEVICES, Inventory, type DeviceFacts } from '../devices/inventory.js';
 import type { Flow, FlowEndReason } from '../flows/flow.js';
 import { Locality, type FlowEnds } from '../flows/locality.js';
 import { DnsNameCache } from '../flows/names.js';
@@ -22,6 +22,8 @@ import { compareFlows, flowRecord } from './records.js';
 export interface MeterOptions {
   timeouts?: Partial<FlowTimeouts>;
   maxFlows?: number;
+  /** devices tracked at once when evicted ones are handed on (MeterSinks.device); DEFAULT_MAX_DEVICES */
+  maxDevices?: number;
   /** networks that are local besides the special-purpose ranges (--local-networks) */
   localNetworks?: string[];
   /**
@@ -53,11 +55,19 @@ export interface MeterSinks {
   dns?: (r: DnsRecord, packet: number) => void;
   /** epoch `n` ended: every flow that ended in it has been delivered */
   epoch?: (n: number) => void;
+  /**
+   * A device evicted from the inventory (past maxDevices, least recently seen
+   * first), as finish() would have listed it: its record goes out now. Without
+   * this sink devices are never evicted.
+   */
+  device?: (r: DeviceRecord) => void;
 }
 
 interface Ended {
   rec: FlowRecord;
   resolved: boolean;
+  /** its initiator was a device (Flow.srcTracked) */
+  tracked: boolean;
   ends: FlowEnds;
 }
 
@@ -66,6 +76,8 @@ const MUTED = new DecodeWarnings();
 /** Initiator payload segments of a TCP flow inspected for TLS SNI / HTTP Host. */
 const APP_SEGMENTS = 4;
 const TLS_MAX_HELLO = 16384 + 5;
+/** Live flows ended at once at the end of input before their records are handed on. */
+const FLUSH_SLICE = 16384;
 
 /**
  * The pipeline's first stages, per packet: decode, account to a flow, pull
@@ -74,7 +86,7 @@ const TLS_MAX_HELLO = 16384 + 5;
  */
 export class FlowMeter {
   readonly warnings = new DecodeWarnings();
-  readonly inventory = new Inventory();
+  readonly inventory: Inventory;
   readonly names = new DnsNameCache();
   readonly table: FlowTable;
   packets = 0;
@@ -104,6 +116,7 @@ export class FlowMeter {
     this.warn = this.warnings;
     // Each run learns its own link: the locality is never shared between meters.
     this.locality = new Locality(opts.localNetworks ?? []);
+    this.inventory = new Inventory(opts.maxDevices ?? DEFAULT_MAX_DEVICES, sinks.device);
     this.table = new FlowTable((f, why) => this.flowEnded(f, why), { ...DEFAULT_TIMEOUTS, ...opts.timeouts }, opts.maxFlows ?? DEFAULT_MAX_FLOWS, this.locality);
   }
 
@@ -229,7 +242,7 @@ export class FlowMeter {
       this.ended = [];
       batch.sort(compareEnded);
       const flow = this.sinks.flow;
-      if (flow) for (const e of batch) flow(e.rec, this.inventory.facts(e.rec.src_mac, e.rec.src_ip), e.resolved, e.ends);
+      if (flow) for (const e of batch) flow(e.rec, this.inventory.facts(e.rec.src_mac, e.rec.src_ip, e.tracked), e.resolved, e.ends);
     }
     this.sinks.epoch?.(this.epoch);
     this.epoch++;
@@ -238,7 +251,7 @@ export class FlowMeter {
   private sawLocalSender(d: Decoded, flow: Flow, orig: boolean): void {
     const ip = orig ? flow.srcIp : flow.dstIp;
     // DHCP clients send from 0.0.0.0 before they have an address.
-    this.inventory.sawPacket(d, ip === '0.0.0.0' || ip === '::' ? '' : ip);
+    if (this.inventory.sawPacket(d, ip === '0.0.0.0' || ip === '::' ? '' : ip) && orig) flow.srcTracked = true;
   }
 
   private udpPayload(d: Decoded, flow: Flow, orig: boolean): void {
@@ -387,14 +400,27 @@ export class FlowMeter {
     const serverName = f.sni ?? f.httpHost ?? f.dnsName;
     this.inventory.flowEnded(f, serverName);
     if (!this.sinks.flow || (this.sinks.outboundOnly && !(f.srcLocal && !f.dstLocal))) return;
-    this.ended.push({ rec: flowRecord(f, reason, serverName), resolved: f.resolved, ends: { srcLocal: f.srcLocal, dstLocal: f.dstLocal } });
+    this.ended.push({ rec: flowRecord(f, reason, serverName), resolved: f.resolved, tracked: f.srcTracked, ends: { srcLocal: f.srcLocal, dstLocal: f.dstLocal } });
   }
 
-  /** End of input: emit every live flow. */
+  /**
+   * End of input: emit every live flow. They end in the last epoch, released
+   * in its order a slice at a time (a flood leaves hundreds of thousands live).
+   */
   finish(): DeviceRecord[] {
-    this.table.flush();
+    this.table.flushInOrder(FLUSH_SLICE, (upTo) => this.releaseUpTo(upTo));
     this.endEpoch();
     return this.inventory.records();
+  }
+
+  /** Delivers the ended flows that began at or before `upTo`: every later one of this epoch begins after them. */
+  private releaseUpTo(upTo: number): void {
+    const flow = this.sinks.flow;
+    if (!flow) return;
+    const now = this.ended.filter((e) => e.rec.ts <= upTo);
+    this.ended = this.ended.filter((e) => e.rec.ts > upTo);
+    now.sort(compareEnded);
+    for (const e of now) flow(e.rec, this.inventory.facts(e.rec.src_mac, e.rec.src_ip, e.tracked), e.resolved, e.ends);
   }
 }
 

@@ -14,6 +14,13 @@ export interface PipelineSinks {
   alert?: (a: AlertRecord) => void;
   /** every ended flow as detection receives it (learning profiles from what detection would judge) */
   enriched?: (e: EnrichedFlow) => void;
+  /**
+   * A device evicted from the inventory (past --max-devices, least recently
+   * seen first), enriched as devices() gives it: its record goes out now, as
+   * devices.json or a device event, and devices() no longer lists it. Without
+   * this sink the inventory keeps every device.
+   */
+  device?: (d: DeviceRecord) => void;
 }
 
 /**
@@ -48,6 +55,7 @@ export class Pipeline {
           detector.onFlow(e);
         },
         dns: sinks.dns,
+        device: sinks.device && ((d) => sinks.device!(enrichDevices([d], setup.geo)[0])),
         // Without a flow sink only what detection judges needs a record.
         outboundOnly: out === undefined,
       },

@@ -20,6 +20,8 @@ export interface AnalysisOptions extends MeterOptions {
   geoip?: string[];
   /** replaces the watched countries of the detections file */
   watchCountries?: string[];
+  /** alerts itemised per run before further ones roll up per rule (--max-alerts; 10,000) */
+  maxAlerts?: number;
 }
 
 /** Everything an analysis is configured with, loaded and checked before a packet is read. */
@@ -29,6 +31,8 @@ export interface AnalysisSetup {
   /** profile loading notes (MUD entries that could not be mapped) */
   notes: string[];
   geo: GeoIp;
+  /** AnalysisOptions.maxAlerts */
+  maxAlerts?: number;
 }
 
 /** Throws ConfigError, ProfileError or GeoIpError for a configuration mistake. */
@@ -38,10 +42,10 @@ export async function loadAnalysis(opts: AnalysisOptions): Promise<AnalysisSetup
   const profilesDir = opts.profilesDir === undefined ? (existsSync(DEFAULT_PROFILES_DIR) ? DEFAULT_PROFILES_DIR : null) : opts.profilesDir;
   const { profiles, warnings: notes } = profilesDir ? loadProfiles(profilesDir) : { profiles: [], warnings: [] };
   const geo = await GeoIp.open(opts.geoip ?? []);
-  return { config, profiles, notes, geo };
+  return { config, profiles, notes, geo, maxAlerts: opts.maxAlerts };
 }
 
 /** The detection stage of a setup; `onNew` hears each alert when it first fires. */
 export function detectorOf(setup: AnalysisSetup, onNew?: (a: AlertRecord) => void): Detector {
-  return new Detector({ config: setup.config, profiles: setup.profiles }, onNew);
+  return new Detector({ config: setup.config, profiles: setup.profiles, maxAlerts: setup.maxAlerts }, onNew);
 }

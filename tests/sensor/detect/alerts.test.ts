@@ -41,9 +41,9 @@ beforeAll(async () => {
   plug = await outbound('TP-LinkPlugHS110');
 });
 
-function book(windowS = WINDOW) {
+function book(windowS = WINDOW, maxAlerts?: number) {
   const opened: AlertRecord[] = [];
-  const b = new AlertBook((id) => SETTINGS[id], windowS, (a) => opened.push(structuredClone(a)));
+  const b = new AlertBook((id) => SETTINGS[id], windowS, (a) => opened.push(structuredClone(a)), maxAlerts);
   const texts = { built: 0 };
   const spec = (device: DeviceFacts, name = 'x'): NewAlert => ({
     device, profile: null,
@@ -148,6 +148,47 @@ describe('AlertBook', () => {
     expect(b.all().filter((a) => a.device.mac === plug[0].device.mac).map((a) => a.evidence.flows)).toEqual([1]);
     // The sink heard each alert once: 501 itemised, the roll-up, the other device's.
     expect(opened).toHaveLength(503);
+  });
+
+  it('past the run\'s alert limit, counts what would have been new alerts in one roll-up per rule, saying how many; open alerts still grow', () => {
+    const { b, opened, spec } = book(86_400, 50);
+    const given: FlowRecord[] = [];
+    const raise = (rule: string, r: Real, key: string, i: number) => {
+      const f = at(r.rec, 20_000 + i);
+      given.push(f);
+      b.raise(rule, key, f, spec(r.device, key));
+    };
+    // 40 keys of one device and 30 of another under two rules: 50 are itemised, in the order they came
+    for (let i = 0; i < 40; i++) raise('direct-ip', hue[i % hue.length], `hue-${i}`, i);
+    for (let i = 0; i < 30; i++) raise('undocumented-destination', plug[i % plug.length], `plug-${i}`, 100 + i);
+    // a held-back key seen again is the same held-back alert; an itemised one still grows
+    raise('undocumented-destination', plug[0], 'plug-25', 200);
+    raise('direct-ip', hue[0], 'hue-0', 201);
+
+    const all = b.all();
+    const rollups = all.filter((a) => a.device.ip === '*');
+    expect(all).toHaveLength(51);
+    expect(rollups.map((a) => a.rule)).toEqual(['undocumented-destination']);
+    const r = rollups[0];
+    expect(r.device.mac).toBeNull();
+    expect(r.destination).toBeNull();
+    expect(r.message).toBe("20 further undocumented-destination alerts past this run's limit of 50 alerts (a flood?): counted here, not itemised");
+    expect(r.evidence.flows).toBe(21);
+    expect(r.evidence.uids).toEqual(given.slice(50, 70).concat(given[70]).map((f) => f.uid));
+    expect(all.find((a) => a.destination?.ip === 'hue-0')!.evidence.flows).toBe(2);
+    // every flow is counted once, itemised or rolled up
+    expect(all.reduce((n, a) => n + a.evidence.flows, 0)).toBe(given.length);
+    expect(all.reduce((n, a) => n + a.evidence.bytes_out, 0)).toBe(sum(given, (f) => f.src_bytes));
+    // heard once each: 50 itemised, the roll-up when it opened
+    expect(opened).toHaveLength(51);
+    // more of the same rule after the limit: the roll-up stands for more, under the same id
+    raise('direct-ip', hue[1], 'hue-late', 300);
+    const again = b.all();
+    expect(again.filter((a) => a.device.ip === '*').map((a) => [a.rule, a.message.split(' ')[0]])).toEqual([
+      ['undocumented-destination', '20'],
+      ['direct-ip', '1'],
+    ]);
+    expect(again.find((a) => a.rule === 'undocumented-destination' && a.device.ip === '*')!.id).toBe(r.id);
   });
 
   it('keeps the first 100 uids and the first 50 flows for the evidence capture, while counting every flow', () => {
