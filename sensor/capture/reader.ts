@@ -12,6 +12,8 @@ export type CaptureFormat = 'pcap' | 'pcapng';
 export interface ReadResult {
   format: string | null;
   linktypes: number[];
+  /** things the reader worked around (records longer than the snap length), one line each */
+  warnings: string[];
   packets: number;
   bytes: number;
   /** capture time (epoch seconds) of the first and last packet delivered; null when none was */
@@ -80,7 +82,7 @@ class Framer {
   private base = 0;
   private parser: PcapParser | PcapngParser | null = null;
   private readonly pkt: RawPacket = newRawPacket();
-  readonly result: ReadResult = { format: null, linktypes: [], packets: 0, bytes: 0, firstTs: null, lastTs: null, truncatedAt: null, error: null };
+  readonly result: ReadResult = { format: null, linktypes: [], warnings: [], packets: 0, bytes: 0, firstTs: null, lastTs: null, truncatedAt: null, error: null };
   private readonly counting: PacketSink;
 
   constructor(
@@ -156,6 +158,7 @@ class Framer {
     const r = this.result;
     if (r.packets > 0) r.lastTs = this.pkt.tsSec + this.pkt.tsNsec / 1e9;
     if (this.parser instanceof PcapngParser) r.linktypes = [...this.parser.linktypes];
+    if (this.parser instanceof PcapParser) r.warnings = this.parser.warnings;
     if (r.error) return r;
     if (!this.parser) {
       const head = this.work.subarray(this.pos, this.len);

@@ -49,6 +49,8 @@ export const ANALYSIS_OPTIONS = {
   'watch-countries': { type: 'string' },
   'local-networks': { type: 'string' },
   'max-flows': { type: 'string' },
+  'max-devices': { type: 'string' },
+  'max-alerts': { type: 'string' },
   'tcp-timeout': { type: 'string' },
   'udp-timeout': { type: 'string' },
   'other-timeout': { type: 'string' },
@@ -62,6 +64,8 @@ type AnalysisValues = {
   'watch-countries'?: string;
   'local-networks'?: string;
   'max-flows'?: string;
+  'max-devices'?: string;
+  'max-alerts'?: string;
   'tcp-timeout'?: string;
   'udp-timeout'?: string;
   'other-timeout'?: string;
@@ -78,6 +82,8 @@ export function analysisSettings(v: AnalysisValues) {
     watchCountries: countryList(v['watch-countries']),
     localNetworks: networkList(v['local-networks']),
     maxFlows: positiveNumber('max-flows', v['max-flows'], true),
+    maxDevices: positiveNumber('max-devices', v['max-devices'], true),
+    maxAlerts: positiveNumber('max-alerts', v['max-alerts'], true),
     timeouts: {
       ...(v['tcp-timeout'] !== undefined && { tcp: timeout('tcp-timeout') }),
       ...(v['udp-timeout'] !== undefined && { udp: timeout('udp-timeout') }),

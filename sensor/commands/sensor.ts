@@ -59,6 +59,10 @@ Analysis (as for 'phonehome analyze'):
   --local-networks LIST  networks that are local besides the private, link-local, CGNAT
                          and ULA ranges, e.g. a public /24 or an IPv6 /64 (192.0.2.0/24,2001:db8:1::/64)
   --max-flows N          live flows kept before the oldest is evicted [500000]
+  --max-devices N        devices tracked at once; past it the least recently
+                         seen are evicted and still reported [50000]
+  --max-alerts N         alerts itemised per run; past it further alerts are
+                         counted in one roll-up alert per rule [10000]
   --tcp-timeout S        idle seconds before a TCP flow ends [300]
   --udp-timeout S        idle seconds before a UDP flow ends [60]
   --other-timeout S      idle seconds before other flows end [30]

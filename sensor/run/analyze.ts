@@ -1,4 +1,4 @@
-import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, createWriteStream, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import type { AlertRecord, DeviceRecord, FileStats, RunStats } from '../../contract/types.js';
@@ -13,6 +13,7 @@ import { analyzeSharded, type ShardedInput } from '../parallel/shards.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { detectorOf, loadAnalysis, type AnalysisOptions, type AnalysisSetup } from '../pipeline/setup.js';
 import { peakRssBytes } from '../util/rss.js';
+import { jsonSafe } from '../util/escape.js';
 
 export interface AnalyzeOptions extends AnalysisOptions {
   /** write flows.jsonl, dns.jsonl, alerts.jsonl, devices.json, stats.json here */
@@ -37,6 +38,8 @@ export interface AnalyzeResult {
 /** What the analysis counted, whichever way it ran. */
 interface RunCounts {
   devices: DeviceRecord[];
+  /** devices evicted from the inventory during the run (--max-devices): written to devices.json as they went */
+  evictedDevices: number;
   packets: number;
   bytes: number;
   flows: number;
@@ -103,12 +106,20 @@ function noteRead(run: Run, name: string, r: ReadResult): void {
 
 async function inOneThread(run: Run, setup: AnalysisSetup): Promise<{ detector: Detector; counts: RunCounts }> {
   const out = run.out;
-  const pipeline = new Pipeline(setup, run.opts, { flow: out ? (r) => out.flows.write(r) : undefined, dns: out ? (r) => out.dns.write(r) : undefined });
+  let evictedDevices = 0;
+  const pipeline = new Pipeline(setup, run.opts, {
+    flow: out ? (r) => out.flows.write(r) : undefined,
+    dns: out ? (r) => out.dns.write(r) : undefined,
+    device: (d) => {
+      evictedDevices++;
+      out?.devices.write(d);
+    },
+  });
   const meter = pipeline.meter;
   for (const f of run.files) noteRead(run, f, await readCaptureFile(f, meter.onPacket));
   if (run.stdin) noteRead(run, '-', await readCaptureStream('-', run.stdin.stream(), meter.onPacket));
   const devices = pipeline.flushFlows();
-  const counts = { devices, packets: meter.packets, bytes: meter.bytes, flows: meter.flows, dnsMessages: meter.dnsMessages, decodeWarnings: { ...meter.warnings.counts } };
+  const counts = { devices, evictedDevices, packets: meter.packets, bytes: meter.bytes, flows: meter.flows, dnsMessages: meter.dnsMessages, decodeWarnings: { ...meter.warnings.counts } };
   return { detector: pipeline.detector, counts };
 }
 
@@ -134,7 +145,7 @@ async function inShards(run: Run, setup: AnalysisSetup): Promise<{ detector: Det
     },
   );
   r.files.forEach((read, i) => noteRead(run, run.names[i], read));
-  return { detector, counts: { ...r, devices: enrichDevices(r.devices, setup.geo), decodeWarnings: r.warnings } };
+  return { detector, counts: { ...r, devices: enrichDevices(r.devices, setup.geo), evictedDevices: 0, decodeWarnings: r.warnings } };
 }
 
 async function finishRun(run: Run, detector: Detector, counts: RunCounts, notes: string[]): Promise<AnalyzeResult> {
@@ -149,7 +160,7 @@ async function finishRun(run: Run, detector: Detector, counts: RunCounts, notes:
     flows: counts.flows,
     dns_messages: counts.dnsMessages,
     alerts: alerts.length,
-    devices: counts.devices.length,
+    devices: counts.evictedDevices + counts.devices.length,
     files: fileStats,
     // Sorted: with worker threads the router and the shards count different kinds.
     decode_warnings: Object.fromEntries(Object.entries(counts.decodeWarnings).sort(([a], [b]) => a.localeCompare(b))),
@@ -177,18 +188,45 @@ async function addEvidence(run: Run, detector: Detector, alerts: AlertRecord[], 
 class Outputs {
   readonly flows: JsonlWriter;
   readonly dns: JsonlWriter;
+  readonly devices: DevicesJson;
 
   constructor(private readonly dir: string) {
     this.flows = new JsonlWriter(join(dir, 'flows.jsonl'));
     this.dns = new JsonlWriter(join(dir, 'dns.jsonl'));
+    this.devices = new DevicesJson(join(dir, 'devices.json'));
   }
 
   finish(devices: DeviceRecord[], alerts: AlertRecord[], stats: RunStats): void {
     this.flows.close();
     this.dns.close();
-    writeFileSync(join(this.dir, 'devices.json'), `${JSON.stringify(devices, null, 2)}\n`);
-    writeFileSync(join(this.dir, 'alerts.jsonl'), alerts.map((a) => `${JSON.stringify(a)}\n`).join(''));
-    writeFileSync(join(this.dir, 'stats.json'), `${JSON.stringify(stats, null, 2)}\n`);
+    this.devices.finish(devices);
+    writeFileSync(join(this.dir, 'alerts.jsonl'), alerts.map((a) => `${jsonSafe(JSON.stringify(a))}\n`).join(''));
+    writeFileSync(join(this.dir, 'stats.json'), `${jsonSafe(JSON.stringify(stats, null, 2))}\n`);
+  }
+}
+
+/**
+ * devices.json, written as devices go: those evicted from the inventory during
+ * the run first (in the order they were evicted), then those tracked at the
+ * end, most bytes sent first. The same text JSON.stringify(list, null, 2) gives.
+ */
+class DevicesJson {
+  private readonly fd: number;
+  private count = 0;
+
+  constructor(file: string) {
+    this.fd = openSync(file, 'w');
+  }
+
+  write(d: DeviceRecord): void {
+    const item = jsonSafe(JSON.stringify(d, null, 2)).replaceAll('\n', '\n  ');
+    writeSync(this.fd, `${this.count++ === 0 ? '[\n' : ',\n'}  ${item}`);
+  }
+
+  finish(devices: DeviceRecord[]): void {
+    for (const d of devices) this.write(d);
+    writeSync(this.fd, this.count === 0 ? '[]\n' : '\n]\n');
+    closeSync(this.fd);
   }
 }
 
@@ -211,7 +249,7 @@ class StdinSource {
 }
 
 function fileStat(name: string, r: ReadResult): FileStats {
-  const warnings: string[] = [];
+  const warnings: string[] = [...r.warnings];
   if (r.truncatedAt !== null) {
     warnings.push(`${name}: capture ends inside a record at byte ${r.truncatedAt} (cut while being written?); every complete packet before it was analysed`);
   }
