@@ -10,6 +10,7 @@ import type { CollectorContext } from './context.js';
 import { DatabaseNotReadyError, UnauthorizedError } from './errors.js';
 import { CollectorMetrics } from './metrics/registry.js';
 import { alertRoutes } from './routes/alerts.js';
+import { deadLetterRoutes } from './routes/dead-letters.js';
 import { deviceRoutes } from './routes/devices.js';
 import { healthRoutes } from './routes/health.js';
 import { ingestRoutes } from './routes/ingest.js';
@@ -48,6 +49,7 @@ export async function buildCollector(config: CollectorConfig, store: Store, opts
   await app.register(async (scope) => ingestRoutes(scope, ctx));
   await app.register(async (scope) => alertRoutes(scope, ctx));
   await app.register(async (scope) => deviceRoutes(scope, ctx));
+  await app.register(async (scope) => deadLetterRoutes(scope, ctx));
   await app.register(async (scope) => healthRoutes(scope, ctx));
   return app;
 }

@@ -1,5 +1,6 @@
-// JSON schemas of the wire contract, used by the collector (Fastify/Ajv) to
-// validate what sensors send. A test checks them against records the sensor
+// JSON schemas of the wire contract, used by the collector (Ajv, without type
+// coercion) to check what sensors send: the batch's envelope at the route,
+// then each event on its own. A test checks them against records the sensor
 // really produces, so they cannot drift from contract/types.ts unnoticed.
 
 const str = { type: 'string', maxLength: 4096 } as const;
@@ -128,32 +129,42 @@ const event = (kind: string, data: object) => ({
   properties: { kind: { const: kind }, key: { type: 'string', minLength: 1, maxLength: 200 }, data },
 });
 
-export const ingestBatchSchema = {
+/** One event of each kind, as the collector checks it on its own (a bad event does not refuse its batch). */
+export const eventSchemas = {
+  flow: event('flow', flowSchema),
+  alert: event('alert', alertSchema),
+  device: event('device', deviceSchema),
+  evidence: event('evidence', {
+    type: 'object',
+    required: ['alert_id', 'pcap_base64'],
+    properties: { alert_id: { type: 'string', minLength: 1, maxLength: 64 }, pcap_base64: { type: 'string', maxLength: 16 * 1024 * 1024 } },
+  }),
+} as const;
+
+const envelopeProperties = {
+  batch_id: { type: 'string', minLength: 1, maxLength: 200 },
+  sensor: {
+    type: 'object',
+    required: ['name', 'version'],
+    properties: { name: { type: 'string', minLength: 1, maxLength: 200 }, version: { type: 'string', maxLength: 100 }, lag_s: nnum },
+  },
+} as const;
+
+/**
+ * What the collector's route checks before anything is stored: the batch
+ * itself (a batch id, the sensor, a list of at most 10,000 events). Each
+ * event is then checked against eventSchemas by the store, and refused on
+ * its own.
+ */
+export const ingestEnvelopeSchema = {
   type: 'object',
   required: ['batch_id', 'sensor', 'events'],
   additionalProperties: false,
-  properties: {
-    batch_id: { type: 'string', minLength: 1, maxLength: 200 },
-    sensor: {
-      type: 'object',
-      required: ['name', 'version'],
-      properties: { name: { type: 'string', minLength: 1, maxLength: 200 }, version: { type: 'string', maxLength: 100 }, lag_s: nnum },
-    },
-    events: {
-      type: 'array',
-      maxItems: 10000,
-      items: {
-        oneOf: [
-          event('flow', flowSchema),
-          event('alert', alertSchema),
-          event('device', deviceSchema),
-          event('evidence', {
-            type: 'object',
-            required: ['alert_id', 'pcap_base64'],
-            properties: { alert_id: { type: 'string', maxLength: 64 }, pcap_base64: { type: 'string', maxLength: 16 * 1024 * 1024 } },
-          }),
-        ],
-      },
-    },
-  },
+  properties: { ...envelopeProperties, events: { type: 'array', maxItems: 10000 } },
+} as const;
+
+/** A batch every event of which the collector stores: the envelope, and each event of one of the kinds. */
+export const ingestBatchSchema = {
+  ...ingestEnvelopeSchema,
+  properties: { ...envelopeProperties, events: { type: 'array', maxItems: 10000, items: { oneOf: Object.values(eventSchemas) } } },
 } as const;

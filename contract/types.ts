@@ -301,9 +301,52 @@ export interface IngestBatch {
   events: IngestEvent[];
 }
 
+/**
+ * Why the collector refused one event of a batch (stable, lower_snake):
+ * invalid_event (a field is missing or of the wrong type or value),
+ * unknown_kind, too_deep (JSON nested beyond the bound), too_large (a
+ * string, list or object beyond its bound), not_owner (an alert id, or its
+ * evidence, that another sensor stored first). Collectors may add codes:
+ * treat an unknown one as a refusal.
+ */
+export type RefusalCode = 'invalid_event' | 'unknown_kind' | 'too_deep' | 'too_large' | 'not_owner';
+
+/** One event of a batch the collector did not store, and why. */
+export interface RefusedEvent {
+  /** its position in the batch's events, from 0 */
+  index: number;
+  /** its key, or null when it had none (or not a string) */
+  key: string | null;
+  code: RefusalCode | (string & {});
+  /** for people: the field path and what was expected there */
+  reason: string;
+}
+
+/**
+ * POST /api/v1/events answer (HTTP 200): the good events of the batch are
+ * stored (`accepted`, or `duplicates` when their key was stored before);
+ * each refused event is listed and kept by the collector as a dead letter.
+ */
 export interface IngestResult {
   accepted: number;
   duplicates: number;
+  refused: RefusedEvent[];
+}
+
+/** A refused event as the collector keeps it (GET /api/v1/dead-letters). */
+export interface DeadLetter {
+  id: string;
+  /** the sensor whose token delivered it */
+  sensor: string;
+  key: string | null;
+  kind: string | null;
+  code: RefusalCode | (string & {});
+  reason: string;
+  /** the event as JSON text, cut after 16 KiB (then `truncated` is true) */
+  event: string;
+  truncated: boolean;
+  /** epoch seconds */
+  received_at: number;
 }
 
 /** Analyst-side state of an alert, kept by the collector. */

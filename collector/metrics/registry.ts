@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { REFUSAL_CODES } from '../store/checks.js';
 import type { MetricsSnapshot, Store } from '../store/store.js';
 
 /**
@@ -11,6 +12,8 @@ import type { MetricsSnapshot, Store } from '../store/store.js';
 export class CollectorMetrics {
   readonly registry = new Registry();
   readonly rejected: Counter<'reason'>;
+  /** events of accepted batches this collector refused (kept as dead letters), by code */
+  readonly refused: Counter<'reason'>;
   private snapshot: Promise<MetricsSnapshot> | null = null;
   private snapshotAt = 0;
 
@@ -51,6 +54,13 @@ export class CollectorMetrics {
       s.ingest.map((x) => ({ labels: { sensor: x.sensor, kind: x.kind }, value: x.count })));
     this.rejected = new Counter({ name: 'phonehome_ingest_rejected_total', help: 'Ingest requests this collector rejected, by reason', labelNames: ['reason'], registers: [r] });
     for (const reason of ['unauthorized', 'invalid', 'too_large', 'rate_limited']) this.rejected.inc({ reason }, 0);
+    this.refused = new Counter({
+      name: 'phonehome_collector_events_refused_total',
+      help: 'Events this collector refused on their own (kept as dead letters) while storing the rest of their batch, by code',
+      labelNames: ['reason'],
+      registers: [r],
+    });
+    for (const reason of REFUSAL_CODES) this.refused.inc({ reason }, 0);
   }
 
   /** One database read per scrape, shared by every metric. */

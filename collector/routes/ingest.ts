@@ -1,19 +1,72 @@
-import type { FastifyInstance } from 'fastify';
+import { errorCodes, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { IngestBatch } from '../../contract/types.js';
-import { ingestBatchSchema } from '../../contract/schemas.js';
+import { ingestEnvelopeSchema } from '../../contract/schemas.js';
 import { requireToken } from '../auth.js';
 import type { CollectorContext } from '../context.js';
+import { strictAjv } from '../store/checks.js';
+
+const INGEST_RESULT = {
+  type: 'object',
+  required: ['accepted', 'duplicates', 'refused'],
+  properties: {
+    accepted: { type: 'integer' },
+    duplicates: { type: 'integer' },
+    refused: {
+      type: 'array',
+      description: 'events not stored (kept as dead letters), each with its index in the batch, its key, a stable code and the reason',
+      items: {
+        type: 'object',
+        required: ['index', 'key', 'code', 'reason'],
+        properties: { index: { type: 'integer' }, key: { type: ['string', 'null'] }, code: { type: 'string' }, reason: { type: 'string' } },
+      },
+    },
+  },
+};
+
+/** How long a client may go on sending the rest of a refused oversized body before its connection is closed. */
+const DRAIN_MS = 30_000;
+
+/**
+ * Answers 413 from Content-Length before any of the body is read. Fastify's
+ * own check answers with `Connection: close`, and Node then resets the
+ * socket under a client still writing, which sees EPIPE or ECONNRESET
+ * instead of the 413 (and would retry). Refused here, the connection stays
+ * open and Node reads the rest of the body off the wire and drops it.
+ */
+function refuseOversized(limit: number) {
+  return async (req: FastifyRequest): Promise<void> => {
+    if (Number(req.headers['content-length']) > limit) throw new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE();
+  };
+}
+
+/**
+ * A chunked body over the limit is refused by Fastify while the client is
+ * still sending: keep the connection open so the 413 reaches it, read and
+ * drop the rest, and close a connection that goes on sending too long.
+ */
+async function drainTooLarge(req: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+  if (reply.statusCode !== 413 || req.raw.complete) return payload;
+  reply.removeHeader('connection');
+  const timer = setTimeout(() => req.raw.socket?.destroy(), DRAIN_MS).unref();
+  req.raw.once('end', () => clearTimeout(timer));
+  req.raw.resume();
+  return payload;
+}
 
 export async function ingestRoutes(app: FastifyInstance, ctx: CollectorContext): Promise<void> {
+  // The envelope is checked as sent: no type coercion, no fields removed. Events are checked one by one by the store.
+  const ajv = strictAjv();
   app.post<{ Body: IngestBatch }>(
     '/api/v1/events',
     {
-      onRequest: requireToken(ctx.sensors, 'sensor'),
+      onRequest: [requireToken(ctx.sensors, 'sensor'), refuseOversized(ctx.config.bodyLimitBytes)],
+      onSend: drainTooLarge,
+      validatorCompiler: ({ schema }) => ajv.compile(schema),
       schema: {
-        summary: 'Deliver a batch of flows, alerts, device updates and evidence (sensors only)',
+        summary: 'Deliver a batch of flows, alerts, device updates and evidence (sensors only); each event is stored or refused on its own',
         security: [{ bearer: [] }],
-        body: ingestBatchSchema,
-        response: { 200: { type: 'object', properties: { accepted: { type: 'integer' }, duplicates: { type: 'integer' } } } },
+        body: ingestEnvelopeSchema,
+        response: { 200: INGEST_RESULT },
       },
       config: {
         rateLimit: {
@@ -30,9 +83,12 @@ export async function ingestRoutes(app: FastifyInstance, ctx: CollectorContext):
       const b = req.body;
       // The token names the sensor: a batch cannot write in another sensor's name.
       const result = await ctx.store.ingest({ name: sensor, version: b.sensor.version, lag_s: b.sensor.lag_s ?? null }, b.events, Date.now() / 1000);
-      req.log.info({ sensor, batch: b.batch_id, accepted: result.accepted, duplicates: result.duplicates }, 'batch stored');
+      const { accepted, duplicates, refused } = result;
+      req.log.info({ sensor, batch: b.batch_id, accepted, duplicates, refused: refused.length }, 'batch stored');
+      for (const r of refused) ctx.metrics.refused.inc({ reason: r.code });
+      if (refused.length) req.log.warn({ sensor, batch: b.batch_id, refused: refused.length, first: refused[0] }, 'events refused; kept as dead letters');
       if (ctx.alertmanager && result.newAlerts.length) void ctx.alertmanager.push(result.newAlerts);
-      return { accepted: result.accepted, duplicates: result.duplicates };
+      return { accepted, duplicates, refused };
     },
   );
 }

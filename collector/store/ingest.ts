@@ -1,39 +1,15 @@
-// Storing a sensor's batch: every event checked, every (sensor, key) stored
-// once, the whole batch in one transaction. The SQL is the common subset of
-// SQLite and PostgreSQL: `?` placeholders, INSERT ... ON CONFLICT.
-import type { AlertRecord, DeviceRecord, FlowRecord, IngestEvent, IngestResult, StoredAlert } from '../../contract/types.js';
+// Storing a sensor's batch: every event checked on its own, the good ones
+// stored and each (sensor, key) once, the refused ones kept as dead letters,
+// the whole batch in one transaction. The SQL is the common subset of SQLite
+// and PostgreSQL: `?` placeholders, INSERT ... ON CONFLICT.
+import { randomUUID } from 'node:crypto';
+import type { IngestResult, RefusedEvent, StoredAlert } from '../../contract/types.js';
 import { StoreError } from '../errors.js';
-import { base64, int, Invalid, num, obj, optStr, str } from './checks.js';
+import { boundedJson, DEAD_LETTER_EVENT_CHARS } from './bounds.js';
+import { Refusal } from './checks.js';
 import type { Driver, Queryable } from './driver.js';
+import { type AlertColumns, type FlowRow, prepare, type Prepared } from './prepare.js';
 import { loadAlerts } from './queries.js';
-
-/** A device is known by its MAC, or by its IP when the capture carries no link layer (alerts and flows likewise). */
-export function deviceKey(d: DeviceRecord): string | null {
-  return d.mac ?? d.ips[0] ?? null;
-}
-
-/** A flow event checked and turned into its row. */
-interface FlowRow {
-  uid: string;
-  device: string;
-  country: string | null;
-  dstIp: string;
-  srcBytes: number;
-  params: unknown[];
-}
-
-function flowRow(sensor: string, f: FlowRecord): FlowRow {
-  obj(f, 'data');
-  const country = optStr(f.dst_country, 'dst_country');
-  const srcBytes = int(f.src_bytes, 'src_bytes');
-  const uid = str(f.uid, 'uid');
-  const dstIp = str(f.dst_ip, 'dst_ip');
-  const srcMac = optStr(f.src_mac, 'src_mac');
-  const srcIp = str(f.src_ip, 'src_ip');
-  const params = [sensor, uid, num(f.ts, 'ts'), srcMac, srcIp, dstIp, int(f.dst_port, 'dst_port'),
-    str(f.proto, 'proto'), optStr(f.server_name, 'server_name'), country, srcBytes, int(f.dst_bytes, 'dst_bytes'), JSON.stringify(f)];
-  return { uid, device: srcMac ?? srcIp, country, dstIp, srcBytes, params };
-}
 
 const FLOW_INSERT = `INSERT INTO flows (sensor, uid, ts, src_mac, src_ip, dst_ip, dst_port, proto, server_name, dst_country, src_bytes, dst_bytes, record) VALUES`;
 
@@ -93,101 +69,44 @@ async function applyFlows(q: Queryable, rows: FlowRow[]): Promise<void> {
   }
 }
 
-/** The alerts columns of an alert event, checked. */
-function alertColumns(a: AlertRecord) {
-  obj(a, 'data');
-  const device = obj(a.device, 'device');
-  const destination = a.destination === null ? null : obj(a.destination, 'destination');
-  const evidence = obj(a.evidence, 'evidence');
-  return {
-    ts: num(a.ts, 'ts'),
-    rule: str(a.rule, 'rule'),
-    severity: str(a.severity, 'severity'),
-    device_mac: optStr(device.mac, 'device.mac'),
-    device_ip: str(device.ip, 'device.ip'),
-    device_profile: optStr(device.profile, 'device.profile'),
-    dst_country: alertCountry(evidence, destination),
-    evidence_flows: int(evidence.flows, 'evidence.flows'),
-    record: JSON.stringify(a),
-  };
-}
-
-/**
- * The country an alert is filed under (the API's `country` filter, the
- * metrics' label): for a watched-country callback the watched country that
- * made the call, which for an operator or a name is not where the address is
- * hosted; else the destination's country.
- */
-function alertCountry(evidence: Record<string, unknown>, destination: Record<string, unknown> | null): string | null {
-  const watch = evidence.watch;
-  if (watch !== null && typeof watch === 'object' && !Array.isArray(watch)) {
-    const country = (watch as Record<string, unknown>).country;
-    if (country !== undefined && country !== null) return str(country, 'evidence.watch.country');
-  }
-  return destination ? optStr(destination.country, 'destination.country') : null;
-}
-
-/** Returns true when the alert is new to the database. */
-async function applyAlert(q: Queryable, sensor: string, a: AlertRecord, now: number): Promise<boolean> {
-  const cols = alertColumns(a);
-  const key = cols.device_mac ?? cols.device_ip;
+/** Stores an alert its sensor owns; returns true when it is new to the database. */
+async function applyAlert(q: Queryable, sensor: string, a: AlertColumns, now: number): Promise<boolean> {
   const inserted = await q.run(
     `INSERT INTO alerts (id, ts, rule, severity, device_mac, device_ip, device_key, device_profile, dst_country, evidence_flows, record, sensor, received_at, status)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open')
      ON CONFLICT (id) DO NOTHING`,
-    [str(a.id, 'id'), cols.ts, cols.rule, cols.severity, cols.device_mac, cols.device_ip, key, cols.device_profile, cols.dst_country,
-      cols.evidence_flows, cols.record, sensor, now],
+    [a.id, a.ts, a.rule, a.severity, a.device_mac, a.device_ip, a.device_key, a.device_profile, a.dst_country, a.evidence_flows, a.record, sensor, now],
   );
   if (inserted) return true;
-  // A sensor re-sends an alert as more flows match it. The analyst's state,
-  // the first sensor and received_at stay; a stale copy (fewer flows) is ignored.
+  // A sensor re-sends an alert as more flows match it. The analyst's state
+  // and received_at stay; a stale copy (fewer flows) is ignored.
   await q.run(
     `UPDATE alerts SET ts = ?, rule = ?, severity = ?, device_mac = ?, device_ip = ?, device_key = ?, device_profile = ?, dst_country = ?,
        evidence_flows = ?, record = ?
-     WHERE id = ? AND evidence_flows <= ?`,
-    [cols.ts, cols.rule, cols.severity, cols.device_mac, cols.device_ip, key, cols.device_profile, cols.dst_country,
-      cols.evidence_flows, cols.record, a.id, cols.evidence_flows],
+     WHERE id = ? AND sensor = ? AND evidence_flows <= ?`,
+    [a.ts, a.rule, a.severity, a.device_mac, a.device_ip, a.device_key, a.device_profile, a.dst_country, a.evidence_flows, a.record, a.id, sensor, a.evidence_flows],
   );
   return false;
 }
 
-async function applyDevice(q: Queryable, sensor: string, d: DeviceRecord, now: number): Promise<void> {
-  obj(d, 'data');
-  if (!Array.isArray(d.ips)) throw new Invalid('ips must be an array');
-  const key = deviceKey(d);
-  if (key === null) throw new Invalid('a device needs a mac or at least one IP');
+/** Each sensor keeps its own view of a device: a sensor cannot overwrite another's. */
+async function applyDevice(q: Queryable, sensor: string, params: unknown[], now: number): Promise<void> {
   // Equal last_seen: the later report wins, it is at least as complete.
   await q.run(
     `INSERT INTO devices (key, mac, last_seen, vendor_country, record, sensor, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (key) DO UPDATE SET mac = excluded.mac, last_seen = excluded.last_seen, vendor_country = excluded.vendor_country,
-       record = excluded.record, sensor = excluded.sensor, updated_at = excluded.updated_at
+     ON CONFLICT (sensor, key) DO UPDATE SET mac = excluded.mac, last_seen = excluded.last_seen, vendor_country = excluded.vendor_country,
+       record = excluded.record, updated_at = excluded.updated_at
      WHERE excluded.last_seen >= devices.last_seen`,
-    [str(key, 'mac'), optStr(d.mac, 'mac'), num(d.last_seen, 'last_seen'), optStr(d.vendor_country, 'vendor_country'), JSON.stringify(d), sensor, now],
+    [...params, sensor, now],
   );
 }
 
-async function applyEvidence(q: Queryable, e: { alert_id: string; pcap_base64: string }, now: number): Promise<void> {
-  obj(e, 'data');
-  const pcap = base64(e.pcap_base64, 'pcap_base64');
+async function applyEvidence(q: Queryable, e: { alertId: string; pcap: Buffer }, now: number): Promise<void> {
   await q.run(
     `INSERT INTO evidence (alert_id, pcap, received_at) VALUES (?, ?, ?)
      ON CONFLICT (alert_id) DO UPDATE SET pcap = excluded.pcap, received_at = excluded.received_at`,
-    [str(e.alert_id, 'alert_id'), pcap, now],
+    [e.alertId, e.pcap, now],
   );
-}
-
-async function applyEvent(q: Queryable, sensor: string, ev: IngestEvent, now: number, fresh: Set<string>): Promise<void> {
-  switch (ev.kind) {
-    case 'flow':
-      return; // batched: applyFlows
-    case 'alert':
-      if (await applyAlert(q, sensor, ev.data, now)) fresh.add(ev.data.id);
-      return;
-    case 'device':
-      return applyDevice(q, sensor, ev.data, now);
-    case 'evidence':
-      return applyEvidence(q, ev.data, now);
-  }
 }
 
 /** One batch being stored, inside its transaction. */
@@ -195,91 +114,112 @@ interface Batch {
   db: Driver;
   q: Queryable;
   sensor: { name: string; version: string; lag_s: number | null };
-  events: IngestEvent[];
   now: number;
+}
+
+/** A refused event: what the answer says, and what its dead letter keeps. */
+interface Rejected extends RefusedEvent {
+  kind: string | null;
+  event: unknown;
 }
 
 /** What applying the batch's new events left to do and to report. */
 interface Applied {
-  result: IngestResult;
+  accepted: number;
+  duplicates: number;
   kinds: Map<string, number>;
   /** ids of alerts new to the database */
   fresh: Set<string>;
   flows: FlowRow[];
 }
 
-/** Turns a refused value into BAD_EVENT naming event i; anything else is a failure and passes through. */
-function refuse(b: Batch, i: number, e: unknown): never {
-  if (e instanceof Invalid || b.db.isDataError(e)) {
-    const ev = b.events[i];
-    const what = typeof ev === 'object' && ev ? `${String(ev.kind)} ${String(ev.key)}` : String(ev);
-    throw new StoreError('BAD_EVENT', `event ${i} (${what}): ${(e as Error).message}; nothing of the batch was stored`);
-  }
-  throw e;
+type Good = [index: number, event: Prepared];
+
+function rejected(ev: unknown, index: number, r: Refusal): Rejected {
+  const e = typeof ev === 'object' && ev !== null ? (ev as { key?: unknown; kind?: unknown }) : {};
+  return { index, key: typeof e.key === 'string' ? e.key : null, code: r.code, reason: r.reason, kind: typeof e.kind === 'string' ? e.kind : null, event: ev };
 }
 
-const KINDS = ['flow', 'alert', 'device', 'evidence'];
-
-/** Each event's kind and key, checked before anything is written. */
-function heads(b: Batch): [kind: string, key: string][] {
-  const out: [kind: string, key: string][] = [];
-  for (const [i, ev] of b.events.entries()) {
+/** Every event checked on its own, before anything is written. */
+function checkAll(sensor: string, events: readonly unknown[]): { good: Good[]; refused: Rejected[] } {
+  const good: Good[] = [];
+  const refused: Rejected[] = [];
+  for (const [i, ev] of events.entries()) {
     try {
-      const kind = str((ev as { kind?: unknown }).kind, 'kind');
-      if (!KINDS.includes(kind)) throw new Invalid(`unknown kind '${kind}'`);
-      out.push([kind, str(ev.key, 'key')]);
+      good.push([i, prepare(sensor, ev)]);
     } catch (e) {
-      refuse(b, i, e);
+      if (!(e instanceof Refusal)) throw e;
+      refused.push(rejected(ev, i, e));
     }
   }
-  return out;
+  return { good, refused };
+}
+
+/** The sensor an alert id belongs to: the first to store the alert or its evidence. */
+async function ownerOf(b: Batch, id: string, owners: Map<string, string>): Promise<string> {
+  let owner = owners.get(id);
+  if (owner === undefined) {
+    await b.q.run(`INSERT INTO alert_owners (id, sensor) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`, [id, b.sensor.name]);
+    const [row] = await b.q.all<{ sensor: string }>(`SELECT sensor FROM alert_owners WHERE id = ?`, [id]);
+    owner = row.sensor;
+    owners.set(id, owner);
+  }
+  return owner;
+}
+
+/** Alerts and evidence of ids another sensor owns are refused (not_owner) and take nothing of it. */
+async function keepOwned(b: Batch, good: Good[], refused: Rejected[], events: readonly unknown[]): Promise<Good[]> {
+  const owners = new Map<string, string>();
+  const kept: Good[] = [];
+  for (const g of good) {
+    const p = g[1];
+    const id = p.kind === 'alert' ? p.alert.id : p.kind === 'evidence' ? p.evidence.alertId : null;
+    if (id === null || (await ownerOf(b, id, owners)) === b.sensor.name) kept.push(g);
+    else refused.push(rejected(events[g[0]], g[0], new Refusal('not_owner', `${p.kind === 'alert' ? 'data.id' : 'data.alert_id'}: alert ${JSON.stringify(id)} belongs to another sensor, which stored it first`)));
+  }
+  return kept;
 }
 
 /** Records the keys in a few statements and returns those new to the database; within the batch the first of a repeated key counts. */
-async function claimKeys(b: Batch, keys: [kind: string, key: string][]): Promise<Set<string>> {
+async function claimKeys(b: Batch, good: Good[]): Promise<Set<string>> {
   const fresh = new Set<string>();
-  for (const part of chunks(keys)) {
+  for (const part of chunks(good)) {
     const got = await b.q.all<{ key: string }>(
       `INSERT INTO events (sensor, key, kind, received_at) VALUES ${values(part.length, 4)} ON CONFLICT (sensor, key) DO NOTHING RETURNING key`,
-      part.flatMap(([kind, key]) => [b.sensor.name, key, kind, b.now]),
+      part.flatMap(([, p]) => [b.sensor.name, p.key, p.kind, b.now]),
     );
     for (const r of got) fresh.add(r.key);
   }
   return fresh;
 }
 
-/** Applies each new event but flows, which are checked and kept to be stored together. */
-async function applyNew(b: Batch, keys: [kind: string, key: string][], fresh: Set<string>): Promise<Applied> {
-  const applied: Applied = { result: { accepted: 0, duplicates: 0 }, kinds: new Map(), fresh: new Set(), flows: [] };
-  for (const [i, ev] of b.events.entries()) {
-    const [kind, key] = keys[i];
-    if (!fresh.delete(key)) {
-      applied.result.duplicates++;
+/** Applies each new event but flows, which are kept to be stored together. */
+async function applyNew(b: Batch, good: Good[], fresh: Set<string>): Promise<Applied> {
+  const applied: Applied = { accepted: 0, duplicates: 0, kinds: new Map(), fresh: new Set(), flows: [] };
+  for (const [, p] of good) {
+    if (!fresh.delete(p.key)) {
+      applied.duplicates++;
       continue;
     }
-    applied.result.accepted++;
-    applied.kinds.set(kind, (applied.kinds.get(kind) ?? 0) + 1);
-    try {
-      if (kind === 'flow') applied.flows.push(flowRow(b.sensor.name, (ev as { data: FlowRecord }).data));
-      else await applyEvent(b.q, b.sensor.name, ev, b.now, applied.fresh);
-    } catch (e) {
-      refuse(b, i, e);
-    }
+    applied.accepted++;
+    applied.kinds.set(p.kind, (applied.kinds.get(p.kind) ?? 0) + 1);
+    if (p.kind === 'flow') applied.flows.push(p.flow);
+    else if (p.kind === 'alert') {
+      if (await applyAlert(b.q, b.sensor.name, p.alert, b.now)) applied.fresh.add(p.alert.id);
+    } else if (p.kind === 'device') await applyDevice(b.q, b.sensor.name, p.device, b.now);
+    else await applyEvidence(b.q, p.evidence, b.now);
   }
   return applied;
 }
 
-/**
- * Flows touch only their own tables, so they go last, together. Every value
- * was checked, so the database has nothing left to refuse in them but for a
- * bug, reported as such.
- */
-async function storeFlows(b: Batch, flows: FlowRow[]): Promise<void> {
-  try {
-    await applyFlows(b.q, flows);
-  } catch (e) {
-    if (!b.db.isDataError(e)) throw e;
-    throw new StoreError('BAD_EVENT', `the database refused a flow of the batch: ${(e as Error).message}; nothing of the batch was stored`);
+/** Dead letters: each refused event, cut to a bound, with why; nothing of them is claimed, so a corrected resend is stored. */
+async function keepDeadLetters(b: Batch, refused: Rejected[]): Promise<void> {
+  for (const part of chunks(refused)) {
+    const rows = part.map((r) => {
+      const { text, truncated } = boundedJson(r.event, DEAD_LETTER_EVENT_CHARS);
+      return [randomUUID(), b.sensor.name, r.key?.slice(0, 1000) ?? null, r.kind?.slice(0, 64) ?? null, r.code, r.reason.slice(0, 2000), text, truncated ? 1 : 0, b.now];
+    });
+    await b.q.run(`INSERT INTO dead_letters (id, sensor, key, kind, code, reason, event, truncated, received_at) VALUES ${values(part.length, 9)}`, rows.flat());
   }
 }
 
@@ -299,18 +239,36 @@ async function countIngest(b: Batch, accepted: number, kinds: Map<string, number
   }
 }
 
-/**
- * Stores a batch atomically; see Store.ingest. Throws StoreError BAD_EVENT,
- * with nothing stored, when the store refuses any event.
- */
-export function ingestBatch(db: Driver, sensor: Batch['sensor'], events: IngestEvent[], now: number): Promise<IngestResult & { newAlerts: StoredAlert[] }> {
+/** Stores the good events of a batch, and keeps the refused ones as dead letters; see Store.ingest. */
+export async function ingestBatch(db: Driver, sensor: Batch['sensor'], events: readonly unknown[], now: number): Promise<IngestResult & { newAlerts: StoredAlert[] }> {
+  const checked = checkAll(sensor.name, events);
+  try {
+    return await storeChecked(db, sensor, checked, events, now);
+  } catch (e) {
+    // Every value was checked, so the database has nothing left to refuse but for a bug, reported as such.
+    if (!db.isDataError(e)) throw e;
+    throw new StoreError('BAD_EVENT', `the database refused an event the checks let through: ${(e as Error).message}; nothing of the batch was stored`);
+  }
+}
+
+function storeChecked(db: Driver, sensor: Batch['sensor'], checked: { good: Good[]; refused: Rejected[] }, events: readonly unknown[], now: number) {
   return db.tx(async (q) => {
-    const b: Batch = { db, q, sensor, events, now };
-    const keys = heads(b);
-    const applied = await applyNew(b, keys, await claimKeys(b, keys));
-    await storeFlows(b, applied.flows);
-    await countIngest(b, applied.result.accepted, applied.kinds);
-    // Read back at the end: has_pcap and the latest evidence of an alert that grew within the batch.
-    return { ...applied.result, newAlerts: await loadAlerts(q, [...applied.fresh]) };
+    const b: Batch = { db, q, sensor, now };
+    // A transaction may be run again: start each run from the checks' result.
+    const refused = [...checked.refused];
+    const good = await keepOwned(b, checked.good, refused, events);
+    const applied = await applyNew(b, good, await claimKeys(b, good));
+    // Flows touch only their own tables, so they go last, together.
+    await applyFlows(q, applied.flows);
+    await keepDeadLetters(b, refused);
+    await countIngest(b, applied.accepted, applied.kinds);
+    refused.sort((x, y) => x.index - y.index);
+    return {
+      accepted: applied.accepted,
+      duplicates: applied.duplicates,
+      refused: refused.map(({ index, key, code, reason }) => ({ index, key, code, reason })),
+      // Read back at the end: has_pcap and the latest evidence of an alert that grew within the batch.
+      newAlerts: await loadAlerts(q, [...applied.fresh]),
+    };
   });
 }

@@ -1,9 +1,10 @@
 // What the Store reads back: alerts, devices, sensors and the metrics
 // snapshot. The SQL is the common subset of SQLite and PostgreSQL.
-import type { AlertRecord, AlertState, DeviceRecord, StoredAlert } from '../../contract/types.js';
+import type { AlertRecord, AlertState, DeadLetter, DeviceRecord, StoredAlert } from '../../contract/types.js';
 import { StoreError } from '../errors.js';
+import { parseRecord } from './bounds.js';
 import type { Driver, Queryable } from './driver.js';
-import type { AlertFilter, MetricsSnapshot, StoredDevice } from './store.js';
+import type { AlertFilter, DeadLetterFilter, MetricsSnapshot, StoredDevice } from './store.js';
 
 export const MAX_LIMIT = 1000;
 
@@ -28,7 +29,7 @@ interface AlertRow {
 }
 
 function toStoredAlert(r: AlertRow): StoredAlert {
-  const rec = JSON.parse(r.record) as AlertRecord;
+  const rec = parseRecord<AlertRecord>(r.record);
   return {
     ...rec,
     sensor: r.sensor,
@@ -66,14 +67,26 @@ export async function loadAlerts(q: Queryable, ids: string[]): Promise<StoredAle
   return out;
 }
 
-/** A filter as WHERE conditions and their parameters; the cursor continues after the previous page's last row. */
-function alertConditions(f: AlertFilter): { where: string[]; params: unknown[] } {
+/** WHERE conditions and their parameters, added one by one. */
+function conditions(): { where: string[]; params: unknown[]; add: (sql: string, ...p: unknown[]) => void } {
   const where: string[] = [];
   const params: unknown[] = [];
-  const add = (sql: string, ...p: unknown[]): void => {
-    where.push(sql);
-    params.push(...p);
+  return {
+    where,
+    params,
+    add: (sql, ...p) => {
+      where.push(sql);
+      params.push(...p);
+    },
   };
+}
+
+/** A page's size: 1 to MAX_LIMIT. */
+const pageLimit = (limit: number): number => Math.min(MAX_LIMIT, Math.max(1, Math.floor(Number.isFinite(limit) ? limit : MAX_LIMIT)));
+
+/** A filter as WHERE conditions and their parameters; the cursor continues after the previous page's last row. */
+function alertConditions(f: AlertFilter): { where: string[]; params: unknown[] } {
+  const { where, params, add } = conditions();
   if (f.from !== undefined) add('a.ts >= ?', f.from);
   if (f.to !== undefined) add('a.ts <= ?', f.to);
   if (f.rule !== undefined) add('a.rule = ?', f.rule);
@@ -90,7 +103,7 @@ function alertConditions(f: AlertFilter): { where: string[]; params: unknown[] }
 
 export async function listAlerts(db: Driver, f: AlertFilter): Promise<{ items: StoredAlert[]; next_cursor: string | null }> {
   const { where, params } = alertConditions(f);
-  const limit = Math.min(MAX_LIMIT, Math.max(1, Math.floor(Number.isFinite(f.limit) ? f.limit : MAX_LIMIT)));
+  const limit = pageLimit(f.limit);
   const rows = await db.read((q) =>
     q.all<AlertRow>(
       `SELECT ${ALERT_COLUMNS} FROM alerts a ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
@@ -104,12 +117,47 @@ export async function listAlerts(db: Driver, f: AlertFilter): Promise<{ items: S
   return { items: page.map(toStoredAlert), next_cursor: more && last ? encodeCursor(last.ts, last.id) : null };
 }
 
-/** Every device, or the one with `key` (its MAC, or IP when it has none). */
+interface DeadLetterRow extends Omit<DeadLetter, 'truncated'> {
+  truncated: unknown;
+}
+
+/** Refused events, newest first, filtered and paginated as alerts are. */
+export async function listDeadLetters(db: Driver, f: DeadLetterFilter): Promise<{ items: DeadLetter[]; next_cursor: string | null }> {
+  const { where, params, add } = conditions();
+  if (f.from !== undefined) add('d.received_at >= ?', f.from);
+  if (f.to !== undefined) add('d.received_at <= ?', f.to);
+  if (f.sensor !== undefined) add('d.sensor = ?', f.sensor);
+  if (f.code !== undefined) add('d.code = ?', f.code);
+  if (f.cursor !== undefined && f.cursor !== '') {
+    const c = decodeCursor(f.cursor);
+    add('(d.received_at < ? OR (d.received_at = ? AND d.id < ?))', c.ts, c.ts, c.id);
+  }
+  const limit = pageLimit(f.limit);
+  const rows = await db.read((q) =>
+    q.all<DeadLetterRow>(
+      `SELECT d.id, d.sensor, d.key, d.kind, d.code, d.reason, d.event, d.truncated, d.received_at FROM dead_letters d
+       ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY d.received_at DESC, d.id DESC LIMIT ?`,
+      [...params, limit + 1],
+    ),
+  );
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map((r) => ({ ...r, truncated: Boolean(r.truncated) })),
+    next_cursor: rows.length > limit && last ? encodeCursor(last.received_at, last.id) : null,
+  };
+}
+
+/**
+ * Every sensor's view of every device (by device, then sensor), or the view
+ * of the sensor that saw the device with `key` (its MAC, or IP when it has
+ * none) last. Traffic by country is the device's over all sensors.
+ */
 export async function loadDevices(q: Queryable, key: string | null): Promise<StoredDevice[]> {
-  const where = key === null ? '' : 'WHERE d.key = ?';
+  const tail = key === null ? 'ORDER BY d.key, d.sensor' : 'WHERE d.key = ? ORDER BY d.last_seen DESC, d.sensor LIMIT 1';
   const params = key === null ? [] : [key];
   const rows = await q.all<{ key: string; record: string; sensor: string; profile: string | null }>(
-    `SELECT d.key, d.record, d.sensor, ${PROFILE_OF('d.key')} AS profile FROM devices d ${where} ORDER BY d.key`,
+    `SELECT d.key, d.record, d.sensor, ${PROFILE_OF('d.key')} AS profile FROM devices d ${tail}`,
     params,
   );
   const traffic = await q.all<{ device: string; country: string; flows: number; bytes_out: number }>(
@@ -123,15 +171,16 @@ export async function loadDevices(q: Queryable, key: string | null): Promise<Sto
     if (!list) countries.set(t.device, (list = []));
     list.push({ country: t.country, flows: t.flows, bytes_out: t.bytes_out });
   }
-  return rows.map((r) => ({ ...(JSON.parse(r.record) as DeviceRecord), sensor: r.sensor, profile: r.profile, countries: countries.get(r.key) ?? [] }));
+  return rows.map((r) => ({ ...parseRecord<DeviceRecord>(r.record), sensor: r.sensor, profile: r.profile, countries: countries.get(r.key) ?? [] }));
 }
 
 export async function metricsSnapshot(q: Queryable): Promise<MetricsSnapshot> {
   const devices = await q.all<{ vendor_country: string; profiled: unknown; count: number }>(
+    // A device several sensors see is one device.
     `SELECT vendor_country, profiled, COUNT(*) AS count FROM (
-             SELECT COALESCE(d.vendor_country, '') AS vendor_country,
+             SELECT MAX(COALESCE(d.vendor_country, '')) AS vendor_country,
                EXISTS (SELECT 1 FROM alerts a WHERE a.device_key = d.key AND a.device_profile IS NOT NULL) AS profiled
-             FROM devices d
+             FROM devices d GROUP BY d.key
            ) x GROUP BY vendor_country, profiled ORDER BY vendor_country, profiled`,
   );
   return {

@@ -145,11 +145,75 @@ function deviceTables({ text, real }: ColumnTypes): string[] {
   ];
 }
 
+// Migration 2: per-event ingest and tenancy between sensors.
+
+/** Refused events, kept with why (GET /api/v1/dead-letters). */
+function deadLetterTables({ text, real, int }: ColumnTypes): string[] {
+  return [
+    `CREATE TABLE dead_letters (
+        id ${text} PRIMARY KEY,
+        sensor ${text} NOT NULL,
+        key ${text},
+        kind ${text},
+        code ${text} NOT NULL,
+        reason ${text} NOT NULL,
+        event ${text} NOT NULL,
+        truncated ${int} NOT NULL,
+        received_at ${real} NOT NULL
+      )`,
+    // Every filter is followed by the (received_at, id) order of the listing.
+    `CREATE INDEX dead_letters_received ON dead_letters (received_at, id)`,
+    `CREATE INDEX dead_letters_sensor ON dead_letters (sensor, received_at, id)`,
+    `CREATE INDEX dead_letters_code ON dead_letters (code, received_at, id)`,
+  ];
+}
+
+/**
+ * An alert id, and its evidence, belong to the sensor that first stored
+ * either; no other sensor's event may change them. Alerts already stored
+ * belong to the sensor that delivered them first.
+ */
+function ownerTables({ text }: ColumnTypes): string[] {
+  return [
+    `CREATE TABLE alert_owners (
+        id ${text} PRIMARY KEY,
+        sensor ${text} NOT NULL
+      )`,
+    `INSERT INTO alert_owners (id, sensor) SELECT id, sensor FROM alerts`,
+  ];
+}
+
+/** Devices keyed by sensor and MAC: each sensor keeps its own view, which no other sensor can overwrite. */
+function devicesBySensor({ text, real }: ColumnTypes): string[] {
+  return [
+    `CREATE TABLE devices_by_sensor (
+        sensor ${text} NOT NULL,
+        key ${text} NOT NULL,
+        mac ${text},
+        last_seen ${real} NOT NULL,
+        vendor_country ${text},
+        record ${text} NOT NULL,
+        updated_at ${real} NOT NULL,
+        PRIMARY KEY (sensor, key)
+      )`,
+    `INSERT INTO devices_by_sensor (sensor, key, mac, last_seen, vendor_country, record, updated_at)
+       SELECT sensor, key, mac, last_seen, vendor_country, record, updated_at FROM devices`,
+    `DROP TABLE devices`,
+    `ALTER TABLE devices_by_sensor RENAME TO devices`,
+    `CREATE INDEX devices_key ON devices (key, last_seen)`,
+  ];
+}
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
     name: 'initial schema',
     statements: (t) => [...ingestTables(t), ...flowTables(t), ...alertTables(t), ...deviceTables(t)],
+  },
+  {
+    version: 2,
+    name: 'dead letters, alert owners, devices per sensor',
+    statements: (t) => [...deadLetterTables(t), ...ownerTables(t), ...devicesBySensor(t)],
   },
 ];
 

@@ -6,7 +6,7 @@ import { StoreError } from '../errors.js';
 import type { Driver } from './driver.js';
 import { ingestBatch } from './ingest.js';
 import { migrate } from './migrate.js';
-import { listAlerts, loadAlerts, loadDevices, metricsSnapshot } from './queries.js';
+import { listAlerts, listDeadLetters, loadAlerts, loadDevices, metricsSnapshot } from './queries.js';
 import type { Store } from './store.js';
 
 export function createSqlStore(db: Driver): Store {
@@ -15,6 +15,7 @@ export function createSqlStore(db: Driver): Store {
     migrate: () => migrate(db),
     ingest: (sensor, events, now) => ingestBatch(db, sensor, events, now),
     listAlerts: (f) => listAlerts(db, f),
+    listDeadLetters: (f) => listDeadLetters(db, f),
 
     async getAlert(id) {
       const [a] = await db.read((q) => loadAlerts(q, [id]));

@@ -1,4 +1,4 @@
-import type { AlertState, DeviceRecord, IngestEvent, IngestResult, SensorStatus, StoredAlert } from '../../contract/types.js';
+import type { AlertState, DeadLetter, DeviceRecord, IngestResult, SensorStatus, StoredAlert } from '../../contract/types.js';
 
 export interface AlertFilter {
   /** epoch seconds, inclusive */
@@ -16,7 +16,20 @@ export interface AlertFilter {
   cursor?: string;
 }
 
+export interface DeadLetterFilter {
+  /** received_at, epoch seconds, inclusive */
+  from?: number;
+  to?: number;
+  sensor?: string;
+  code?: string;
+  limit: number;
+  /** opaque, from the previous page's next_cursor */
+  cursor?: string;
+}
+
+/** A device as one sensor reports it; a device seen by two sensors is two of these. */
 export interface StoredDevice extends DeviceRecord {
+  /** the sensor whose view this is */
   sensor: string;
   profile: string | null;
   /** destination countries seen, with flows and bytes */
@@ -40,16 +53,25 @@ export interface Store {
   /** Creates or upgrades the schema; safe to call on every start and from several collectors at once. */
   migrate(): Promise<void>;
   /**
-   * Stores a batch atomically. Each (sensor, event key) is stored once: a
-   * repeated key is counted as a duplicate and changes nothing. Returns the
-   * alerts that are new to the database (for Alertmanager).
+   * Stores the good events of a batch (events as they came off the wire) in
+   * one transaction. Each event is checked on its own: a refused one is
+   * listed in `refused`, kept as a dead letter and its key left unclaimed,
+   * and does not keep the others out. Each (sensor, event key) is stored
+   * once: a repeated key is counted as a duplicate and changes nothing. An
+   * alert id, and its evidence, belong to the sensor that stored either
+   * first. Returns the alerts that are new to the database (for
+   * Alertmanager).
    */
-  ingest(sensor: { name: string; version: string; lag_s: number | null }, events: IngestEvent[], now: number): Promise<IngestResult & { newAlerts: StoredAlert[] }>;
+  ingest(sensor: { name: string; version: string; lag_s: number | null }, events: readonly unknown[], now: number): Promise<IngestResult & { newAlerts: StoredAlert[] }>;
+  /** Refused events, newest first. */
+  listDeadLetters(f: DeadLetterFilter): Promise<{ items: DeadLetter[]; next_cursor: string | null }>;
   listAlerts(f: AlertFilter): Promise<{ items: StoredAlert[]; next_cursor: string | null }>;
   getAlert(id: string): Promise<StoredAlert | null>;
   updateAlert(id: string, change: { status: AlertState['status']; note: string | null; who: string }, now: number): Promise<StoredAlert | null>;
   getEvidence(alertId: string): Promise<Buffer | null>;
+  /** Every sensor's view of every device, by device then sensor. */
   listDevices(): Promise<StoredDevice[]>;
+  /** The view of the sensor that saw the device last. */
   getDevice(mac: string): Promise<StoredDevice | null>;
   listSensors(): Promise<SensorStatus[]>;
   metrics(): Promise<MetricsSnapshot>;

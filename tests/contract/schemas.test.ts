@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { alertSchema, deviceSchema, flowSchema, ingestBatchSchema, RULE_ID_PATTERN } from '../../contract/schemas.js';
+import { alertSchema, deviceSchema, eventSchemas, flowSchema, ingestBatchSchema, ingestEnvelopeSchema, RULE_ID_PATTERN } from '../../contract/schemas.js';
 import type { AlertRecord, DeviceRecord, FlowRecord, IngestEvent } from '../../contract/types.js';
 import { phonehome } from '../helpers/cli.js';
 import { FIXTURES } from '../helpers/corpus.js';
@@ -17,11 +17,14 @@ import { ROOT } from '../helpers/repo.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'phonehome-schemas-'));
 const ajv = new Ajv({ strict: true, allErrors: true });
-const validate: Record<'flow' | 'alert' | 'device' | 'batch', ValidateFunction> = {
+const validate: Record<'flow' | 'alert' | 'device' | 'batch' | 'envelope' | 'event', ValidateFunction> = {
   flow: ajv.compile(flowSchema),
   alert: ajv.compile(alertSchema),
   device: ajv.compile(deviceSchema),
   batch: ajv.compile(ingestBatchSchema),
+  envelope: ajv.compile(ingestEnvelopeSchema),
+  // The collector checks each event against the schema of its kind.
+  event: ajv.compile({ oneOf: Object.values(eventSchemas) }),
 };
 
 let flows: FlowRecord[] = [];
@@ -64,7 +67,7 @@ function refuses(v: ValidateFunction, rec: unknown, path: string, what: string) 
 describe('the validator', () => {
   it('ajv resolves from node_modules (as Fastify loads it) and every schema is valid draft-07 in strict mode', () => {
     expect(createRequire(join(ROOT, 'package.json')).resolve('ajv')).toContain(join(ROOT, 'node_modules'));
-    for (const s of [flowSchema, alertSchema, deviceSchema, ingestBatchSchema]) expect(ajv.validateSchema(s), JSON.stringify(ajv.errors)).toBe(true);
+    for (const s of [flowSchema, alertSchema, deviceSchema, ingestBatchSchema, ingestEnvelopeSchema, ...Object.values(eventSchemas)]) expect(ajv.validateSchema(s), JSON.stringify(ajv.errors)).toBe(true);
   });
 });
 
@@ -201,5 +204,32 @@ describe('broken records are refused at the broken field', () => {
       ['evidence over 16 MiB of base64', (r) => (r.events = [{ kind: 'evidence', key: 'evidence:a', data: { alert_id: 'a', pcap_base64: 'A'.repeat(16 * 1024 * 1024 + 1) } }]), '/events/0'],
     ];
     for (const [what, edit, path] of cases) refuses(validate.batch, broken(base, edit), path, what);
+  });
+
+  it('the envelope the route checks refuses only what makes the batch unusable; each event is checked on its own', () => {
+    const base = { batch_id: 'b', sensor: { name: 'lab', version: '1' }, events: [{ kind: 'flow', key: 'flow:1', data: flows[0] }] };
+    expect(validate.envelope(base)).toBe(true);
+    const eventFaults: ((r: Record<string, any>) => void)[] = [
+      (r) => (r.events[0].extra = 1),
+      (r) => (r.events[0].data = alerts[0]),
+      (r) => (r.events[0].kind = 'dns'),
+      (r) => (r.events[0].key = 'k'.repeat(201)),
+      (r) => (r.events = [null, 'x', 3]),
+    ];
+    for (const edit of eventFaults) {
+      const b = broken(base, edit);
+      expect(validate.envelope(b), why(validate.envelope).join('; ')).toBe(true);
+      expect(validate.batch(b)).toBe(false);
+      for (const ev of b.events) expect(validate.event(ev), JSON.stringify(ev)?.slice(0, 80)).toBe(false);
+    }
+    const envelopeFaults: [string, (r: Record<string, any>) => void, string][] = [
+      ['no events', (r) => delete r.events, ''],
+      ['events not a list', (r) => (r.events = {}), '/events'],
+      ['10001 events', (r) => (r.events = Array(10001).fill(r.events[0])), '/events'],
+      ['no batch id', (r) => delete r.batch_id, ''],
+      ['a sensor without a name', (r) => delete r.sensor.name, '/sensor'],
+      ['an unknown top-level field', (r) => (r.extra = 1), ''],
+    ];
+    for (const [what, edit, path] of envelopeFaults) refuses(validate.envelope, broken(base, edit), path, what);
   });
 });

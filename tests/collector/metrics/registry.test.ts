@@ -31,11 +31,14 @@ function samples(text: string, name: string): Map<string, number> {
 }
 
 describe('CollectorMetrics', () => {
-  it('before anything arrives: every rejection reason at 0, no device or alert series', async () => {
+  it('before anything arrives: every rejection reason and refusal code at 0, no device or alert series', async () => {
     const m = new CollectorMetrics(store);
     const text = await m.registry.metrics();
     expect(samples(text, 'phonehome_ingest_rejected_total')).toEqual(
       new Map([['{reason="unauthorized"}', 0], ['{reason="invalid"}', 0], ['{reason="too_large"}', 0], ['{reason="rate_limited"}', 0]]),
+    );
+    expect(samples(text, 'phonehome_collector_events_refused_total')).toEqual(
+      new Map(['invalid_event', 'unknown_kind', 'too_deep', 'too_large', 'not_owner'].map((r) => [`{reason="${r}"}`, 0])),
     );
     expect(samples(text, 'phonehome_alerts_total').size).toBe(0);
     expect(text).toContain('# TYPE process_cpu_seconds_total counter');

@@ -1,7 +1,8 @@
-// The value checks that make SQLite refuse what PostgreSQL's column types
-// refuse, so both backends refuse the same events.
+// What makes the store refuse one event: the contract's schema checked
+// strictly, and the value checks that make SQLite refuse what PostgreSQL's
+// column types refuse, so both backends refuse the same events.
 import { describe, expect, test } from 'vitest';
-import { base64, int, Invalid, num, obj, optStr, str } from '../../../collector/store/checks.js';
+import { base64, checkEvent, int, Invalid, num, obj, optStr, Refusal, str, strictAjv } from '../../../collector/store/checks.js';
 
 describe('value checks', () => {
   test('strings: non-empty where required; a NUL becomes U+FFFD', () => {
@@ -31,5 +32,36 @@ describe('value checks', () => {
     expect(base64('aGVs\nbG8=', 'pcap_base64')).toEqual(Buffer.from('hello'));
     expect(base64('', 'pcap_base64')).toEqual(Buffer.alloc(0));
     for (const bad of ['not base64!', 'aGVsbG8', 'aGVs-G8=', 42]) expect(() => base64(bad, 'pcap_base64'), String(bad)).toThrow(new Invalid('pcap_base64 must be base64'));
+  });
+});
+
+describe('event checks', () => {
+  const refusal = (ev: unknown): [string, string] | null => {
+    try {
+      checkEvent(ev);
+      return null;
+    } catch (e) {
+      expect(e).toBeInstanceOf(Refusal);
+      return [(e as Refusal).code, (e as Refusal).reason];
+    }
+  };
+  const evidence = { kind: 'evidence', key: 'e1', data: { alert_id: 'a1', pcap_base64: 'AAAA' } };
+
+  test('a valid event passes and names its kind and key', () => {
+    expect(checkEvent(evidence)).toEqual({ kind: 'evidence', key: 'e1' });
+  });
+
+  test('no coercion: a number as text, a boolean as a number, a list for a string are refused at their path', () => {
+    expect(refusal({ ...evidence, data: { ...evidence.data, alert_id: 5 } })).toEqual(['invalid_event', 'data.alert_id must be string, got number']);
+    expect(refusal({ ...evidence, key: ['e1'] })).toEqual(['invalid_event', 'key must be string, got an array']);
+    expect(refusal({ ...evidence, data: { alert_id: 'a1' } })).toEqual(['invalid_event', 'data.pcap_base64 is required']);
+    expect(refusal({ ...evidence, kind: 'Evidence' })).toEqual(['unknown_kind', 'kind "Evidence" is not one of flow, alert, device, evidence']);
+    expect(refusal({ ...evidence, kind: 'x'.repeat(100) })?.[1]).toBe(`kind "${'x'.repeat(39)}… is not one of flow, alert, device, evidence`);
+  });
+
+  test("the collector's Ajv leaves values as sent (Fastify's default would turn true into 1)", () => {
+    const data = { n: true };
+    expect(strictAjv().compile({ type: 'object', properties: { n: { type: 'number' } } })(data)).toBe(false);
+    expect(data.n).toBe(true);
   });
 });

@@ -1,13 +1,14 @@
 // Storing sensors' batches, on SQLite and on a real PostgreSQL server: each
-// event once, a batch all or nothing, nothing acknowledged ever lost.
+// event once, each event checked on its own (a refused one kept as a dead
+// letter, the rest of its batch stored), an alert id owned by the sensor that
+// stored it first, nothing acknowledged ever lost.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, test } from 'vitest';
 import type { AlertRecord } from '../../../contract/types.js';
-import { StoreError } from '../../../collector/errors.js';
 import { openStore } from '../../../collector/store/open.js';
 import type { Store } from '../../../collector/store/store.js';
-import { alertEv, alertVariant, BACKENDS, COUNTRIES, deviceEv, flowEv, fx, key, SENSOR, T0, useFixture, useFreshStore } from './backends.js';
+import { alertEv, alertVariant, BACKENDS, COUNTRIES, deviceEv, evidenceEv, flowEv, fx, key, SENSOR, T0, useFixture, useFreshStore } from './backends.js';
 
 const ROOT = join(import.meta.dirname, '../../..');
 
@@ -47,7 +48,7 @@ describe.each(BACKENDS)('$name store: ingest', (backend) => {
     const before = { metrics: await store.metrics(), devices: await store.listDevices(), alerts: await store.listAlerts({ limit: 100 }) };
 
     const second = await store.ingest(SENSOR, events, T0 + 60);
-    expect(second).toEqual({ accepted: 0, duplicates: events.length, newAlerts: [] });
+    expect(second).toEqual({ accepted: 0, duplicates: events.length, refused: [], newAlerts: [] });
     expect(await store.listDevices()).toEqual(before.devices);
     expect(await store.listAlerts({ limit: 100 })).toEqual(before.alerts);
     const after = await store.metrics();
@@ -56,8 +57,8 @@ describe.each(BACKENDS)('$name store: ingest', (backend) => {
     expect(await store.listSensors()).toEqual([{ ...SENSOR, last_seen: T0 + 60, events: events.length }]);
 
     // Keys are per sensor: another sensor sending the same keys is not a duplicate.
-    const other = await store.ingest({ ...SENSOR, name: 'second-sensor' }, [alertEv(fx.alert, events[events.length - 1].key)], T0 + 61);
-    expect(other).toMatchObject({ accepted: 1, duplicates: 0, newAlerts: [] });
+    const other = await store.ingest({ ...SENSOR, name: 'second-sensor' }, [alertEv(alertVariant(2), events[events.length - 1].key)], T0 + 61);
+    expect(other).toMatchObject({ accepted: 1, duplicates: 0, refused: [] });
     // A repeat within one batch is a duplicate too.
     const dup = key();
     expect(await store.ingest(SENSOR, [alertEv(alertVariant(1), dup), alertEv(alertVariant(1), dup)], T0 + 62)).toMatchObject({ accepted: 1, duplicates: 1 });
@@ -135,8 +136,8 @@ describe.each(BACKENDS)('$name store: ingest', (backend) => {
     await store.updateAlert(a.id, { status: 'acknowledged', note: 'known NTP', who: 'ana' }, T0 + 10);
 
     const grown: AlertRecord = { ...a, severity: 'high', evidence: { ...a.evidence, flows: 3, packets: 6, bytes_out: 270, uids: [...a.evidence.uids, 'Cx2', 'Cx3'] } };
-    const r = await store.ingest({ ...SENSOR, name: 'other-sensor' }, [alertEv(grown)], T0 + 20);
-    expect(r).toMatchObject({ accepted: 1, duplicates: 0, newAlerts: [] });
+    const r = await store.ingest(SENSOR, [alertEv(grown)], T0 + 20);
+    expect(r).toMatchObject({ accepted: 1, duplicates: 0, refused: [], newAlerts: [] });
     const got = await store.getAlert(a.id);
     expect(got).toEqual({
       ...grown,
@@ -158,30 +159,108 @@ describe.each(BACKENDS)('$name store: ingest', (backend) => {
     expect(r2.newAlerts.map((x) => [x.id, x.evidence.flows])).toEqual([[b.id, 50]]);
   });
 
-  test('a batch failing half-way stores nothing of it, and can be resent once corrected', async () => {
-    await store.ingest(SENSOR, [flowEv(fx.flows[0])], T0);
-    const before = { metrics: await store.metrics(), sensors: await store.listSensors() };
+  test("another sensor's alert or evidence for an id is refused (not_owner), kept as a dead letter, and changes nothing", async () => {
+    const a = fx.alert;
+    const pcap = Buffer.from(fx.pcap.subarray(0, 200));
+    await store.ingest(SENSOR, [alertEv(a), evidenceEv(a.id, pcap)], T0);
+    const before = await store.getAlert(a.id);
+    const other = { ...SENSOR, name: 'intruder' };
+    const takeover: AlertRecord = { ...a, message: 'nothing to see', severity: 'info', evidence: { ...a.evidence, flows: 999 } };
+    const k1 = key();
+    const k2 = key();
+    const r = await store.ingest(other, [alertEv(takeover, k1), evidenceEv(a.id, Buffer.from('forged'), k2), alertEv(alertVariant(3))], T0 + 5);
+    expect(r.accepted).toBe(1);
+    expect(r.refused).toEqual([
+      { index: 0, key: k1, code: 'not_owner', reason: `data.id: alert ${JSON.stringify(a.id)} belongs to another sensor, which stored it first` },
+      { index: 1, key: k2, code: 'not_owner', reason: `data.alert_id: alert ${JSON.stringify(a.id)} belongs to another sensor, which stored it first` },
+    ]);
+    expect(await store.getAlert(a.id)).toEqual(before);
+    expect(await store.getEvidence(a.id)).toEqual(pcap);
+    expect((await store.listDeadLetters({ limit: 10, sensor: 'intruder' })).items.map((d) => [d.key, d.code])).toEqual(
+      expect.arrayContaining([[k1, 'not_owner'], [k2, 'not_owner']]),
+    );
+
+    // Evidence delivered before its alert claims the id too: another sensor cannot then file the alert.
+    const early = alertVariant(9);
+    expect((await store.ingest(SENSOR, [evidenceEv(early.id, pcap)], T0 + 6)).accepted).toBe(1);
+    expect((await store.ingest(other, [alertEv(early)], T0 + 7)).refused.map((x) => x.code)).toEqual(['not_owner']);
+    expect(await store.getAlert(early.id)).toBeNull();
+    // The owner's own alert for it is stored.
+    expect((await store.ingest(SENSOR, [alertEv(early)], T0 + 8)).newAlerts.map((x) => [x.id, x.sensor, x.has_pcap])).toEqual([[early.id, SENSOR.name, true]]);
+  });
+
+  test('a bad event is refused on its own: the rest of the batch is stored, and once corrected it is stored under the same key', async () => {
     const good = alertVariant(5);
     const bad = { ...alertVariant(6), severity: 'urgent' } as unknown as AlertRecord;
     const batch = [flowEv(fx.flows[1]), alertEv(good), deviceEv(fx.devices[0]), alertEv(bad), flowEv(fx.flows[2])];
+    const r = await store.ingest(SENSOR, batch, T0 + 1);
+    expect(r).toMatchObject({ accepted: 4, duplicates: 0 });
+    expect(r.refused).toEqual([
+      { index: 3, key: batch[3].key, code: 'invalid_event', reason: 'data.severity must be one of info, low, medium, high, critical, got "urgent"' },
+    ]);
+    expect((await store.getAlert(good.id))?.id).toBe(good.id);
+    expect(await store.getAlert(bad.id)).toBeNull();
+    expect(await store.listDevices()).toHaveLength(1);
+    expect((await store.listSensors())[0].events).toBe(4);
+    const [dead] = (await store.listDeadLetters({ limit: 10 })).items;
+    expect(dead).toMatchObject({ sensor: SENSOR.name, key: batch[3].key, kind: 'alert', code: 'invalid_event', truncated: false, received_at: T0 + 1 });
+    expect(JSON.parse(dead.event)).toEqual(batch[3]);
 
-    const err = await store.ingest(SENSOR, batch, T0 + 1).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(StoreError);
-    expect(err).toMatchObject({ code: 'BAD_EVENT', httpStatus: 400 });
-    expect((err as Error).message).toMatch(/^event 3 \(alert /);
-    expect(await store.getAlert(good.id)).toBeNull();
+    // Not valid base64: refused by the store's own check, with the field.
+    const pcapKey = key();
+    const r2 = await store.ingest(SENSOR, [{ kind: 'evidence', key: pcapKey, data: { alert_id: good.id, pcap_base64: 'not base64!' } }], T0 + 2);
+    expect(r2.refused).toEqual([{ index: 0, key: pcapKey, code: 'invalid_event', reason: 'data.pcap_base64 must be base64' }]);
+    expect((await store.getAlert(good.id))?.has_pcap).toBe(false);
+
+    // The refused event's key was not used up: the corrected resend is stored, the rest are duplicates.
+    batch[3] = alertEv(alertVariant(6), batch[3].key);
+    expect(await store.ingest(SENSOR, batch, T0 + 3)).toMatchObject({ accepted: 1, duplicates: 4, refused: [] });
+    expect((await store.getAlert(alertVariant(6).id))?.severity).toBe(alertVariant(6).severity);
+  });
+
+  test('event data is checked strictly: a wrong type is refused with its path, never coerced', async () => {
+    const f = fx.flows[0];
+    const cases: [unknown, string, string][] = [
+      [{ kind: 'flow', key: 'c1', data: { ...f, ts: true } }, 'invalid_event', 'data.ts must be number, got boolean'],
+      [{ kind: 'flow', key: 'c2', data: { ...f, src_port: '443' } }, 'invalid_event', 'data.src_port must be integer, got string'],
+      [{ kind: 'flow', key: 'c3', data: { ...f, uid: undefined } }, 'invalid_event', 'data.uid is required'],
+      [{ kind: 'device', key: 'c4', data: { ...fx.devices[0], ips: ['10.0.0.1', 7] } }, 'invalid_event', 'data.ips[1] must be string, got number'],
+      [{ kind: 'alert', key: 'c5', data: { ...fx.alert, evidence: { ...fx.alert.evidence, flows: 1e300 } } }, 'invalid_event', 'data.evidence.flows must be a non-negative integer'],
+      [{ kind: 'flow', key: 'c6', data: f, extra: 1 }, 'invalid_event', 'the event has a field "extra" it may not have'],
+      [{ kind: 'dns', key: 'c7', data: {} }, 'unknown_kind', 'kind "dns" is not one of flow, alert, device, evidence'],
+      [{ key: 'c8', data: f }, 'invalid_event', 'kind must be one of flow, alert, device, evidence, got undefined'],
+      [{ kind: 'flow', data: f }, 'invalid_event', 'key is required'],
+      ['flow', 'invalid_event', 'the event must be an object with kind, key and data, got string'],
+      [null, 'invalid_event', 'the event must be an object with kind, key and data, got null'],
+    ];
+    const r = await store.ingest(SENSOR, [...cases.map(([ev]) => ev), flowEv(f)], T0);
+    expect(r.accepted).toBe(1);
+    expect(r.refused).toEqual(cases.map(([ev, code, reason], index) => ({ index, key: (ev as { key?: string } | null)?.key ?? null, code, reason })));
+    expect((await store.metrics()).ingest).toEqual([{ sensor: SENSOR.name, kind: 'flow', count: 1 }]);
+  });
+
+  test('JSON beyond the bounds is refused per event with its path; evidence pcaps are bounded by the body only', async () => {
+    let nested: unknown = 1;
+    for (let i = 0; i < 4108; i++) nested = { a: [nested] };
+    const deep = { ...fx.devices[0], destinations: [nested] };
+    const wide = { ...fx.devices[0], mac: 'aa:bb:cc:00:00:02', hostnames: ['h'.repeat(64 * 1024 + 1)] };
+    const long = { ...fx.flows[0], uid: 'Clong', extra: Array(10_001).fill(0) };
+    let deeper: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deeper = [deeper];
+    const big = Buffer.alloc(200_000, 7);
+    const r = await store.ingest(SENSOR, [deviceEv(deep, 'deep'), deviceEv(wide, 'wide'), flowEv(long as never, 'long'), { kind: 'device', key: 'deeper', data: deeper }, evidenceEv(fx.alert.id, big, 'pcap')], T0);
+    expect(r.accepted).toBe(1);
+    expect(r.refused.map(({ key, code }) => [key, code])).toEqual([['deep', 'too_deep'], ['wide', 'too_large'], ['long', 'too_large'], ['deeper', 'too_deep']]);
+    expect(r.refused[0].reason).toBe(`data.destinations[0]${'.a[0]'.repeat(14)}.a nests deeper than 32 levels`);
+    expect(r.refused[1].reason).toBe('data.hostnames[0] is 65537 characters long; at most 65536 are taken');
+    expect(r.refused[2].reason).toBe('data.extra has 10001 items; at most 10000 are taken');
+    expect(await store.getEvidence(fx.alert.id)).toEqual(big);
     expect(await store.listDevices()).toEqual([]);
-    expect(await store.listSensors()).toEqual(before.sensors);
-    expect(await store.metrics()).toEqual(before.metrics);
-
-    // Not valid base64: refused by the store's own check rather than by a constraint.
-    const err2 = await store.ingest(SENSOR, [alertEv(good), { kind: 'evidence', key: key(), data: { alert_id: good.id, pcap_base64: 'not base64!' } }], T0 + 2).catch((e: unknown) => e);
-    expect(err2).toMatchObject({ code: 'BAD_EVENT' });
-    expect(await store.getAlert(good.id)).toBeNull();
-
-    // The keys of the failed batch were not used up.
-    batch[3] = alertEv({ ...alertVariant(6) }, batch[3].key);
-    expect(await store.ingest(SENSOR, batch, T0 + 3)).toMatchObject({ accepted: batch.length, duplicates: 0 });
+    // The dead letter keeps the start of what came, however deep.
+    const dead = (await store.listDeadLetters({ limit: 10 })).items.find((d) => d.key === 'deeper')!;
+    expect(dead).toMatchObject({ truncated: true, kind: 'device', code: 'too_deep' });
+    const start = '{"kind":"device","key":"deeper","data":';
+    expect(dead.event).toBe(start + '['.repeat(16 * 1024 - start.length));
   });
 
   test('the same batch delivered twice at once is stored once', async () => {

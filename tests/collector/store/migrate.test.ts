@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 import { StoreError } from '../../../collector/errors.js';
 import { openStore } from '../../../collector/store/open.js';
 import { openPostgres } from '../../../collector/store/postgres.js';
-import { LATEST_VERSION } from '../../../collector/store/schema.js';
+import { LATEST_VERSION, MIGRATIONS, migrationStatements, SCHEMA_MIGRATIONS_DDL } from '../../../collector/store/schema.js';
 import { openSqlite } from '../../../collector/store/sqlite.js';
 import type { Store } from '../../../collector/store/store.js';
 import { alertEv, BACKENDS, type Backend, fx, SENSOR, T0, useFixture } from './backends.js';
@@ -63,8 +63,44 @@ describe.each(BACKENDS)('$name migrations', (backend) => {
   test('each migration is recorded once, with its name', async () => {
     await store.migrate();
     const rows = await raw<{ version: number; name: string }>(backend, url, 'SELECT version, name FROM schema_migrations ORDER BY version');
-    expect(rows.map((r) => ({ version: Number(r.version), name: r.name }))).toEqual([{ version: 1, name: 'initial schema' }]);
-    expect(LATEST_VERSION).toBe(1);
+    expect(rows.map((r) => ({ version: Number(r.version), name: r.name }))).toEqual([
+      { version: 1, name: 'initial schema' },
+      { version: 2, name: 'dead letters, alert owners, devices per sensor' },
+    ]);
+    expect(LATEST_VERSION).toBe(2);
+  });
+
+  test('migration 2 on a database of version 1: alerts keep their first sensor as owner, devices their sensor, and a record nested too deep reads back', async () => {
+    const u = await backend.fresh();
+    await raw(backend, u, SCHEMA_MIGRATIONS_DDL(backend.name));
+    for (const sql of migrationStatements(MIGRATIONS[0], backend.name)) await raw(backend, u, sql);
+    await raw(backend, u, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, 'initial schema', 0)`);
+    // Written as a version 1 collector did, with no bound on nesting.
+    const plug = fx.devices[0];
+    // (written out directly: JSON.stringify itself would overflow the stack)
+    const deep = JSON.stringify({ ...plug, destinations: [] }).replace('"destinations":[]', `"destinations":[${'{"a":['.repeat(5000)}1${']}'.repeat(5000)}]`);
+    const a = fx.alert;
+    const sq = (v: string) => `'${v.replace(/'/g, "''")}'`;
+    await raw(backend, u, `INSERT INTO devices (key, mac, last_seen, vendor_country, record, sensor, updated_at)
+      VALUES (${sq(plug.mac!)}, ${sq(plug.mac!)}, ${plug.last_seen}, NULL, ${sq(deep)}, 'old-sensor', ${T0})`);
+    await raw(backend, u, `INSERT INTO alerts (id, ts, rule, severity, device_mac, device_ip, device_key, device_profile, dst_country, evidence_flows, record, sensor, received_at)
+      VALUES (${sq(a.id)}, ${a.ts}, ${sq(a.rule)}, ${sq(a.severity)}, NULL, ${sq(a.device.ip)}, ${sq(a.device.ip)}, NULL, NULL, ${a.evidence.flows}, ${sq(JSON.stringify(a))}, 'old-sensor', ${T0})`);
+
+    const s = await openStore(u);
+    try {
+      const [d] = await s.listDevices();
+      expect(d.sensor).toBe('old-sensor');
+      // Served as JSON without overflowing the stack: what lies deeper than the bound reads as null.
+      const text = JSON.stringify(d);
+      expect(text).toContain(`"destinations":[${'{"a":['.repeat(15)}null]}]}`);
+      const r = await s.ingest({ ...SENSOR, name: 'new-sensor' }, [alertEv({ ...a, severity: 'critical' })], T0 + 1);
+      expect(r.refused.map((x) => x.code)).toEqual(['not_owner']);
+      expect((await s.getAlert(a.id))?.severity).toBe(a.severity);
+      expect((await s.ingest({ ...SENSOR, name: 'old-sensor' }, [alertEv({ ...a, severity: 'critical' })], T0 + 2)).refused).toEqual([]);
+      expect((await s.getAlert(a.id))?.severity).toBe('critical');
+    } finally {
+      await s.close();
+    }
   });
 
   test('several collectors starting at once on a new database all come up', async () => {

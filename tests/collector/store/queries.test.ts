@@ -122,20 +122,41 @@ describe.each(BACKENDS)('$name store: queries', (backend) => {
     });
   });
 
-  test('devices: the record with the latest last_seen wins, with its sensor, profile and countries', async () => {
+  test('dead letters: newest first, filtered by sensor, code and time, paginated without gaps or repeats', async () => {
+    const bad = (i: number) => ({ kind: 'flow', key: `bad-${i}`, data: { ...fx.flows[0], ts: 'yesterday' } });
+    const unknown = (i: number) => ({ kind: 'dns', key: `dns-${i}`, data: {} });
+    for (let t = 0; t < 5; t++) {
+      await store.ingest(SENSOR, [bad(t), unknown(t), flowEv(fx.flows[t])], T0 + t);
+      await store.ingest({ ...SENSOR, name: 'sensor-b' }, [bad(100 + t)], T0 + t);
+    }
+    const all = (await store.listDeadLetters({ limit: 1000 })).items;
+    expect(all).toHaveLength(15);
+    expect(all.map((d) => d.received_at)).toEqual([...all.map((d) => d.received_at)].sort((a, b) => b - a));
+    expect(all.find((d) => d.key === 'bad-3')).toEqual({
+      id: expect.any(String), sensor: SENSOR.name, key: 'bad-3', kind: 'flow', code: 'invalid_event',
+      reason: 'data.ts must be number, got string', event: JSON.stringify(bad(3)), truncated: false, received_at: T0 + 3,
+    });
+    expect((await store.listDeadLetters({ limit: 100, sensor: 'sensor-b' })).items.map((d) => d.key)).toEqual([104, 103, 102, 101, 100].map((i) => `bad-${i}`));
+    expect((await store.listDeadLetters({ limit: 100, code: 'unknown_kind', from: T0 + 1, to: T0 + 3 })).items.map((d) => d.key)).toEqual(['dns-3', 'dns-2', 'dns-1']);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await store.listDeadLetters({ limit: 4, cursor });
+      expect(page.items.length).toBeLessThanOrEqual(4);
+      seen.push(...page.items.map((d) => d.id));
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+    expect(seen).toEqual(all.map((d) => d.id));
+    await expect(store.listDeadLetters({ limit: 5, cursor: 'not-a-cursor' })).rejects.toMatchObject({ code: 'BAD_CURSOR' });
+  });
+
+  test('devices: each sensor keeps its own view of a device, which no other sensor overwrites; one device is the view seen last', async () => {
     const plug = fx.devices.find((d) => d.mac === '50:c7:bf:00:c7:03')!;
     const router = fx.devices.find((d) => d.mac !== plug.mac)!;
     const macless: DeviceRecord = { ...router, mac: null, ips: ['192.168.1.50'], vendor: null, vendor_country: null };
     await store.ingest(SENSOR, [...fx.devices.map((d) => deviceEv(d)), deviceEv(macless), ...fx.flows.map((f) => flowEv(f))], T0);
 
-    const older: DeviceRecord = { ...plug, last_seen: plug.last_seen - 100, hostnames: ['stale'] };
-    await store.ingest({ ...SENSOR, name: 'other' }, [deviceEv(older)], T0 + 1);
-    expect((await store.getDevice(plug.mac!))).toMatchObject({ last_seen: plug.last_seen, hostnames: plug.hostnames, sensor: SENSOR.name });
-
-    const newer: DeviceRecord = { ...plug, last_seen: plug.last_seen + 100, flows: plug.flows + 1, hostnames: ['newer'] };
-    await store.ingest({ ...SENSOR, name: 'other' }, [deviceEv(newer)], T0 + 2);
     const internet = fx.flows.filter((f) => f.src_mac === plug.mac && f.dst_country !== null);
-    expect(internet.length).toBeGreaterThan(0);
     const countries = new Map<string, { country: string; flows: number; bytes_out: number }>();
     for (const f of internet) {
       const c = countries.get(f.dst_country!) ?? { country: f.dst_country!, flows: 0, bytes_out: 0 };
@@ -144,12 +165,23 @@ describe.each(BACKENDS)('$name store: queries', (backend) => {
       countries.set(c.country, c);
     }
     expect(countries.size, 'the plug talks to more than one country').toBeGreaterThan(1);
-    expect(await store.getDevice(plug.mac!)).toEqual({
-      ...newer,
-      sensor: 'other',
-      profile: null,
-      countries: [...countries.values()].sort((a, b) => b.bytes_out - a.bytes_out || byteCmp(a.country, b.country)),
-    });
+    const byCountry = [...countries.values()].sort((a, b) => b.bytes_out - a.bytes_out || byteCmp(a.country, b.country));
+    const ours = { ...plug, sensor: SENSOR.name, profile: null, countries: byCountry };
+
+    // Another sensor reporting the same MAC, older or newer, adds its own view and leaves ours as it was.
+    const older: DeviceRecord = { ...plug, last_seen: plug.last_seen - 100, hostnames: ['stale'] };
+    await store.ingest({ ...SENSOR, name: 'other' }, [deviceEv(older)], T0 + 1);
+    expect(await store.getDevice(plug.mac!)).toEqual(ours);
+    const newer: DeviceRecord = { ...plug, last_seen: plug.last_seen + 100, flows: plug.flows + 1, hostnames: ['newer'] };
+    await store.ingest({ ...SENSOR, name: 'other' }, [deviceEv(newer)], T0 + 2);
+    expect(await store.getDevice(plug.mac!)).toEqual({ ...newer, sensor: 'other', profile: null, countries: byCountry });
+    const views = (await store.listDevices()).filter((d) => d.mac === plug.mac);
+    expect(views).toEqual([{ ...newer, sensor: 'other', profile: null, countries: byCountry }, ours].sort((a, b) => byteCmp(a.sensor, b.sensor)));
+    // Within one sensor, a report older than the stored one changes nothing.
+    await store.ingest(SENSOR, [deviceEv({ ...plug, last_seen: plug.last_seen - 1, hostnames: ['late'] })], T0 + 3);
+    expect((await store.listDevices()).find((d) => d.mac === plug.mac && d.sensor === SENSOR.name)).toEqual(ours);
+    // The device is counted once in the metrics, however many sensors see it.
+    expect((await store.metrics()).devices.reduce((n, d) => n + d.count, 0)).toBe(fx.devices.length + 1);
 
     // The profile is the one named by the device's latest alert that has one.
     const early = { ...alertVariant(0), id: 'early', ts: fx.alert.ts, device: { ...fx.alert.device, profile: 'old-profile' } };
@@ -160,9 +192,9 @@ describe.each(BACKENDS)('$name store: queries', (backend) => {
 
     expect(await store.getDevice('192.168.1.50')).toMatchObject({ mac: null, ips: ['192.168.1.50'], profile: null, countries: [] });
     expect(await store.getDevice('00:00:00:00:00:00')).toBeNull();
-    const keys = (await store.listDevices()).map((d) => d.mac ?? d.ips[0]);
+    const keys = (await store.listDevices()).map((d) => `${d.mac ?? d.ips[0]} ${d.sensor}`);
     expect(keys).toEqual([...keys].sort(byteCmp));
-    expect(keys).toHaveLength(3);
+    expect(keys).toHaveLength(fx.devices.length + 2);
   });
 
   test('metrics aggregate alerts, open alerts, device traffic, destinations, devices, sensors and ingest', async () => {
