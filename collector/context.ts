@@ -1,13 +1,20 @@
 import type { AlertmanagerClient } from './alertmanager.js';
 import type { TokenSet } from './auth.js';
-import type { CollectorConfig } from './config.js';
+import type { CollectorConfig, Role } from './config.js';
 import type { CollectorMetrics } from './metrics/registry.js';
+import type { RetentionJob } from './retention.js';
 import type { Store } from './store/store.js';
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** removes old rows once the server listens, then hourly */
+    retention: RetentionJob;
+  }
   interface FastifyRequest {
     /** the sensor an ingest token belongs to */
     sensorName?: string;
+    /** the API token of an analyst API request, for the audit log */
+    apiToken?: { name: string; role: Role };
   }
 }
 
@@ -17,6 +24,9 @@ export interface CollectorContext {
   store: Store;
   metrics: CollectorMetrics;
   sensors: TokenSet;
+  /** API tokens, each with its role */
   analysts: TokenSet;
   alertmanager: AlertmanagerClient | null;
+  /** set when sensors must present a client certificate signed by --tls-client-ca */
+  clientCertificates: boolean;
 }

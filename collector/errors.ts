@@ -55,6 +55,35 @@ export class UnauthorizedError extends PhonehomeError {
   }
 }
 
+/** An API token whose role does not allow what the request asks. */
+export class ForbiddenError extends PhonehomeError {
+  override readonly name = 'ForbiddenError';
+  readonly code = 'FORBIDDEN';
+  override readonly httpStatus = 403;
+  constructor(
+    readonly tokenName: string,
+    readonly role: string,
+    readonly needed: string,
+    readonly action: string,
+  ) {
+    super(`API token '${tokenName}' has role ${role}; ${action} needs ${needed}`);
+  }
+}
+
+/**
+ * With --tls-client-ca, a sensor delivering without a client certificate
+ * signed by that CA. 403 rather than 401: no bearer token fixes it, and
+ * sensors keep the batch and retry either way.
+ */
+export class ClientCertificateError extends PhonehomeError {
+  override readonly name = 'ClientCertificateError';
+  readonly code = 'CLIENT_CERT_REQUIRED';
+  override readonly httpStatus = 403;
+  constructor(readonly reason: string) {
+    super(`sensors must present a client certificate signed by the collector's --tls-client-ca (${reason})`);
+  }
+}
+
 /** A querystring time that is neither epoch seconds nor ISO 8601. */
 export class BadTimeError extends PhonehomeError {
   override readonly name = 'BadTimeError';

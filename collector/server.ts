@@ -4,13 +4,15 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { isPhonehomeError } from '../contract/errors.js';
 import { AlertmanagerClient } from './alertmanager.js';
-import { TokenSet } from './auth.js';
-import type { CollectorConfig } from './config.js';
+import { requireClientCertificate, TokenSet } from './auth.js';
+import { apiTokensOf, type CollectorConfig, type TlsMaterial } from './config.js';
 import type { CollectorContext } from './context.js';
 import { DatabaseNotReadyError, UnauthorizedError } from './errors.js';
 import { CollectorMetrics } from './metrics/registry.js';
+import { RetentionJob } from './retention.js';
 import { alertRoutes } from './routes/alerts.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
+import { auditRoutes } from './routes/audit.js';
 import { deviceRoutes } from './routes/devices.js';
 import { healthRoutes } from './routes/health.js';
 import { ingestRoutes } from './routes/ingest.js';
@@ -18,13 +20,33 @@ import type { Store } from './store/store.js';
 
 export const VERSION = '0.1.0';
 
-/** The collector's HTTP server, ready to listen. */
-export async function buildCollector(config: CollectorConfig, store: Store, opts: { logger?: boolean | object } = {}): Promise<FastifyInstance> {
+/**
+ * Where secrets could reach a log line: request headers, and settings logged
+ * whole. Nothing logs them today; this keeps it so.
+ */
+export const REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'config.apiToken',
+  'config.metricsToken',
+  'config.apiTokens[*].secret',
+  'config.sensorTokens[*].secret',
+];
+
+/** HTTPS options: with a client CA, every client is asked for a certificate, and the ingest route requires one. */
+function httpsOptions(tls: TlsMaterial): object {
+  return { cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: false } : {}) };
+}
+
+/** The collector's HTTP(S) server, ready to listen; `app.retention` is started by the caller once it listens. */
+export async function buildCollector(config: CollectorConfig, store: Store, opts: { logger?: boolean | object; tls?: TlsMaterial | null } = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: opts.logger ?? { level: config.logLevel },
+    logger: opts.logger ?? { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' } },
     bodyLimit: config.bodyLimitBytes,
     // Deep nesting is an attack, not an event.
     ajv: { customOptions: { allErrors: false } },
+    ...(opts.tls ? { https: httpsOptions(opts.tls) } : {}),
   });
   const metrics = new CollectorMetrics(store);
   const ctx: CollectorContext = {
@@ -32,9 +54,20 @@ export async function buildCollector(config: CollectorConfig, store: Store, opts
     store,
     metrics,
     sensors: new TokenSet(config.sensorTokens),
-    analysts: new TokenSet(config.apiToken ? [{ name: 'analyst', secret: config.apiToken }] : []),
+    analysts: new TokenSet(apiTokensOf(config)),
     alertmanager: config.alertmanager ? new AlertmanagerClient(config.alertmanager, config.publicUrl, app.log) : null,
+    clientCertificates: Boolean(opts.tls?.ca),
   };
+  const retention = new RetentionJob(store, config.retentionDays, metrics.registry, app.log);
+  app.decorate('retention', retention);
+  app.addHook('onClose', () => retention.stop());
+  // Mutual TLS guards what sensors send; analysts and dashboards authenticate with their tokens alone.
+  if (ctx.clientCertificates) {
+    const check = requireClientCertificate();
+    app.addHook('onRequest', async (req) => {
+      if (req.routeOptions.url === '/api/v1/events') await check(req);
+    });
+  }
   app.setErrorHandler(errorHandler(metrics));
 
   await app.register(swagger, {
@@ -51,14 +84,15 @@ export async function buildCollector(config: CollectorConfig, store: Store, opts
   await app.register(async (scope) => deviceRoutes(scope, ctx));
   await app.register(async (scope) => deadLetterRoutes(scope, ctx));
   await app.register(async (scope) => healthRoutes(scope, ctx));
+  await app.register(async (scope) => auditRoutes(scope, ctx));
   return app;
 }
 
 /** Reason phrases of error bodies; a status not listed says 'Error'. */
-const REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 413: 'Payload Too Large', 429: 'Too Many Requests' };
+const REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 413: 'Payload Too Large', 429: 'Too Many Requests' };
 
 /** Why the collector refused an ingest request, by the status it answered with. */
-const REJECTED: Record<number, string> = { 400: 'invalid', 401: 'unauthorized', 413: 'too_large', 429: 'rate_limited' };
+const REJECTED: Record<number, string> = { 400: 'invalid', 401: 'unauthorized', 403: 'unauthorized', 413: 'too_large', 429: 'rate_limited' };
 
 /** What routes, hooks, Fastify and its plugins throw: catalogue errors, or errors with a statusCode (validation, body limit, rate limit). */
 type ThrownError = Error & { statusCode?: number };

@@ -1,23 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { AlertState } from '../../contract/types.js';
-import { requireToken } from '../auth.js';
-import { BadTimeError, NotFoundError } from '../errors.js';
+import { requireRole } from '../auth.js';
+import { NotFoundError } from '../errors.js';
 import type { AlertFilter } from '../store/store.js';
 import type { CollectorContext } from '../context.js';
+import { parseTime } from './query-time.js';
 
 const STATUSES = ['open', 'acknowledged', 'resolved'];
-
-/** Epoch seconds or an ISO 8601 time. */
-/** ISO 8601 as analysts and Grafana write it: a date, optionally a time, optionally a zone. */
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
-
-/** Epoch seconds or ISO 8601, nothing else: Date.parse alone takes '-1' or "' OR '1'='1" for the year 2001. */
-function time(v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = /^\d+(\.\d+)?$/.test(v) ? Number(v) : ISO_8601.test(v) ? Date.parse(v) / 1000 : NaN;
-  if (!Number.isFinite(n)) throw new BadTimeError(name, v);
-  return n;
-}
 
 const ALERTS_QUERY = {
   type: 'object',
@@ -49,13 +38,14 @@ interface AlertsQuery {
 
 function filterOf(q: AlertsQuery): AlertFilter {
   return {
-    from: time(q.from, 'from'), to: time(q.to, 'to'), rule: q.rule, severity: q.severity, device: q.device?.toLowerCase(),
+    from: parseTime(q.from, 'from'), to: parseTime(q.to, 'to'), rule: q.rule, severity: q.severity, device: q.device?.toLowerCase(),
     country: q.country?.toUpperCase(), status: q.status, limit: q.limit ?? 100, cursor: q.cursor,
   };
 }
 
 export async function alertRoutes(app: FastifyInstance, ctx: CollectorContext): Promise<void> {
-  const auth = requireToken(ctx.analysts, 'API');
+  const auth = requireRole(ctx.analysts, 'viewer', 'reading alerts');
+  const change = requireRole(ctx.analysts, 'analyst', 'changing an alert');
   const security = [{ bearer: [] }];
 
   app.get<{ Querystring: AlertsQuery }>(
@@ -77,25 +67,32 @@ export async function alertRoutes(app: FastifyInstance, ctx: CollectorContext): 
     return a;
   });
 
-  app.patch<{ Params: { id: string }; Body: { status: AlertState['status']; note?: string; who: string } }>(
+  app.patch<{ Params: { id: string }; Body: { status: AlertState['status']; note?: string; who?: string } }>(
     '/api/v1/alerts/:id',
     {
-      onRequest: auth,
+      onRequest: change,
       schema: {
-        summary: 'Acknowledge or resolve an alert, with a note and who did it',
+        summary: 'Acknowledge or resolve an alert, with a note and who did it (analyst or admin; recorded in the audit log)',
         security,
         body: {
           type: 'object',
-          required: ['status', 'who'],
+          required: ['status'],
           additionalProperties: false,
-          properties: { status: { enum: STATUSES }, note: { type: 'string', maxLength: 4000 }, who: { type: 'string', minLength: 1, maxLength: 200 } },
+          properties: {
+            status: { enum: STATUSES },
+            note: { type: 'string', maxLength: 4000 },
+            who: { type: 'string', minLength: 1, maxLength: 200, description: "the person, when a token is shared; the token's name by default" },
+          },
         },
       },
     },
     async (req) => {
-      const a = await ctx.store.updateAlert(req.params.id, { status: req.body.status, note: req.body.note ?? null, who: req.body.who }, Date.now() / 1000);
+      const token = req.apiToken!;
+      const who = req.body.who ?? token.name;
+      const by = { actor: token.name, role: token.role, action: `PATCH ${req.routeOptions.url}` };
+      const a = await ctx.store.changeAlert(req.params.id, { status: req.body.status, note: req.body.note ?? null, who }, Date.now() / 1000, by);
       if (!a) throw new NotFoundError('alert', req.params.id);
-      req.log.info({ alert: a.id, status: a.state.status, who: req.body.who }, 'alert updated');
+      req.log.info({ alert: a.id, status: a.state.status, who, token: token.name }, 'alert updated');
       return a;
     },
   );

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { requireToken } from '../auth.js';
+import { requireRole } from '../auth.js';
 import { NotFoundError } from '../errors.js';
 import type { CollectorContext } from '../context.js';
 
 export async function deviceRoutes(app: FastifyInstance, ctx: CollectorContext): Promise<void> {
-  const auth = requireToken(ctx.analysts, 'API');
+  const auth = requireRole(ctx.analysts, 'viewer', 'reading devices and sensors');
   const security = [{ bearer: [] }];
   app.get('/api/v1/devices', { onRequest: auth, schema: { summary: 'Device inventory with destinations and countries', security } }, async () => ({ items: await ctx.store.listDevices() }));
   app.get<{ Params: { mac: string } }>('/api/v1/devices/:mac', { onRequest: auth, schema: { summary: 'One device', security } }, async (req) => {

@@ -11,7 +11,7 @@ import type { Driver, Queryable } from './driver.js';
 import { type AlertColumns, type FlowRow, prepare, type Prepared } from './prepare.js';
 import { loadAlerts } from './queries.js';
 
-const FLOW_INSERT = `INSERT INTO flows (sensor, uid, ts, src_mac, src_ip, dst_ip, dst_port, proto, server_name, dst_country, src_bytes, dst_bytes, record) VALUES`;
+const FLOW_INSERT = `INSERT INTO flows (sensor, uid, ts, src_mac, src_ip, dst_ip, dst_port, proto, server_name, dst_country, src_bytes, dst_bytes, record, received_at) VALUES`;
 
 /** `count` rows of `width` placeholders: "(?, ?), (?, ?)". */
 const values = (count: number, width: number): string => Array(count).fill(`(${Array(width).fill('?').join(', ')})`).join(', ');
@@ -50,10 +50,10 @@ function tally(rows: FlowRow[], inserted: Set<string>): { traffic: Traffic[]; de
  * round trips per flow (which held PostgreSQL to a few thousand flows/s).
  * A uid seen before, or twice in the batch, is stored and counted once.
  */
-async function applyFlows(q: Queryable, rows: FlowRow[]): Promise<void> {
+async function applyFlows(q: Queryable, rows: FlowRow[], now: number): Promise<void> {
   const inserted = new Set<string>();
   for (const part of chunks(rows)) {
-    const got = await q.all<{ uid: string }>(`${FLOW_INSERT} ${values(part.length, 13)} ON CONFLICT (sensor, uid) DO NOTHING RETURNING uid`, part.flatMap((r) => r.params));
+    const got = await q.all<{ uid: string }>(`${FLOW_INSERT} ${values(part.length, 14)} ON CONFLICT (sensor, uid) DO NOTHING RETURNING uid`, part.flatMap((r) => [...r.params, now]));
     for (const r of got) inserted.add(r.uid);
   }
   const { traffic, destinations } = tally(rows, inserted);
@@ -259,7 +259,7 @@ function storeChecked(db: Driver, sensor: Batch['sensor'], checked: { good: Good
     const good = await keepOwned(b, checked.good, refused, events);
     const applied = await applyNew(b, good, await claimKeys(b, good));
     // Flows touch only their own tables, so they go last, together.
-    await applyFlows(q, applied.flows);
+    await applyFlows(q, applied.flows, now);
     await keepDeadLetters(b, refused);
     await countIngest(b, applied.accepted, applied.kinds);
     refused.sort((x, y) => x.index - y.index);

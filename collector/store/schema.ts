@@ -204,6 +204,31 @@ function devicesBySensor({ text, real }: ColumnTypes): string[] {
   ];
 }
 
+/**
+ * Migration 3: the audit log of changes made through the API, and what
+ * retention needs to find old rows without scanning: when each flow was
+ * received (NULL for flows stored before this migration, which are then aged
+ * by their own time), and indexes on when evidence and event keys arrived.
+ */
+function auditAndRetention({ text, real }: ColumnTypes): string[] {
+  return [
+    `CREATE TABLE audit_log (
+        id ${text} PRIMARY KEY,
+        at ${real} NOT NULL,
+        actor ${text} NOT NULL,
+        role ${text} NOT NULL,
+        action ${text} NOT NULL,
+        target ${text},
+        detail ${text} NOT NULL
+      )`,
+    `CREATE INDEX audit_log_at ON audit_log (at, id)`,
+    `CREATE INDEX audit_log_actor ON audit_log (actor, at, id)`,
+    `ALTER TABLE flows ADD COLUMN received_at ${real}`,
+    `CREATE INDEX evidence_received_at ON evidence (received_at)`,
+    `CREATE INDEX events_kind_received_at ON events (kind, received_at)`,
+  ];
+}
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -214,6 +239,11 @@ export const MIGRATIONS: Migration[] = [
     version: 2,
     name: 'dead letters, alert owners, devices per sensor',
     statements: (t) => [...deadLetterTables(t), ...ownerTables(t), ...devicesBySensor(t)],
+  },
+  {
+    version: 3,
+    name: 'audit log and retention',
+    statements: auditAndRetention,
   },
 ];
 

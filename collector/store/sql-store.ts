@@ -5,8 +5,10 @@ import type { SensorStatus } from '../../contract/types.js';
 import { StoreError } from '../errors.js';
 import type { Driver } from './driver.js';
 import { ingestBatch } from './ingest.js';
+import { changeAlertAudited, insertAudit, listAudit } from './audit.js';
 import { migrate } from './migrate.js';
 import { listAlerts, listDeadLetters, loadAlerts, loadDevices, metricsSnapshot } from './queries.js';
+import { applyRetention } from './retention.js';
 import type { Store } from './store.js';
 
 export function createSqlStore(db: Driver): Store {
@@ -52,6 +54,11 @@ export function createSqlStore(db: Driver): Store {
 
     listSensors: () =>
       db.read((q) => q.all<SensorStatus>(`SELECT name, version, last_seen, lag_s, events FROM sensors ORDER BY name`)),
+
+    changeAlert: (id, change, now, by) => changeAlertAudited(db, id, change, now, by),
+    recordAudit: (entry) => db.tx((q) => insertAudit(q, entry)),
+    listAudit: (f) => listAudit(db, f),
+    applyRetention: (cutoffs, batchRows) => applyRetention(db, cutoffs, batchRows),
 
     metrics: () => db.read(metricsSnapshot),
     ping: () => db.ping(),

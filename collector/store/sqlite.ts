@@ -36,6 +36,8 @@ export async function openSqlite(path: string): Promise<Store> {
   let db: Database.Database;
   try {
     db = new Database(path);
+    // New files free pages as retention removes rows (no effect on an existing file: retention converts it once)
+    db.pragma('auto_vacuum = INCREMENTAL');
     db.pragma('busy_timeout = 5000');
     db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode already survives a killed process; FULL also keeps

@@ -1,4 +1,5 @@
-import type { AlertState, DeadLetter, DeviceRecord, IngestResult, SensorStatus, StoredAlert } from '../../contract/types.js';
+import type { Cutoffs, RetentionResult } from './retention.js';
+import type { AlertState, DeadLetter, DeviceRecord, IngestEvent, IngestResult, SensorStatus, StoredAlert } from '../../contract/types.js';
 
 export interface AlertFilter {
   /** epoch seconds, inclusive */
@@ -47,6 +48,34 @@ export interface MetricsSnapshot {
   ingest: { sensor: string; kind: string; count: number }[];
 }
 
+/** An entry of the audit log. */
+export interface AuditEntry {
+  id: string;
+  /** epoch seconds */
+  at: number;
+  /** the API token's name, or `retention` */
+  actor: string;
+  /** the token's role, or `system` */
+  role: string;
+  /** the route (`PATCH /api/v1/alerts/:id`) or the job (`retention`) */
+  action: string;
+  /** what was changed: an alert id, a kind of data */
+  target: string | null;
+  /** the values set, and what they replaced */
+  detail: Record<string, unknown>;
+}
+
+export interface AuditFilter {
+  from?: number;
+  to?: number;
+  actor?: string;
+  target?: string;
+  limit: number;
+  cursor?: string;
+}
+
+export type AuditActor = Pick<AuditEntry, 'actor' | 'role' | 'action'>;
+
 /** Storage behind the collector. SQLite and PostgreSQL implement it with the same behaviour. */
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
@@ -75,6 +104,13 @@ export interface Store {
   getDevice(mac: string): Promise<StoredDevice | null>;
   listSensors(): Promise<SensorStatus[]>;
   metrics(): Promise<MetricsSnapshot>;
+  /** updateAlert and its audit entry (who, from what to what) in one transaction */
+  changeAlert(id: string, change: { status: AlertState['status']; note: string | null; who: string }, now: number, by: AuditActor): Promise<StoredAlert | null>;
+  recordAudit(entry: Omit<AuditEntry, 'id'>): Promise<AuditEntry>;
+  /** newest first */
+  listAudit(f: AuditFilter): Promise<{ items: AuditEntry[]; next_cursor: string | null }>;
+  /** removes rows older than their kind's cut-off (epoch seconds), in batches */
+  applyRetention(cutoffs: Cutoffs, batchRows?: number): Promise<RetentionResult>;
   /** throws when the database cannot be reached */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -2,8 +2,8 @@
 // refuses a request without one, on a real Fastify server on loopback.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireToken, TokenSet } from '../../collector/auth.js';
-import { UnauthorizedError } from '../../collector/errors.js';
+import { requireRole, requireToken, TokenSet } from '../../collector/auth.js';
+import { ForbiddenError, UnauthorizedError } from '../../collector/errors.js';
 
 const LAB = 'lab-sensor-secret-0123456789';
 const ROOF = 'roof-sensor-secret-0123456789';
@@ -61,5 +61,48 @@ describe('requireToken, over HTTP', () => {
       expect(r.status).toBe(401);
       expect(await r.json()).toEqual({ name: 'UnauthorizedError', code: 'UNAUTHORIZED', message: 'a valid sensor token is required (Authorization: Bearer <token>)' });
     }
+  });
+});
+
+describe('requireRole, over HTTP', () => {
+  const TOKENS = { viewer: 'viewer-secret-0123456789', analyst: 'analyst-secret-0123456789', admin: 'admin-secret-0123456789' };
+  let app: FastifyInstance;
+  let url = '';
+  beforeAll(async () => {
+    app = Fastify({ logger: false });
+    app.setErrorHandler((err, _req, reply) => {
+      const status = err instanceof UnauthorizedError || err instanceof ForbiddenError ? err.httpStatus : 500;
+      void reply.code(status).send({ code: (err as { code?: string }).code, message: err.message });
+    });
+    const set = new TokenSet([
+      { name: 'ro', role: 'viewer', secret: TOKENS.viewer },
+      { name: 'soc', role: 'analyst', secret: TOKENS.analyst },
+      { name: 'boss', role: 'admin', secret: TOKENS.admin },
+    ]);
+    for (const needed of ['viewer', 'analyst', 'admin'] as const) {
+      app.get(`/${needed}`, { onRequest: requireRole(set, needed, `the ${needed} thing`) }, async (req) => req.apiToken);
+    }
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  });
+  afterAll(() => app?.close());
+
+  const call = async (path: string, token?: string) => {
+    const r = await fetch(`${url}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    return { status: r.status, body: await r.json() };
+  };
+
+  it('each role may do what the roles below it may, and names itself on the request', async () => {
+    expect(await call('/viewer', TOKENS.viewer)).toEqual({ status: 200, body: { name: 'ro', role: 'viewer' } });
+    expect(await call('/viewer', TOKENS.admin)).toEqual({ status: 200, body: { name: 'boss', role: 'admin' } });
+    expect(await call('/analyst', TOKENS.analyst)).toEqual({ status: 200, body: { name: 'soc', role: 'analyst' } });
+    expect(await call('/admin', TOKENS.admin)).toEqual({ status: 200, body: { name: 'boss', role: 'admin' } });
+  });
+
+  it('a role below the one needed is 403 naming token, role and what was refused; no token is 401', async () => {
+    expect(await call('/analyst', TOKENS.viewer)).toEqual({ status: 403, body: { code: 'FORBIDDEN', message: "API token 'ro' has role viewer; the analyst thing needs analyst" } });
+    expect(await call('/admin', TOKENS.analyst)).toEqual({ status: 403, body: { code: 'FORBIDDEN', message: "API token 'soc' has role analyst; the admin thing needs admin" } });
+    expect((await call('/viewer')).status).toBe(401);
+    expect((await call('/viewer', 'not-a-token-0123456789')).status).toBe(401);
   });
 });

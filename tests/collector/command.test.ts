@@ -2,6 +2,7 @@
 // exit code 2, where settings come from (flags over the environment over a
 // config file), and a clean stop on SIGTERM.
 import { spawn } from 'node:child_process';
+import { networkInterfaces } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { COLLECTOR_HELP } from '../../collector/command.js';
 import { CLI, phonehome } from '../helpers/cli.js';
 import { freePort } from '../helpers/collector.js';
+import { launch, reachable } from './launch.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'phonehome-command-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -82,4 +84,56 @@ describe('phonehome collector', () => {
     expect(await acceptedTokens(base, { PHONEHOME_API_TOKEN: envToken }, all)).toEqual({ accepted: [envToken], code: 0 });
     expect(await acceptedTokens(base, { PHONEHOME_API_TOKEN: '' }, all)).toEqual({ accepted: [fileToken], code: 0 });
   }, 60_000);
+
+  it('--listen PORT listens on loopback only, and the start-up line names the address really bound', async () => {
+    const c = await launch(['--listen', '0', '--db', db(), ...SENSOR, ...API], {});
+    try {
+      const m = /"listening":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(c.out());
+      expect(m, c.out()).not.toBeNull();
+      const port = Number(m![1]);
+      expect(port).toBeGreaterThan(0);
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      const external = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal);
+      if (!external) console.log('no non-loopback IPv4 interface: only the loopback side is checked');
+      else expect(await reachable(external.address, port), `${external.address}:${port}`).toBe(false);
+    } finally {
+      expect(await c.stop()).toBe(0);
+    }
+  }, 30_000);
+
+  it('tokens from files and the environment work, and no secret reaches the log, whatever is asked', async () => {
+    const secrets = { sensor: 'file-sensor-secret-0123456789', api: 'file-analyst-secret-0123456789', env: 'env-admin-secret-0123456789', metrics: 'metrics-secret-0123456789', am: 'am-password-0123456789', wrong: 'wrong-secret-0123456789' };
+    const sensors = join(tmp, 'sensors.tokens');
+    writeFileSync(sensors, `# the lab\nlab:${secrets.sensor}\n`);
+    const apiTokens = join(tmp, 'api.tokens');
+    writeFileSync(apiTokens, `soc:analyst:${secrets.api}\n`);
+    const args = ['--listen', '127.0.0.1:0', '--db', db(), '--sensor-token-file', sensors, '--api-token-file', apiTokens, '--log-level', 'trace', '--alertmanager', `http://phonehome:${secrets.am}@127.0.0.1:9/`];
+    const c = await launch(args, { PHONEHOME_API_TOKEN: secrets.env, PHONEHOME_METRICS_TOKEN: secrets.metrics });
+    try {
+      const url = `http://127.0.0.1:${/"listening":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(c.out())![1]}`;
+      const get = (path: string, token: string) => fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+      expect(await get('/api/v1/sensors', secrets.api)).toBe(200);
+      expect(await get('/api/v1/sensors', secrets.wrong)).toBe(401);
+      expect(await get('/api/v1/audit', secrets.api)).toBe(403);
+      expect(await get('/api/v1/audit', secrets.env)).toBe(200);
+      expect(await get('/metrics', secrets.metrics)).toBe(200);
+      const post = (token: string) => fetch(`${url}/api/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ batch_id: 'b', sensor: { name: 'x', version: 't' }, events: [] }) });
+      expect((await post(secrets.sensor)).status).toBe(200);
+      expect((await post(secrets.wrong)).status).toBe(401);
+    } finally {
+      expect(await c.stop()).toBe(0);
+    }
+    expect(c.out()).toContain('"api_tokens":["api-token:admin","soc:analyst"]');
+    expect(c.out()).toContain('incoming request');
+    for (const [what, secret] of Object.entries(secrets)) expect(c.out(), what).not.toContain(secret);
+  }, 30_000);
+
+  it('unreadable token, certificate and key files are one line with exit 2', () => {
+    const missing = join(tmp, 'nowhere', 'x');
+    expect(refusal(['--db', db(), '--sensor-token-file', missing, ...API])).toBe(`phonehome: --sensor-token-file ${missing}: cannot read it (ENOENT)`);
+    expect(refusal(['--db', db(), ...SENSOR, '--api-token-file', tmp])).toBe(`phonehome: --api-token-file ${tmp}: cannot read it (EISDIR)`);
+    expect(refusal(['--db', db(), ...SENSOR, ...API, '--tls-cert', missing, '--tls-key', missing])).toBe(`phonehome: --tls-cert ${missing}: cannot read it (ENOENT)`);
+    expect(refusal(['--db', db(), ...SENSOR, ...API, '--tls-cert', missing])).toBe('phonehome: HTTPS needs both --tls-cert and --tls-key');
+    expect(refusal(['--db', db(), ...SENSOR, ...API, '--retention', 'flows=soon'])).toBe("phonehome: --retention: flows must be a number of days (0 keeps forever), got 'soon'");
+  });
 });

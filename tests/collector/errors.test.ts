@@ -11,8 +11,10 @@ import { ExitCode, isPhonehomeError, type PhonehomeError } from '../../contract/
 import { DEFAULTS } from '../../collector/config.js';
 import {
   BadTimeError,
+  ClientCertificateError,
   CollectorConfigError,
   DatabaseNotReadyError,
+  ForbiddenError,
   NotFoundError,
   StoreError,
   UnauthorizedError,
@@ -57,6 +59,14 @@ const CATALOGUE: Expected[] = [
   {
     error: new BadTimeError('from', 'yesterday'), code: 'BAD_TIME', exitCode: 2, status: 400,
     body: { statusCode: 400, error: 'Bad Request', message: "querystring/from must be epoch seconds or an ISO 8601 time, got 'yesterday'" },
+  },
+  {
+    error: new ForbiddenError('ro', 'viewer', 'analyst', 'changing an alert'), code: 'FORBIDDEN', exitCode: 2, status: 403,
+    body: { statusCode: 403, error: 'Forbidden', message: "API token 'ro' has role viewer; changing an alert needs analyst" },
+  },
+  {
+    error: new ClientCertificateError('none was presented'), code: 'CLIENT_CERT_REQUIRED', exitCode: 2, status: 403,
+    body: { statusCode: 403, error: 'Forbidden', message: "sensors must present a client certificate signed by the collector's --tls-client-ca (none was presented)" },
   },
   { error: new NotFoundError('alert', 'a-1'), code: 'ALERT_NOT_FOUND', exitCode: 2, status: 404, body: { statusCode: 404, error: 'Not Found', message: 'no alert a-1' } },
   {

@@ -66,8 +66,9 @@ describe.each(BACKENDS)('$name migrations', (backend) => {
     expect(rows.map((r) => ({ version: Number(r.version), name: r.name }))).toEqual([
       { version: 1, name: 'initial schema' },
       { version: 2, name: 'dead letters, alert owners, devices per sensor' },
+      { version: 3, name: 'audit log and retention' },
     ]);
-    expect(LATEST_VERSION).toBe(2);
+    expect(LATEST_VERSION).toBe(3);
   });
 
   test('migration 2 on a database of version 1: alerts keep their first sensor as owner, devices their sensor, and a record nested too deep reads back', async () => {
