@@ -94,6 +94,41 @@ export class SpoolFullError extends PhonehomeError {
   override readonly httpStatus = 507;
 }
 
+/**
+ * The disk under the spool is full (ENOSPC, EDQUOT): reading pauses as for a
+ * full spool and writing is retried until there is room.
+ */
+export class SpoolNoSpaceError extends PhonehomeError {
+  override readonly name = 'SpoolNoSpaceError';
+  readonly code = 'SPOOL_NO_SPACE';
+  override readonly httpStatus = 507;
+  constructor(
+    readonly dir: string,
+    /** the errno code: ENOSPC or EDQUOT */
+    readonly errno: string,
+  ) {
+    super(`no space left on the disk of spool ${dir} (${errno}): reading pauses and writing is retried until there is room (nothing is dropped)`);
+  }
+}
+
+/** A spool file that does not hold what was written (its sha256 differs). */
+export class SpoolGarbledError extends PhonehomeError {
+  override readonly name = 'SpoolGarbledError';
+  readonly code = 'SPOOL_GARBLED';
+  override get exitCode(): ExitCode {
+    return ExitCode.PARTIAL;
+  }
+}
+
+/** Events the collector refused (or that could not be sent), kept in the spool's rejected/ folder. */
+export class EventsRefusedError extends PhonehomeError {
+  override readonly name = 'EventsRefusedError';
+  readonly code = 'EVENTS_REFUSED';
+  override get exitCode(): ExitCode {
+    return ExitCode.PARTIAL;
+  }
+}
+
 /** Another sensor (or a stale run) holds the spool directory. */
 export class SpoolLockedError extends PhonehomeError {
   override readonly name = 'SpoolLockedError';

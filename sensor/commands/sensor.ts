@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { pino, type Level, type Logger } from 'pino';
 import { ExitCode } from '../../contract/errors.js';
@@ -5,7 +6,8 @@ import { runSensor, type StopRequests } from '../run/sensor.js';
 import { UsageError } from '../errors.js';
 import { ANALYSIS_OPTIONS, analysisSettings, parse, positiveNumber } from './args.js';
 
-export const SENSOR_HELP = `Usage: phonehome sensor --input SRC --collector URL --token TOKEN [options]
+export const SENSOR_HELP = `Usage: phonehome sensor --input SRC --collector URL --token-file FILE [options]
+       phonehome sensor --resend-rejected --collector URL --token-file FILE [--spool DIR]
 
 Runs continuously: reads packets, and sends every flow, alert, device update
 and alert evidence capture to a phonehome collector. The analysis is the one
@@ -34,17 +36,27 @@ directory is watched until SIGTERM.
 Options:
   --input SRC            what to read (above)
   --collector URL        collector base URL; batches are POSTed to URL/api/v1/events
-  --token TOKEN          the sensor's bearer token [$PHONEHOME_TOKEN]
+  --token-file FILE      read the sensor's bearer token from FILE (one line)
+  --token TOKEN          the token itself (visible in ps: prefer --token-file or
+                         PHONEHOME_TOKEN in the environment) [$PHONEHOME_TOKEN]
+  --ca FILE              PEM certificate(s) of a private CA to trust for an
+                         https:// collector, besides the system's
   --name NAME            sensor name sent with every batch [host name]
   --once                 read what is there (a directory: every file now in it,
                          complete or not), deliver, exit; exit 1 if batches had
-                         to stay in the spool because the collector was unreachable
+                         to stay in the spool because the collector was unreachable,
+                         or if events were refused
+  --resend-rejected      first move every batch of the spool's rejected/ folder
+                         back into the queue (in order) and deliver it again;
+                         without --input: deliver the spool, then exit
   --settle S             seconds a file's size must stay unchanged to be complete [10]
   --spool DIR            on-disk queue of batches not yet accepted [./phonehome-spool]
-  --spool-max-mb N       spool size bound; when full, reading pauses [512]
+  --spool-max-mb N       spool size bound (batches and evidence captures being
+                         cut); when full, reading pauses [512]
   --drain-timeout S      at exit (--once, SIGTERM): give up delivering after this
                          many seconds without a batch accepted, leaving the
-                         rest in the spool for the next run [60]
+                         rest in the spool for the next run; with --once also
+                         while reading, when the spool takes nothing [60]
   --metrics-port P       serve Prometheus metrics on /metrics (0: any free port) [off]
   --metrics-host H       address the metrics endpoint binds [127.0.0.1]
   --log-level L          trace, debug, info, warn, error, fatal [info]; JSON logs on stderr
@@ -80,33 +92,46 @@ file of a directory, and at exit (for stdin and one file: only at exit). With
 --once they are scored once, at the end, exactly as 'analyze' scores them.
 
 Delivery: batches (500 events, 1 MiB or 1 s) are written to the spool first
-(DIR/queue/<sequence>.json, fsynced) and removed only after the collector
-answers 2xx, oldest first, also after a restart. Unreachable, 5xx, 429, 401, 403 and 404
-are retried with exponential backoff (0.5 s doubling to 30 s, full jitter);
-400, 413, 415 and 422 mean the batch can never be taken: it is moved to
-DIR/rejected/ and logged. A full spool is logged as an error and reading
-pauses until the collector takes batches again: nothing is dropped (a paused
-stdin makes tcpdump block, and the kernel may then drop packets, which tcpdump
-reports). Flows still open when the process is killed (SIGKILL, a crash) are
-lost; everything already spooled is not. One sensor per spool directory.
+(DIR/queue/<sequence>.json, with a sha256 line, fsynced) and removed only
+after the collector answers 2xx, oldest first, also after a restart.
+Unreachable, 5xx, 429, 401, 403 and 404 are retried with exponential backoff
+(0.5 s doubling to 30 s, full jitter). Events the collector refuses (listed in
+its answer, or a whole batch answered 400, 415, 422) are logged at error with
+each reason, counted, and kept with their reasons in DIR/rejected/<sequence>.json;
+a batch answered 413 is sent again as two halves. A spool file whose sha256
+does not match is logged with its path; its events still whole are sent and the
+original is kept as DIR/rejected/<sequence>.garbled. A full spool, or a full
+disk under it, is logged as an error and reading pauses until there is room:
+nothing is dropped (a paused stdin makes tcpdump block, and the kernel may then
+drop packets, which tcpdump reports). Flows still open when the process is
+killed (SIGKILL, a crash) are lost; everything already spooled is not. One
+sensor per spool directory.
 
 SIGTERM/SIGINT: stop reading, end every live flow, score beacons, spool
-everything, deliver until --drain-timeout seconds pass without progress, exit 0.
+everything, deliver until --drain-timeout seconds pass without progress, exit.
+A second signal exits at once.
 
-Exit codes: 0 done (or stopped by a signal), 1 --once left batches in the spool
-or an input had a corrupt record, 2 bad arguments, configuration or input.
+Exit codes: 0 done (or stopped by a signal) with every event delivered or
+spooled, 1 events were refused or lost (kept in DIR/rejected/), --once left
+batches in the spool, or an input had a corrupt record, 2 bad arguments,
+configuration or input.
 
 Examples:
-  tcpdump -i eth0 -U -w - | phonehome sensor --input - --collector http://collector:8080 --token "$TOKEN"
+  tcpdump -i eth0 -U -w - | phonehome sensor --input - --collector http://collector:8080 --token-file /etc/phonehome/token
   tcpdump -i eth0 -G 300 -w '/var/spool/pcap/%s.pcap' &
-  phonehome sensor --input /var/spool/pcap --collector https://phonehome.example --token "$TOKEN" --metrics-port 9464
-  phonehome sensor --input capture.pcap --collector http://127.0.0.1:8080 --token "$TOKEN" --once
+  phonehome sensor --input /var/spool/pcap --collector https://phonehome.example --token-file /etc/phonehome/token --metrics-port 9464
+  PHONEHOME_TOKEN="$TOKEN" phonehome sensor --input capture.pcap --collector http://127.0.0.1:8080 --once
+  phonehome sensor --input /var/spool/pcap --collector https://collector.lab:8443 --ca /etc/phonehome/lab-ca.pem --token-file /etc/phonehome/token
+  phonehome sensor --resend-rejected --collector http://collector:8080 --token-file /etc/phonehome/token --spool /var/lib/phonehome/spool
 `;
 
 const options = {
   input: { type: 'string' },
   collector: { type: 'string' },
   token: { type: 'string' },
+  'token-file': { type: 'string' },
+  ca: { type: 'string' },
+  'resend-rejected': { type: 'boolean' },
   name: { type: 'string' },
   once: { type: 'boolean' },
   settle: { type: 'string' },
@@ -131,7 +156,42 @@ function collectorUrl(v: string | undefined): string {
     throw new UsageError(`--collector must be an http:// or https:// URL, got '${v}'`);
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`--collector must be an http:// or https:// URL, got '${v}'`);
+  // A password in the URL would reach logs and ps; the token has its own ways in.
+  if (u.username || u.password) throw new UsageError('--collector must not carry a user or password; the sensor authenticates with --token-file, $PHONEHOME_TOKEN or --token');
   return v;
+}
+
+/** The sensor's token: --token, --token-file or $PHONEHOME_TOKEN (the last two keep it out of ps). */
+function sensorToken(v: { token?: string; 'token-file'?: string }, env: NodeJS.ProcessEnv): string {
+  if (v.token !== undefined && v['token-file'] !== undefined) throw new UsageError('give the token once: --token or --token-file, not both');
+  let token = v.token;
+  if (v['token-file'] !== undefined) {
+    const file = v['token-file'];
+    try {
+      token = readFileSync(file, 'utf8').trim();
+    } catch (e) {
+      throw new UsageError(`--token-file ${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    if (!token) throw new UsageError(`--token-file ${file}: the file is empty; it should hold the sensor's token on one line`);
+    if (/\s/.test(token)) throw new UsageError(`--token-file ${file}: expected the token alone on one line, found whitespace inside it`);
+  }
+  token ??= env.PHONEHOME_TOKEN;
+  if (!token) throw new UsageError('sensor needs a token: --token-file FILE, PHONEHOME_TOKEN in the environment, or --token TOKEN');
+  return token;
+}
+
+/** --ca FILE: PEM certificates trusted for an https collector, besides the system's. */
+function caFile(file: string | undefined, collector: string): Buffer | undefined {
+  if (file === undefined) return undefined;
+  if (!collector.startsWith('https:')) throw new UsageError(`--ca applies to an https:// collector, and --collector is ${collector}`);
+  let pem: Buffer;
+  try {
+    pem = readFileSync(file);
+  } catch (e) {
+    throw new UsageError(`--ca ${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`--ca ${file}: expected PEM certificates (-----BEGIN CERTIFICATE-----)`);
+  return pem;
 }
 
 function port(v: string | undefined): number | null {
@@ -141,9 +201,12 @@ function port(v: string | undefined): number | null {
   return n;
 }
 
+/** Fields that could carry the token, wherever a log line might put them. */
+export const REDACT = ['token', '*.token', 'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization', 'opts.token', '*.opts.token'];
+
 /** JSON lines on stderr, written synchronously: a second signal exits at once and must not lose them. */
 function sensorLog(name: string, level: Level): Logger {
-  return pino({ level, base: { sensor: name }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 2, sync: true }));
+  return pino({ level, base: { sensor: name }, timestamp: pino.stdTimeFunctions.isoTime, redact: { paths: REDACT, censor: '[redacted]' } }, pino.destination({ dest: 2, sync: true }));
 }
 
 /**
@@ -180,10 +243,11 @@ export async function runSensorCommand(argv: string[], env: NodeJS.ProcessEnv = 
     return ExitCode.OK;
   }
   if (positionals.length > 0) throw new UsageError(`sensor takes no positional arguments (got '${positionals[0]}'); the input is --input SRC`);
-  if (!v.input) throw new UsageError("sensor needs --input SRC: '-' for stdin, a capture file or a directory (see phonehome sensor --help)");
+  const resend = v['resend-rejected'] ?? false;
+  if (!v.input && !resend) throw new UsageError("sensor needs --input SRC: '-' for stdin, a capture file or a directory (see phonehome sensor --help)");
   const collector = collectorUrl(v.collector);
-  const token = v.token ?? env.PHONEHOME_TOKEN;
-  if (!token) throw new UsageError('sensor needs --token TOKEN (or PHONEHOME_TOKEN in the environment)');
+  const token = sensorToken(v, env);
+  const ca = caFile(v.ca, collector);
   const logLevel = (v['log-level'] ?? 'info') as Level;
   if (!LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}, got '${v['log-level']}'`);
   if (v.name !== undefined && !/^[\w.:@-]{1,128}$/.test(v.name)) throw new UsageError(`--name must be 1-128 letters, digits or . _ - : @, got '${v.name}'`);
@@ -191,11 +255,14 @@ export async function runSensorCommand(argv: string[], env: NodeJS.ProcessEnv = 
   const log = sensorLog(name, logLevel);
   try {
     return await runSensor({
-      input: v.input,
+      input: v.input ?? null,
       collector,
       token,
+      ca,
+      resendRejected: resend,
       name,
-      once: v.once ?? false,
+      // Nothing to read: deliver what the spool holds, then exit.
+      once: (v.once ?? false) || !v.input,
       settleS: positiveNumber('settle', v.settle) ?? 10,
       spoolDir: v.spool ?? 'phonehome-spool',
       spoolMaxBytes: (positiveNumber('spool-max-mb', v['spool-max-mb']) ?? 512) * 1024 * 1024,

@@ -2,8 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { IngestBatch, IngestEvent } from '../../contract/types.js';
 import type { FailureReason, SensorMetrics } from './metrics.js';
-import { SpoolFullError } from '../errors.js';
-import type { Spool } from './spool.js';
+import { SpoolFullError, SpoolNoSpaceError } from '../errors.js';
+import { joinBody, splitBody } from './batchfile.js';
+import { postJson, PostFailure, type Answer } from './http.js';
+import { byCode, keyOf, kindOf, readAnswer, rejectedRecord, safeText, type Refusal } from './refused.js';
+import { GarbledBatch, type Spool } from './spool.js';
 
 export const BATCH_MAX_EVENTS = 500;
 export const BATCH_MAX_MS = 1000;
@@ -11,6 +14,8 @@ export const BATCH_MAX_MS = 1000;
 export const BATCH_MAX_BYTES = 1 << 20;
 /** Events held in memory while the spool is full, before the input is paused. */
 const HOLD_EVENTS = 5 * BATCH_MAX_EVENTS;
+/** How often writing to a full spool (or a full disk) is tried again, besides when a batch leaves it. */
+export const SPACE_RETRY_MS = 2000;
 
 export const BACKOFF_BASE_MS = 500;
 export const BACKOFF_CAP_MS = 30_000;
@@ -29,13 +34,17 @@ export type SensorInfo = () => IngestBatch['sensor'];
 export class Batcher {
   private events: string[] = [];
   private bytes = 0;
-  /** bodies cut while the spool was full, oldest first */
-  private held: { body: string; events: number }[] = [];
+  /** bodies cut while the spool was full (or its disk), oldest first, with their events' text */
+  private held: { body: string; events: string[] }[] = [];
   private heldEvents = 0;
   private timer: NodeJS.Timeout | null = null;
   private full = false;
+  /** a full disk was logged, and nothing has been written since */
+  private noSpaceLogged = false;
   private roomWaiters: (() => void)[] = [];
   private retrying = false;
+  /** wall-clock ms since when batches have been held back (null: they are not) */
+  blockedSince: number | null = null;
 
   constructor(
     private readonly spool: Spool,
@@ -82,7 +91,7 @@ export class Batcher {
   cut(): void {
     if (this.events.length > 0) {
       const body = this.body(this.events);
-      this.held.push({ body, events: this.events.length });
+      this.held.push({ body, events: this.events });
       this.heldEvents += this.events.length;
       this.events = [];
       this.bytes = 0;
@@ -101,23 +110,21 @@ export class Batcher {
     while (this.held.length > 0) {
       const b = this.held[0];
       try {
-        this.spool.append(b.body);
+        this.spool.append(b.body, b.events);
       } catch (e) {
-        if (!(e instanceof SpoolFullError)) throw e;
-        this.metrics.spoolFull.inc();
-        if (!this.full) {
-          this.full = true;
-          this.log.error({ spool_batches: this.spool.batches, spool_bytes: this.spool.bytes, held_events: this.heldEvents }, `${e.message}: new batches are refused and reading pauses until the collector takes some (no event is dropped)`);
-        }
+        if (!(e instanceof SpoolFullError) && !(e instanceof SpoolNoSpaceError)) throw e;
+        this.blocked(e);
         this.retryWhenSpace();
         break;
       }
       this.held.shift();
-      this.heldEvents -= b.events;
+      this.heldEvents -= b.events.length;
       wrote = true;
     }
     if (this.held.length === 0 && this.full) {
       this.full = false;
+      this.noSpaceLogged = false;
+      this.blockedSince = null;
       this.log.warn({ spool_batches: this.spool.batches }, 'spool has room again: reading resumes');
     }
     if (wrote) this.onSpooled();
@@ -128,10 +135,39 @@ export class Batcher {
     }
   }
 
+  /** The spool refused a batch: counted each time, logged once per state (full, or the disk full). */
+  private blocked(e: SpoolFullError | SpoolNoSpaceError): void {
+    const fields = { spool: this.spool.dir, spool_batches: this.spool.batches, spool_bytes: this.spool.bytes, held_events: this.heldEvents };
+    if (e instanceof SpoolNoSpaceError) {
+      this.noSpace(e, fields);
+    } else {
+      this.metrics.spoolFull.inc();
+      if (!this.full || this.noSpaceLogged) this.log.error({ ...fields, code: e.code }, `${e.message}: new batches are refused and reading pauses until the collector takes some (no event is dropped)`);
+      this.noSpaceLogged = false;
+    }
+    this.full = true;
+    this.blockedSince ??= Date.now();
+  }
+
+  /**
+   * The disk under the spool is full (a batch, or an evidence capture could
+   * not be written): counted each time, logged once until a write succeeds.
+   */
+  noSpace(e: SpoolNoSpaceError, fields: Record<string, unknown> = { spool: this.spool.dir }): void {
+    this.metrics.spoolWriteErrors.inc({ code: e.errno });
+    if (this.noSpaceLogged) return;
+    this.noSpaceLogged = true;
+    this.log.error({ ...fields, code: e.code, errno: e.errno }, e.message);
+  }
+
+  /** Tries again when a batch leaves the spool, and on a timer (a full disk frees without the spool knowing). */
   private retryWhenSpace(): void {
     if (this.retrying) return;
     this.retrying = true;
-    void this.spool.waitForSpace().then(() => {
+    let t: NodeJS.Timeout | undefined;
+    const timer = new Promise<void>((ok) => (t = setTimeout(ok, SPACE_RETRY_MS)));
+    void Promise.race([this.spool.waitForSpace(), timer]).then(() => {
+      clearTimeout(t);
       this.retrying = false;
       this.spoolHeld();
     });
@@ -150,6 +186,26 @@ export interface SenderOptions {
   /** collector base URL; batches go to ${url}/api/v1/events */
   url: string;
   token: string;
+  /** PEM certificates to trust for an https collector (--ca) */
+  ca?: Buffer;
+  /** the head a garbled batch's readable events are sent with when its own is unreadable */
+  sensor?: SensorInfo;
+}
+
+/** What a run could not deliver: events the collector refused, or lost in a garbled spool file. */
+export interface Undelivered {
+  events: number;
+  /** where they are kept (rejected/) */
+  files: string[];
+}
+
+/** One batch in flight: what the collector refused of it so far, and what it took. */
+interface Job {
+  seq: number;
+  prefix: string;
+  refusedEvents: string[];
+  refusals: Refusal[];
+  sent: Record<string, number>;
 }
 
 /**
@@ -157,11 +213,13 @@ export interface SenderOptions {
  * A batch leaves the spool only after a 2xx (at least once: the collector
  * de-duplicates by event key). Unreachable, 5xx, 429 and the statuses of a
  * misconfiguration (401, 403, 404) are retried with exponential backoff and
- * full jitter; 400/413/415/422 mean the batch itself is bad, so it is moved to
- * rejected/ and the next one goes.
+ * full jitter. The events a 200 lists as refused, and every event of a batch
+ * answered 400/415/422 (or 413 when it cannot be split further), are kept in
+ * rejected/ with their reasons, counted and logged; a 413 batch of several
+ * events is sent again as two halves.
  */
 export class Sender {
-  private readonly endpoint: string;
+  private readonly endpoint: URL;
   private wake: (() => void) | null = null;
   /** ends the current backoff wait */
   private wakeFromSleep: (() => void) | null = null;
@@ -176,6 +234,8 @@ export class Sender {
   private idleNext: { promise: Promise<void>; resolve: () => void } | null = null;
   /** delivered batches and events in this run */
   delivered = { batches: 0, events: 0 };
+  /** refused or lost in this run */
+  readonly undelivered: Undelivered = { events: 0, files: [] };
   /** wall-clock ms of the last batch the collector took, 0 before the first */
   lastDeliveryAt = 0;
 
@@ -185,7 +245,7 @@ export class Sender {
     private readonly log: Logger,
     private readonly metrics: SensorMetrics,
   ) {
-    this.endpoint = `${opts.url.replace(/\/+$/, '')}/api/v1/events`;
+    this.endpoint = new URL(`${opts.url.replace(/\/+$/, '')}/api/v1/events`);
   }
 
   start(): void {
@@ -244,60 +304,136 @@ export class Sender {
     try {
       body = this.spool.read(seq);
     } catch (e) {
+      if (e instanceof GarbledBatch) return this.garbled(seq, e);
+      if (e instanceof SpoolNoSpaceError) return 'retry';
       // Someone removed the file by hand: nothing left to send for it.
       this.log.error({ seq, err: (e as Error).message }, 'spooled batch cannot be read; skipping it');
       this.spool.remove(seq);
       return 'done';
     }
-    let res: Response;
+    const split = splitBody(body) ?? { prefix: '', events: [] };
+    const job: Job = { seq, prefix: split.prefix, refusedEvents: [], refusals: [], sent: {} };
+    if ((await this.deliver(job, body, split.events)) === 'retry') return 'retry';
+    try {
+      this.settle(job, split.events.length);
+    } catch (e) {
+      // No room to keep the refused events: the batch stays queued and is sent again later.
+      if (e instanceof SpoolNoSpaceError) return this.failed('no_space', { seq }, e.message), 'retry';
+      throw e;
+    }
+    if (this.failures > 0) this.log.info({ seq, after_failures: this.failures }, 'collector is taking batches again');
+    return 'done';
+  }
+
+  /** Sends body (events: its events' text), splitting it on a 413; refusals are collected in job. */
+  private async deliver(job: Job, body: string, events: string[]): Promise<'done' | 'retry'> {
+    const res = await this.post(job.seq, body);
+    if (res === null) return 'retry';
+    if (res.status >= 200 && res.status < 300) {
+      const answer = readAnswer(res.text, events);
+      events.forEach((e, i) => {
+        const why = answer.refused.get(i);
+        if (why) {
+          job.refusedEvents.push(e);
+          job.refusals.push(why);
+        } else job.sent[kindOf(e)] = (job.sent[kindOf(e)] ?? 0) + 1;
+      });
+      this.lastDeliveryAt = Date.now();
+      return 'done';
+    }
+    if (res.status === 413 && events.length > 1 && job.prefix) {
+      const half = Math.ceil(events.length / 2);
+      this.log.warn({ seq: job.seq, events: events.length }, `collector answered HTTP 413 (too large) for ${events.length} events: sending them as two halves`);
+      for (const part of [events.slice(0, half), events.slice(half)]) {
+        if ((await this.deliver(job, joinBody(job.prefix, part), part)) === 'retry') return 'retry';
+      }
+      return 'done';
+    }
+    if (UNDELIVERABLE.has(res.status)) {
+      const reason = safeText(res.text);
+      this.metrics.deliveryFailures.inc({ reason: `http_${res.status}` });
+      this.log.error({ seq: job.seq, status: res.status, body: reason, events: events.length }, `collector refused the whole batch (HTTP ${res.status}); it can never succeed as it is`);
+      for (const e of events) {
+        job.refusedEvents.push(e);
+        job.refusals.push({ key: keyOf(e), code: `http_${res.status}`, reason });
+      }
+      return 'done';
+    }
+    this.retryLater(job.seq, res);
+    return 'retry';
+  }
+
+  /** One POST; null when it failed in a way worth retrying (already logged and counted). */
+  private async post(seq: number, body: string): Promise<Answer | null> {
     // Per request, not AbortSignal.any: that keeps a reference on the long-lived stop signal per call.
     const ctl = new AbortController();
-    const timer = setTimeout(() => ctl.abort(new DOMException('request timed out', 'TimeoutError')), REQUEST_TIMEOUT_MS);
     const onStop = () => ctl.abort();
     this.stopAbort.signal.addEventListener('abort', onStop, { once: true });
     this.log.debug({ seq, bytes: body.length }, 'sending batch');
     try {
-      res = await fetch(this.endpoint, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.opts.token}` },
-        body,
-        signal: ctl.signal,
-      });
+      return await postJson(this.endpoint, body, { token: this.opts.token, ca: this.opts.ca, timeoutMs: REQUEST_TIMEOUT_MS, signal: ctl.signal });
     } catch (e) {
-      clearTimeout(timer);
+      if (this.stopAbort.signal.aborted) return null;
+      const f = e instanceof PostFailure ? e : new PostFailure(false, (e as Error).message);
+      this.failed(f.timeout ? 'timeout' : 'network', { seq, err: f.detail }, `collector ${this.endpoint.href} unreachable; batch stays in the spool`);
+      return null;
+    } finally {
       this.stopAbort.signal.removeEventListener('abort', onStop);
-      if (this.stopAbort.signal.aborted) return 'retry';
-      const timeout = (e as Error).name === 'TimeoutError';
-      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      this.failed(timeout ? 'timeout' : 'network', { seq, err: cause?.code ?? cause?.message ?? (e as Error).message }, `collector ${this.endpoint} unreachable; batch stays in the spool`);
-      return 'retry';
     }
-    const text = await res.text().catch(() => '');
-    clearTimeout(timer);
-    this.stopAbort.signal.removeEventListener('abort', onStop);
-    if (res.ok) {
-      this.log.debug({ seq, status: res.status, bytes: body.length }, 'batch delivered');
-      this.spool.remove(seq);
-      this.countSent(body);
-      if (this.failures > 0) this.log.info({ seq, after_failures: this.failures }, 'collector is taking batches again');
-      return 'done';
-    }
-    const detail = { seq, status: res.status, body: text.slice(0, 500) };
-    if (UNDELIVERABLE.has(res.status)) {
-      const to = this.spool.reject(seq);
-      this.metrics.deliveryFailures.inc({ reason: `http_${res.status}` });
-      this.log.error({ ...detail, moved_to: to }, `collector refused the batch (HTTP ${res.status}); it can never succeed, so it was moved aside`);
-      return 'done';
-    }
-    const retryAfter = Number(res.headers.get('retry-after'));
+  }
+
+  private retryLater(seq: number, res: Answer): void {
+    const retryAfter = Number(res.retryAfter);
     if (retryAfter > 0) this.retryAfterMs = Math.min(retryAfter * 1000, BACKOFF_CAP_MS);
     const misconfigured = res.status === 401 || res.status === 403 || res.status === 404;
-    this.failed(`http_${res.status}`, detail,
+    this.failed(`http_${res.status}`, { seq, status: res.status, body: safeText(res.text) },
       misconfigured
         ? `collector answered HTTP ${res.status}: check --collector and --token; batches stay in the spool and are retried`
         : `collector answered HTTP ${res.status}; batch stays in the spool`,
       misconfigured);
-    return 'retry';
+  }
+
+  /** The batch is done: what was refused goes to rejected/ (logged, counted), and the batch leaves the queue. */
+  private settle(job: Job, total: number): void {
+    const n = job.refusals.length;
+    if (n === 0) this.spool.remove(job.seq);
+    else {
+      const to = this.spool.reject(job.seq, rejectedRecord(job.prefix, job.refusedEvents, job.refusals));
+      const codes = byCode(job.refusals);
+      this.refused(n, to, codes);
+      this.log.error({ seq: job.seq, refused: n, events: total, codes, kept_in: to, refusals: job.refusals.slice(0, 20) },
+        `collector refused ${n} of ${total} events (${Object.entries(codes).map(([c, k]) => `${c}: ${k}`).join(', ')}: ${job.refusals[0].reason}); they are kept in ${to}`);
+    }
+    this.countSent(job.sent);
+  }
+
+  private refused(n: number, file: string, codes: Record<string, number>): void {
+    for (const [code, k] of Object.entries(codes)) this.metrics.eventsRefused.inc({ reason: code }, k);
+    this.undelivered.events += n;
+    this.undelivered.files.push(file);
+  }
+
+  /** A garbled spool file: what is still whole is sent in its place; the original is kept in rejected/. */
+  private garbled(seq: number, e: GarbledBatch): 'done' | 'retry' {
+    const d = e.decoded;
+    const prefix = d.prefix ?? this.freshPrefix();
+    let to: string;
+    try {
+      to = this.spool.replaceGarbled(seq, d.salvaged.length > 0 ? joinBody(prefix, d.salvaged) : null, d.salvaged);
+    } catch (err) {
+      if (err instanceof SpoolNoSpaceError) return this.failed('no_space', { seq }, err.message), 'retry';
+      throw err;
+    }
+    const lost = d.expected === null ? 1 : Math.max(1, d.expected - d.salvaged.length);
+    this.refused(lost, to, { garbled_spool: lost });
+    this.log.error({ seq, code: e.code, file: e.path, kept_in: to, salvaged: d.salvaged.length, expected: d.expected },
+      `${e.message}; ${d.salvaged.length} events are still whole and are sent, the original is kept in ${to}`);
+    return 'done';
+  }
+
+  private freshPrefix(): string {
+    const sensor = this.opts.sensor?.() ?? { name: 'unknown', version: '0.0.0', lag_s: null };
+    return `${JSON.stringify({ batch_id: randomUUID(), sensor }).slice(0, -1)},"events":[`;
   }
 
   private failed(reason: FailureReason, detail: Record<string, unknown>, msg: string, loud = false): void {
@@ -328,18 +464,13 @@ export class Sender {
     });
   }
 
-  private countSent(body: string): void {
-    let batch: IngestBatch;
-    try {
-      batch = JSON.parse(body) as IngestBatch;
-    } catch {
-      return;
+  private countSent(kinds: Record<string, number>): void {
+    let n = 0;
+    for (const [kind, k] of Object.entries(kinds)) {
+      this.metrics.eventsSent.inc({ kind }, k);
+      n += k;
     }
-    const kinds: Record<string, number> = {};
-    for (const e of batch.events) kinds[e.kind] = (kinds[e.kind] ?? 0) + 1;
-    for (const [kind, n] of Object.entries(kinds)) this.metrics.eventsSent.inc({ kind }, n);
     this.delivered.batches++;
-    this.lastDeliveryAt = Date.now();
-    this.delivered.events += batch.events.length;
+    this.delivered.events += n;
   }
 }

@@ -6,6 +6,8 @@ export const STOP = Symbol('stop');
 
 /** setTimeout's largest delay; a longer one fires at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** How often --once checks whether a spool that takes nothing has waited out the drain timeout. */
+const WATCH_MS = 200;
 
 export interface DrainOptions {
   once: boolean;
@@ -27,6 +29,7 @@ export class Drain {
   private stopAt: number | null = null;
   private inputEndedAt: number | null = null;
   private readonly drainMs: number;
+  private watchdog: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly opts: DrainOptions,
@@ -55,10 +58,39 @@ export class Drain {
     this.inputEndedAt = Date.now();
   }
 
-  /** Wall-clock ms after which delivery gives up; Infinity until a stop (or, with --once, the end of input). */
+  /**
+   * Wall-clock ms after which delivery gives up: the drain timeout after a
+   * stop, or (--once) after the input ended or the spool began holding
+   * batches back, or after the last batch accepted if that is later.
+   * Infinity otherwise: a sensor that runs on waits for its collector.
+   */
   deadline(): number {
-    const from = this.stopAt ?? (this.opts.once ? this.inputEndedAt : null);
+    const from = this.stopAt ?? (this.opts.once ? this.inputEndedAt ?? this.batcher.blockedSince : null);
     return from === null ? Infinity : Math.max(from, this.sender.lastDeliveryAt) + this.drainMs;
+  }
+
+  /**
+   * With --once, reading gives up like delivery does: when the spool has held
+   * batches back (full, or its disk full) for the drain timeout with no batch
+   * accepted, the run stops as if asked to, and the files not finished are
+   * read again by the next run.
+   */
+  watch(): void {
+    if (!this.opts.once || this.watchdog) return;
+    this.watchdog = setInterval(() => {
+      if (this.stopped || this.inputEndedAt !== null || Date.now() < this.deadline()) return;
+      this.log.error({ spool: this.spool.dir, drain_timeout_s: this.opts.drainTimeoutS }, `--once: the spool could take nothing for ${this.opts.drainTimeoutS} s (--drain-timeout) and the collector accepted nothing: giving up`);
+      this.stopAt = Date.now() - this.drainMs;
+      this.stopSignal = 'drain-timeout';
+      this.ctl.abort();
+    }, WATCH_MS);
+    this.watchdog.unref();
+  }
+
+  /** Ends the watch. */
+  close(): void {
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = null;
   }
 
   /**

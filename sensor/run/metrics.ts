@@ -12,9 +12,11 @@ export interface MetricSources {
   spoolBytes(): number;
   /** null when the input is not live or nothing was read yet */
   lagSeconds(): number | null;
+  /** the lag series' input label (stdin, dir) */
+  inputKind?: string;
 }
 
-export type FailureReason = 'network' | 'timeout' | `http_${number}`;
+export type FailureReason = 'network' | 'timeout' | 'no_space' | `http_${number}`;
 
 /**
  * The sensor's own Prometheus metrics, in their own registry so they never
@@ -25,6 +27,8 @@ export class SensorMetrics {
   readonly spoolFull: Counter;
   readonly deliveryFailures: Counter<'reason'>;
   readonly eventsSent: Counter<'kind'>;
+  readonly eventsRefused: Counter<'reason'>;
+  readonly spoolWriteErrors: Counter<'code'>;
 
   constructor(src: MetricSources) {
     const r = this.registry;
@@ -58,20 +62,33 @@ export class SensorMetrics {
     new Gauge({ name: 'phonehome_sensor_flows_active', help: 'Flows in the flow table (not yet ended)', registers: [r], collect() { this.set(src.flowsActive()); } });
     new Gauge({ name: 'phonehome_sensor_spool_batches', help: 'Batches in the spool waiting for the collector', registers: [r], collect() { this.set(src.spoolBatches()); } });
     new Gauge({ name: 'phonehome_sensor_spool_bytes', help: 'Bytes of the batches in the spool', registers: [r], collect() { this.set(src.spoolBytes()); } });
+    // Labelled so that the series is absent, not 0, while the input is not live.
+    const input = src.inputKind ?? 'live';
     new Gauge({
-      name: 'phonehome_sensor_lag_seconds', help: 'Wall clock minus the capture timestamp of the last packet read (live inputs)', registers: [r],
+      name: 'phonehome_sensor_lag_seconds', labelNames: ['input'], registers: [r],
+      help: 'Wall clock minus the capture timestamp of the last packet read; only for live input (stdin, a watched directory with a capture written in the last 5 minutes), absent otherwise',
       collect() {
         const lag = src.lagSeconds();
-        if (lag === null) this.reset();
-        else this.set(lag);
+        this.reset();
+        if (lag !== null) this.set({ input }, lag);
       },
     });
     this.spoolFull = new Counter({ name: 'phonehome_sensor_spool_full_total', help: 'Batches refused because the spool was full (input pauses until space frees)', registers: [r] });
     this.deliveryFailures = new Counter({ name: 'phonehome_sensor_delivery_failures_total', help: 'Failed batch deliveries, by reason', labelNames: ['reason'], registers: [r] });
     this.eventsSent = new Counter({ name: 'phonehome_sensor_events_sent_total', help: 'Events the collector acknowledged, by kind', labelNames: ['kind'], registers: [r] });
+    this.eventsRefused = new Counter({
+      name: 'phonehome_sensor_events_refused_total', registers: [r], labelNames: ['reason'],
+      help: 'Events the collector refused (reason: its code, http_<status> for a whole batch) or lost in a garbled spool file (garbled_spool); kept in the spool\'s rejected/ folder',
+    });
+    this.spoolWriteErrors = new Counter({
+      name: 'phonehome_sensor_spool_write_errors_total', registers: [r], labelNames: ['code'],
+      help: 'Writes to the spool directory that failed because its disk is full (code: ENOSPC, EDQUOT); reading pauses until there is room',
+    });
     // Zero series from the start, so rate() and alerts see them before the first event or failure.
     for (const kind of ['flow', 'alert', 'device', 'evidence']) this.eventsSent.inc({ kind }, 0);
     for (const reason of ['network', 'timeout']) this.deliveryFailures.inc({ reason }, 0);
+    this.eventsRefused.inc({ reason: 'garbled_spool' }, 0);
+    for (const code of ['ENOSPC', 'EDQUOT']) this.spoolWriteErrors.inc({ code }, 0);
   }
 
   /** Serves GET /metrics; resolves with the bound port (0 asks the OS for one). */

@@ -1,18 +1,20 @@
-import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { AlertRecord } from '../../contract/types.js';
 import { ExitCode } from '../../contract/errors.js';
-import { UsageError } from '../errors.js';
+import { EventsRefusedError, UsageError, type SpoolNoSpaceError } from '../errors.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import type { AnalysisOptions } from '../pipeline/setup.js';
 import { packageRoot } from '../util/paths.js';
-import { Batcher, Sender } from './deliver.js';
+import { Batcher, Sender, SPACE_RETRY_MS, type SensorInfo } from './deliver.js';
 import { Drain, type DrainOptions } from './drain.js';
 import { Events } from './events.js';
-import { EvidenceSender, removeEvidenceLeftovers } from './evidence.js';
+import { EvidenceSender, removeEvidenceLeftovers, type EvidenceSpace } from './evidence.js';
 import { InputReader, inputKind, type InputKind, type InputOptions } from './inputs.js';
 import { SensorMetrics } from './metrics.js';
+import { requeueRejected } from './resend.js';
 import { Spool } from './spool.js';
 
 export { inputKind, type InputKind } from './inputs.js';
@@ -27,10 +29,16 @@ export interface StopRequests {
   listen(onStop: (signal: string) => void): () => void;
 }
 
-export interface SensorOptions extends AnalysisOptions, InputOptions, DrainOptions {
+export interface SensorOptions extends AnalysisOptions, Omit<InputOptions, 'input'>, DrainOptions {
+  /** what to read; null: nothing (--resend-rejected alone delivers the spool) */
+  input: string | null;
   /** collector base URL */
   collector: string;
   token: string;
+  /** PEM certificates to trust for an https collector (--ca) */
+  ca?: Buffer;
+  /** move the batches of rejected/ back into the queue before anything else */
+  resendRejected?: boolean;
   /** sent with every batch and on every log line */
   name: string;
   spoolDir: string;
@@ -65,6 +73,7 @@ interface Run {
   evidence: EvidenceSender;
   drain: Drain;
   inputs: InputReader;
+  sensorInfo: SensorInfo;
 }
 
 /**
@@ -73,7 +82,7 @@ interface Run {
  * through an on-disk spool. Returns the exit code.
  */
 export async function runSensor(o: SensorOptions): Promise<number> {
-  const kind = inputKind(o.input);
+  const kind = o.input === null ? null : inputKind(o.input);
   const version = sensorVersion();
   const run = await assemble(o, kind, version);
   const unlisten = o.stop?.listen((signal) => run.drain.stop(signal));
@@ -81,12 +90,16 @@ export async function runSensor(o: SensorOptions): Promise<number> {
   try {
     if (o.metricsPort !== null) metricsServer = await serveMetrics(run.metrics, o.metricsHost, o.metricsPort, o.log);
     o.log.info({ input: o.input, kind, collector: o.collector, spool: run.spool.dir, spool_batches: run.spool.batches, once: o.once, version }, 'sensor started');
+    for (const entry of run.spool.foreign) o.log.warn({ entry }, `${entry} is not a spool batch: skipped (move it out of the queue folder)`);
+    if (o.resendRejected) requeueRejected(run.spool, () => batchPrefix(run.sensorInfo), o.log);
     run.batcher.start();
     run.sender.start();
-    await run.inputs.readAll(o, kind);
+    run.drain.watch();
+    if (o.input !== null && kind !== null) await run.inputs.readAll({ ...o, input: o.input }, kind);
     run.drain.inputEnded();
     return await finish(run);
   } finally {
+    run.drain.close();
     run.batcher.close();
     await run.sender.stop();
     await metricsServer?.close();
@@ -96,8 +109,45 @@ export async function runSensor(o: SensorOptions): Promise<number> {
   }
 }
 
+/** A new batch's body up to its events array. */
+function batchPrefix(sensor: SensorInfo): string {
+  return `${JSON.stringify({ batch_id: randomUUID(), sensor: sensor() }).slice(0, -1)},"events":[`;
+}
+
+/** A watched directory is live while a capture in it was written to within this (tcpdump rotating into it). */
+const LIVE_WINDOW_MS = 5 * 60_000;
+const LIVE_CHECK_MS = 5000;
+
+/**
+ * Whether the input is being written now, so that lag (wall clock minus
+ * capture time) means something: stdin always; a directory while a capture
+ * in it was modified within the last 5 minutes; a file never (it is read to
+ * its end). A directory of old captures being replayed reports no lag.
+ */
+function liveness(input: string | null, kind: InputKind | null): () => boolean {
+  if (kind === 'stdin') return () => true;
+  if (kind !== 'dir' || input === null) return () => false;
+  let checkedAt = -Infinity;
+  let live = false;
+  return () => {
+    const now = Date.now();
+    if (now - checkedAt < LIVE_CHECK_MS) return live;
+    checkedAt = now;
+    live = false;
+    try {
+      for (const e of readdirSync(input, { withFileTypes: true })) {
+        if (e.name.startsWith('.') || !e.isFile()) continue;
+        if (now - statSync(join(input, e.name)).mtimeMs < LIVE_WINDOW_MS) return (live = true);
+      }
+    } catch {
+      // the directory went away: not live
+    }
+    return live;
+  };
+}
+
 /** Builds the pipeline and the delivery behind it; throws before anything is read when configuration or spool are unusable. */
-async function assemble(o: SensorOptions, kind: InputKind, version: string): Promise<Run> {
+async function assemble(o: SensorOptions, kind: InputKind | null, version: string): Promise<Run> {
   const { log } = o;
   // The pipeline emits only while reading, long after the batcher below exists.
   const events = new Events((e) => batcher.add(e));
@@ -105,8 +155,8 @@ async function assemble(o: SensorOptions, kind: InputKind, version: string): Pro
   for (const n of pipeline.notes) log.warn({ note: n }, 'device profiles: note');
   const spool = openSpool(o);
   removeEvidenceLeftovers(spool.dir);
-  const live = kind !== 'file';
-  const lagSeconds = (): number | null => (live && pipeline.lastPacketTs !== null ? Math.max(0, Date.now() / 1000 - pipeline.lastPacketTs) : null);
+  const live = liveness(o.input, kind);
+  const lagSeconds = (): number | null => (pipeline.lastPacketTs !== null && live() ? Math.max(0, Date.now() / 1000 - pipeline.lastPacketTs) : null);
   const an = pipeline.meter;
   const metrics = new SensorMetrics({
     packets: () => an.packets,
@@ -116,18 +166,40 @@ async function assemble(o: SensorOptions, kind: InputKind, version: string): Pro
     spoolBatches: () => spool.batches,
     spoolBytes: () => spool.bytes,
     lagSeconds,
+    inputKind: kind ?? undefined,
   });
-  const sender = new Sender(spool, { url: o.collector, token: o.token }, log, metrics);
-  const sensorInfo = () => ({ name: o.name, version, lag_s: lagSeconds() === null ? null : Math.round(lagSeconds()! * 1000) / 1000 });
+  const sensorInfo: SensorInfo = () => {
+    const lag = lagSeconds();
+    return { name: o.name, version, lag_s: lag === null ? null : Math.round(lag * 1000) / 1000 };
+  };
+  const sender = new Sender(spool, { url: o.collector, token: o.token, ca: o.ca, sensor: sensorInfo }, log, metrics);
   const batcher = new Batcher(spool, sensorInfo, log, metrics, () => sender.notify());
-  const evidence = new EvidenceSender(spool.dir, pipeline, events, log, kind !== 'stdin');
   const drain = new Drain(o, spool, batcher, sender, log);
+  const evidence = new EvidenceSender(spool.dir, pipeline, events, log, kind !== 'stdin' && kind !== null, evidenceSpace(spool, batcher, drain));
   const inputs = new InputReader({
     pipeline, batcher, drain, evidence, log, spool,
     checkpoint: () => checkpoint({ pipeline, events, evidence }),
     devices: () => events.devices(pipeline.devices()),
   });
-  return { o, pipeline, spool, metrics, sender, batcher, events, evidence, drain, inputs };
+  return { o, pipeline, spool, metrics, sender, batcher, events, evidence, drain, inputs, sensorInfo };
+}
+
+/**
+ * Evidence captures are cut in the spool directory: they count against its
+ * bound, and a full disk makes the cut wait (and reading with it), retried
+ * on a timer until there is room or a stop's deadline passes.
+ */
+function evidenceSpace(spool: Spool, batcher: Batcher, drain: Drain): EvidenceSpace {
+  return {
+    hold: (bytes) => spool.holdExternal(bytes),
+    release: (bytes) => spool.releaseExternal(bytes),
+    async full(e: SpoolNoSpaceError) {
+      batcher.noSpace(e);
+      if (Date.now() >= drain.deadline()) return false;
+      await drain.pause(Math.min(SPACE_RETRY_MS, Math.max(0, drain.deadline() - Date.now())));
+      return Date.now() < drain.deadline();
+    },
+  };
 }
 
 function openSpool(o: SensorOptions): Spool {
@@ -165,7 +237,7 @@ async function finish(run: Run): Promise<ExitCode> {
   const allSpooled = await drain.spooled();
   batcher.close();
   if (!allSpooled) {
-    o.log.error({ events: batcher.pending, spool: spool.queueDir }, `the spool stayed full: ${batcher.pending} events could not be spooled and are lost`);
+    o.log.error({ events: batcher.pending, spool: spool.queueDir }, `the spool (or its disk) stayed full until --drain-timeout: ${batcher.pending} events could not be spooled (a watched directory's unfinished files are read again by the next run; other input is lost)`);
   }
   await drain.delivered();
   const left = spool.batches;
@@ -182,7 +254,25 @@ async function finish(run: Run): Promise<ExitCode> {
       code = ExitCode.PARTIAL;
     } else o.log.warn({ spooled_batches: left }, msg);
   }
+  if (reportUndelivered(run)) code = ExitCode.PARTIAL;
   if (!allSpooled || (o.once && inputs.failed)) code = ExitCode.PARTIAL;
   if (inputs.notCapture) throw inputs.notCapture;
   return code;
+}
+
+/** Events refused by the collector, lost in garbled spool files or evidence not cut: one line on stderr; true when there were any. */
+function reportUndelivered(run: Run): boolean {
+  const { events, files } = run.sender.undelivered;
+  const evidence = run.evidence.dropped;
+  if (events === 0 && evidence === 0) return false;
+  const parts: string[] = [];
+  if (events > 0) {
+    const where = files.length === 1 ? files[0] : `${files.length} files in ${run.spool.rejectedDir}`;
+    parts.push(`${events} event(s) were refused by the collector or lost in a garbled spool file: they are kept in ${where} (the error log gives each reason; 'phonehome sensor --resend-rejected' sends them again)`);
+  }
+  if (evidence > 0) parts.push(`the evidence captures of ${evidence} alert(s) could not be written (the disk of ${run.spool.dir} stayed full)`);
+  const e = new EventsRefusedError(parts.join('; '));
+  run.o.log.error({ code: e.code, refused_events: events, files, evidence_not_written: evidence }, e.message);
+  process.stderr.write(`phonehome: ${e.message}\n`);
+  return true;
 }

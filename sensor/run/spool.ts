@@ -1,11 +1,51 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { SpoolFullError, SpoolLockedError } from '../errors.js';
+import { SpoolFullError, SpoolGarbledError, SpoolLockedError, SpoolNoSpaceError } from '../errors.js';
+import { decodeBatchFile, encodeBatchFile, type DecodedBatch } from './batchfile.js';
 
 /** A batch file name: the sequence number, zero-padded so name order is delivery order. */
 const SEQ_DIGITS = 16;
 const BATCH_RE = /^(\d{16})\.json$/;
+/** anything named after a sequence number (rejected/ also holds <seq>.garbled) */
+const SEQ_NAME_RE = /^(\d{16})\./;
+/** errno codes that mean the disk is full: an expected state, not a bug */
+const NO_SPACE = new Set(['ENOSPC', 'EDQUOT']);
 
+/** A spool file whose content is not what was written; decoded says what could still be read. */
+export class GarbledBatch extends SpoolGarbledError {
+  constructor(
+    readonly path: string,
+    readonly decoded: Extract<DecodedBatch, { ok: false }>,
+  ) {
+    super(`spool file ${path} is garbled: ${decoded.why}`);
+  }
+}
+
+/** Writes a whole file and fsyncs it; the disk being full is a SpoolNoSpaceError, and leaves no file behind. */
+function writeFileDurably(path: string, text: string, dir: string): void {
+  try {
+    const data = Buffer.from(text);
+    const fd = openSync(path, 'w');
+    try {
+      // A write to a nearly full disk may write part of the data and no error: the next one throws.
+      for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    rmSync(path, { force: true });
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    if (NO_SPACE.has(code)) throw new SpoolNoSpaceError(dir, code);
+    throw e;
+  }
+}
+
+/** Writes a file durably: a crash leaves either all of it or none (fsync, then rename). */
+function writeDurably(path: string, text: string, dir: string): void {
+  writeFileDurably(`${path}.tmp`, text, dir);
+  renameSync(`${path}.tmp`, path);
+}
 
 interface Entry {
   seq: number;
@@ -24,6 +64,10 @@ export class Spool {
   private readonly entries: Entry[] = [];
   private total = 0;
   private nextSeq = 1;
+  /** bytes in the spool directory besides the queue (evidence captures being cut) */
+  private external = 0;
+  /** entries of queue/ that are not batches (a directory, another name): skipped */
+  readonly foreign: string[] = [];
   private readonly lockPath: string;
   /** one shared promise, so waiting in a loop does not pile up waiters */
   private space: { promise: Promise<void>; resolve: () => void } | null = null;
@@ -38,22 +82,32 @@ export class Spool {
     mkdirSync(this.rejectedDir, { recursive: true });
     this.lockPath = join(dir, 'lock');
     this.lock();
-    for (const name of readdirSync(this.queueDir).sort()) {
-      const m = BATCH_RE.exec(name);
+    this.scanQueue();
+    for (const name of readdirSync(this.rejectedDir)) {
+      const m = SEQ_NAME_RE.exec(name);
+      if (m) this.nextSeq = Math.max(this.nextSeq, Number(m[1]) + 1);
+    }
+  }
+
+  /** The batches left in queue/; anything else there is left alone and listed in foreign. */
+  private scanQueue(): void {
+    const names = readdirSync(this.queueDir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of names) {
+      const m = BATCH_RE.exec(e.name);
       // A temp file is a batch whose write never finished: it was never acknowledged to anyone.
-      if (!m) {
-        if (name.endsWith('.tmp')) rmSync(join(this.queueDir, name), { force: true });
+      if (e.isFile() && e.name.endsWith('.tmp')) {
+        rmSync(join(this.queueDir, e.name), { force: true });
+        continue;
+      }
+      if (!m || !e.isFile()) {
+        this.foreign.push(join(this.queueDir, e.name));
         continue;
       }
       const seq = Number(m[1]);
-      const bytes = statSync(join(this.queueDir, name)).size;
+      const bytes = statSync(join(this.queueDir, e.name)).size;
       this.entries.push({ seq, bytes });
       this.total += bytes;
       this.nextSeq = Math.max(this.nextSeq, seq + 1);
-    }
-    for (const name of readdirSync(this.rejectedDir)) {
-      const m = BATCH_RE.exec(name);
-      if (m) this.nextSeq = Math.max(this.nextSeq, Number(m[1]) + 1);
     }
   }
 
@@ -89,27 +143,33 @@ export class Spool {
     return this.total;
   }
 
+  /** Bytes written to the spool directory outside the queue (evidence captures) count against the bound. */
+  holdExternal(bytes: number): void {
+    this.external += bytes;
+  }
+
+  releaseExternal(bytes: number): void {
+    this.external = Math.max(0, this.external - bytes);
+    this.wakeSpaceWaiters();
+  }
+
   /**
-   * Stores a batch durably (fsync, then rename, so a crash leaves either the
-   * whole batch or none). Throws SpoolFullError instead of exceeding the
-   * bound; an empty spool takes any batch so a single large one cannot wedge it.
+   * Stores a batch durably, with its checksum line (see batchfile.ts).
+   * Throws SpoolFullError instead of exceeding the bound (an empty spool
+   * takes any batch, so a single large one cannot wedge it) and
+   * SpoolNoSpaceError when the disk is full. events: the body's events'
+   * text, when the caller has it.
    */
-  append(body: string): number {
-    const bytes = Buffer.byteLength(body);
-    if (this.entries.length > 0 && this.total + bytes > this.maxBytes) {
-      throw new SpoolFullError(`spool ${this.queueDir} is full (${this.entries.length} batches, ${this.total} bytes of ${this.maxBytes}); the collector has not accepted batches for a while`);
+  append(body: string, events?: readonly string[]): number {
+    const file = encodeBatchFile(body, events);
+    const bytes = Buffer.byteLength(file);
+    const used = this.total + this.external;
+    if ((this.entries.length > 0 || this.external > 0) && used + bytes > this.maxBytes) {
+      throw new SpoolFullError(`spool ${this.queueDir} is full (${this.entries.length} batches, ${used} bytes of ${this.maxBytes}); the collector has not accepted batches for a while`);
     }
-    const seq = this.nextSeq++;
-    const path = this.path(seq);
-    const tmp = `${path}.tmp`;
-    const fd = openSync(tmp, 'w');
-    try {
-      writeSync(fd, body);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
+    const seq = this.nextSeq;
+    writeDurably(this.path(seq), file, this.dir);
+    this.nextSeq++;
     this.entries.push({ seq, bytes });
     this.total += bytes;
     return seq;
@@ -120,8 +180,36 @@ export class Spool {
     return this.entries[0] ?? null;
   }
 
+  /** The batch body, byte for byte as appended; a GarbledBatch when the file is not what was written. */
   read(seq: number): string {
-    return readFileSync(this.path(seq), 'utf8');
+    const path = this.path(seq);
+    const decoded = decodeBatchFile(readFileSync(path, 'utf8'));
+    if (!decoded.ok) throw new GarbledBatch(path, decoded);
+    return decoded.body;
+  }
+
+  /**
+   * A garbled batch: the original goes to rejected/<seq>.garbled for a
+   * human, and body (what could still be read), when given, takes its place
+   * in the queue, in the same position. Returns where the original went.
+   */
+  replaceGarbled(seq: number, body: string | null, events?: readonly string[]): string {
+    const path = this.path(seq);
+    const to = join(this.rejectedDir, `${String(seq).padStart(SEQ_DIGITS, '0')}.garbled`);
+    const entry = this.entries.find((e) => e.seq === seq);
+    if (body === null || !entry) {
+      renameSync(path, to);
+      this.drop(seq);
+      return to;
+    }
+    // Written before the original moves: with no room for it, nothing has changed.
+    const file = encodeBatchFile(body, events);
+    writeFileDurably(`${path}.tmp`, file, this.dir);
+    renameSync(path, to);
+    renameSync(`${path}.tmp`, path);
+    this.total += Buffer.byteLength(file) - entry.bytes;
+    entry.bytes = Buffer.byteLength(file);
+    return to;
   }
 
   /** The collector has it: forget it. */
@@ -130,11 +218,15 @@ export class Spool {
     this.drop(seq);
   }
 
-  /** The collector will never take it (400/413): keep it for a human, out of the queue. */
-  reject(seq: number): string {
+  /**
+   * The collector will never take these events: record (a batch body of
+   * just them, with the reasons) is kept in rejected/<seq>.json for a human
+   * or --resend-rejected, and the batch leaves the queue. Returns the path.
+   */
+  reject(seq: number, record: string): string {
     const to = join(this.rejectedDir, `${String(seq).padStart(SEQ_DIGITS, '0')}.json`);
-    renameSync(this.path(seq), to);
-    this.drop(seq);
+    writeDurably(to, record, this.dir);
+    this.remove(seq);
     return to;
   }
 
@@ -153,6 +245,10 @@ export class Spool {
     if (i < 0) return;
     this.total -= this.entries[i].bytes;
     this.entries.splice(i, 1);
+    this.wakeSpaceWaiters();
+  }
+
+  private wakeSpaceWaiters(): void {
     const space = this.space;
     this.space = null;
     space?.resolve();

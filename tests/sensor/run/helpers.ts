@@ -16,6 +16,16 @@ export class FakeCollector {
   readonly requests: { status: number; auth: string | undefined }[] = [];
   /** what to answer; 200 takes the batch */
   status = 200;
+  /**
+   * Answers as the collector's ingest contract does: the indexes returned
+   * are refused (listed in the 200 answer with code and reason), the other
+   * events are stored. null: take everything.
+   */
+  refuse: ((e: IngestEvent, i: number) => { code: string; reason: string } | null) | null = null;
+  /** the largest body taken, in events: a larger batch is answered 413 */
+  maxEvents = Infinity;
+  /** raw bodies of every request, as received */
+  readonly bodies: string[] = [];
   private server: Server | null = null;
   port = 0;
 
@@ -26,13 +36,22 @@ export class FakeCollector {
       req.on('end', () => {
         const auth = req.headers.authorization;
         let status = this.status;
+        const raw = Buffer.concat(chunks).toString('utf8');
+        this.bodies.push(raw);
         if (req.url !== '/api/v1/events' || req.method !== 'POST') status = 404;
         else if (auth !== `Bearer ${TOKEN}`) status = 401;
+        else if (status === 200 && (JSON.parse(raw) as IngestBatch).events.length > this.maxEvents) status = 413;
         this.requests.push({ status, auth });
         if (status === 200) {
-          const b = JSON.parse(Buffer.concat(chunks).toString('utf8')) as IngestBatch;
-          this.batches.push(b);
-          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ accepted: b.events.length, duplicates: 0 }));
+          const b = JSON.parse(raw) as IngestBatch;
+          const refused = this.refuse ? b.events.flatMap((e, index) => {
+            const r = this.refuse!(e, index);
+            return r ? [{ index, key: e.key, ...r }] : [];
+          }) : [];
+          const gone = new Set(refused.map((r) => r.index));
+          this.batches.push({ ...b, events: b.events.filter((_, i) => !gone.has(i)) });
+          const answer = this.refuse ? { accepted: b.events.length - refused.length, duplicates: 0, refused } : { accepted: b.events.length, duplicates: 0 };
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
         } else {
           res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `test says ${status}` }));
         }

@@ -75,15 +75,29 @@ describe('delivery through the spool', () => {
     expect(readdirSync(join(spool, 'queue'))).toEqual([]);
   }, 20_000);
 
-  it('a batch the collector calls bad (400) is moved to rejected/, the rest is delivered', async () => {
+  it('a batch the collector calls bad (400) is kept in rejected/ and the run exits 1 naming how many events and where; --resend-rejected delivers them', async () => {
     const c = await collector(400);
     const spool = fresh('spool');
     const r = sensor(['--input', fixture('Withings'), '--collector', c.url, '--token', TOKEN, '--spool', spool, '--once']);
-    expect(await r.exit).toBe(0);
-    expect(readdirSync(join(spool, 'rejected')).length).toBeGreaterThan(0);
+    expect(await r.exit).toBe(1);
+    const rejected = readdirSync(join(spool, 'rejected'));
+    expect(rejected.length).toBeGreaterThan(0);
     expect(readdirSync(join(spool, 'queue'))).toEqual([]);
     expect(logLines(r.stderr()).some((l) => l.level === 50 && l.status === 400 && String(l.body).includes('test says 400'))).toBe(true);
-  }, 15_000);
+    const refused = logLines(r.stderr()).filter((l) => l.level === 50 && typeof l.refused === 'number').reduce((n, l) => n + (l.refused as number), 0);
+    expect(refused).toBeGreaterThan(0);
+    const line = r.stderr().split('\n').find((l) => l.startsWith('phonehome: '));
+    expect(line).toMatch(new RegExp(`^phonehome: ${refused} event\\(s\\) were refused by the collector .* kept in .*rejected`));
+
+    // The collector is fixed: --resend-rejected alone sends them, in order, and exits 0.
+    c.status = 200;
+    const again = sensor(['--resend-rejected', '--collector', c.url, '--token', TOKEN, '--spool', spool]);
+    expect(await again.exit).toBe(0);
+    expect(readdirSync(join(spool, 'rejected'))).toEqual([]);
+    const { flows } = analyzed(fresh('analyze'), [fixture('Withings')]);
+    expect(c.flows()).toEqual(flows);
+    expect(c.events()).toHaveLength(refused);
+  }, 20_000);
 });
 
 describe('one sensor per spool', () => {
@@ -139,7 +153,7 @@ describe('a live stream on stdin', () => {
         'phonehome_sensor_lag_seconds', 'phonehome_sensor_spool_full_total', 'process_cpu_seconds_total', 'nodejs_heap_size_used_bytes',
       ]) expect(text, name).toContain(`# TYPE ${name} `);
       // The capture is from 2016: the sensor is years behind its packets.
-      const lag = Number(/^phonehome_sensor_lag_seconds (\S+)/m.exec(text)?.[1]);
+      const lag = Number(/^phonehome_sensor_lag_seconds\{input="stdin"\} (\S+)/m.exec(text)?.[1]);
       expect(lag).toBeGreaterThan(365 * 86400);
       expect(Number(/^phonehome_sensor_flows_active (\S+)/m.exec(text)?.[1])).toBeGreaterThan(0);
       expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);

@@ -1,13 +1,17 @@
-// The spool, in-process: batches in order across a restart, the size bound,
-// rejected batches; the record of processed files a watched directory keeps
+// The spool, in-process: batches in order across a restart, the size bound
+// (evidence captures included), rejected batches, the checksum line that
+// finds a garbled batch and the events still whole in it, foreign entries in
+// queue/ skipped; the record of processed files a watched directory keeps
 // (path, size and mtime; a grown classic pcap read on from its offset). One
 // sensor per spool is tests/sensor/run/sensor.test.ts.
+import { createHash } from 'node:crypto';
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SpoolFullError } from '../../../sensor/errors.js';
-import { ProcessedFiles, Spool } from '../../../sensor/run/spool.js';
+import { GarbledBatch, ProcessedFiles, Spool } from '../../../sensor/run/spool.js';
+import type { IngestBatch } from '../../../contract/types.js';
 import { fixture } from '../../helpers/corpus.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'phonehome-spool-'));
@@ -55,13 +59,93 @@ describe('spool', () => {
     expect(s.append(batch(2, 2000))).toBe(2);
   });
 
-  it('a rejected batch leaves the queue for rejected/', () => {
+  it('a rejected batch leaves the queue; what is kept of it (the refused events and why) is in rejected/', () => {
     const s = spoolAt(fresh());
     s.append(batch(1));
     s.append(batch(2));
-    s.reject(1);
+    const record = '{"batch_id":"b1","events":[],"refused":[]}\n';
+    expect(s.reject(1, record)).toBe(join(s.rejectedDir, '0000000000000001.json'));
     expect(s.head()!.seq).toBe(2);
+    expect(s.batches).toBe(1);
     expect(readdirSync(s.rejectedDir)).toEqual(['0000000000000001.json']);
+    expect(readFileSync(join(s.rejectedDir, '0000000000000001.json'), 'utf8')).toBe(record);
+  });
+
+  it('a batch file carries a sha256 line; the body read back is byte for byte the one appended', () => {
+    const s = spoolAt(fresh());
+    const body = batch(1, 10);
+    const seq = s.append(body);
+    const file = readFileSync(join(s.queueDir, '0000000000000001.json'), 'utf8');
+    const [line, rest] = [file.slice(0, file.indexOf('\n')), file.slice(file.indexOf('\n') + 1)];
+    expect(rest).toBe(body);
+    expect(JSON.parse(line).sha256).toBe(createHash('sha256').update(body).digest('hex'));
+    expect(s.read(seq)).toBe(body);
+    expect(s.bytes).toBe(Buffer.byteLength(file));
+  });
+
+  it('a garbled batch is detected by its checksum; the events still whole are recovered, in order', () => {
+    const dir = fresh();
+    const a = new Spool(dir, 1 << 20);
+    const events = [0, 1, 2, 3].map((i) => JSON.stringify({ kind: 'flow', key: `flow:${i}`, data: { uid: `C${i}`, n: i } }));
+    const body = `{"batch_id":"b","sensor":{"name":"s","version":"1","lag_s":null},"events":[${events.join(',')}]}`;
+    a.append(body);
+    a.unlock();
+    // One byte of the third event changes on disk ("n":2 becomes "n":7).
+    const path = join(dir, 'queue', '0000000000000001.json');
+    writeFileSync(path, readFileSync(path, 'utf8').replace('"uid":"C2","n":2', '"uid":"C2","n":7'));
+    const b = spoolAt(dir);
+    let err: unknown;
+    try {
+      b.read(1);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(GarbledBatch);
+    const g = err as GarbledBatch;
+    expect(g.code).toBe('SPOOL_GARBLED');
+    expect(g.path).toBe(path);
+    expect(g.decoded.salvaged).toEqual([events[0], events[1], events[3]]);
+    expect(g.decoded.expected).toBe(4);
+    // What is whole takes the batch's place in the queue; the original is kept for a human.
+    const to = b.replaceGarbled(1, `${g.decoded.prefix}${g.decoded.salvaged.join(',')}]}`, g.decoded.salvaged);
+    expect(to).toBe(join(b.rejectedDir, '0000000000000001.garbled'));
+    expect(readFileSync(to, 'utf8')).toContain('"n":7');
+    expect((JSON.parse(b.read(1)) as IngestBatch).events.map((e) => e.key)).toEqual(['flow:0', 'flow:1', 'flow:3']);
+    expect(b.head()!.seq).toBe(1);
+    // A garbled original keeps its sequence number from being reused.
+    b.remove(1);
+    expect(b.append(batch(9))).toBe(2);
+  });
+
+  it('a batch written without a checksum line (an older sensor) is read when it is valid JSON', () => {
+    const dir = fresh();
+    mkdirSync(join(dir, 'queue'));
+    writeFileSync(join(dir, 'queue', '0000000000000007.json'), batch(7));
+    writeFileSync(join(dir, 'queue', '0000000000000008.json'), batch(8).slice(0, 40));
+    const s = spoolAt(dir);
+    expect(s.read(7)).toBe(batch(7));
+    expect(() => s.read(8)).toThrow(/0000000000000008\.json is garbled: not valid JSON/);
+  });
+
+  it('foreign entries in queue/ (a directory named like a batch, another name) are skipped and listed, not fatal', () => {
+    const dir = fresh();
+    mkdirSync(join(dir, 'queue', '0000000000000003.json'), { recursive: true });
+    writeFileSync(join(dir, 'queue', 'notes.txt'), 'mine\n');
+    writeFileSync(join(dir, 'queue', '0000000000000002.json.tmp'), 'half');
+    const s = spoolAt(dir);
+    expect(s.batches).toBe(0);
+    expect(s.foreign.sort()).toEqual([join(dir, 'queue', '0000000000000003.json'), join(dir, 'queue', 'notes.txt')]);
+    // The directory's name is never written over: new batches come after it.
+    expect(s.append(batch(1))).toBe(1);
+    expect(readdirSync(join(dir, 'queue')).sort()).toEqual(['0000000000000001.json', '0000000000000003.json', 'notes.txt']);
+  });
+
+  it('bytes held outside the queue (evidence captures being cut) count against the bound', () => {
+    const s = spoolAt(fresh(), 3000);
+    s.holdExternal(2500);
+    expect(() => s.append(batch(1, 1000))).toThrow(SpoolFullError);
+    s.releaseExternal(2500);
+    expect(s.append(batch(1, 1000))).toBe(1);
   });
 });
 
