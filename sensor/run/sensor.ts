@@ -132,7 +132,9 @@ async function assemble(o: SensorOptions, kind: InputKind, version: string): Pro
 
 function openSpool(o: SensorOptions): Spool {
   try {
-    return new Spool(resolve(o.spoolDir), o.spoolMaxBytes);
+    const spool = new Spool(resolve(o.spoolDir), o.spoolMaxBytes);
+    if (spool.staleLock) o.log.warn({ spool: spool.dir }, spool.staleLock);
+    return spool;
   } catch (e) {
     throw new UsageError(`--spool ${o.spoolDir}: ${(e as Error).message}`);
   }
@@ -163,6 +165,8 @@ async function finish(run: Run): Promise<ExitCode> {
   const alerts = await checkpoint(run);
   if (Number.isFinite(drain.deadline())) sender.hurry();
   const allSpooled = await drain.spooled();
+  // --once: the files are remembered only now that all they produced is in the spool.
+  if (allSpooled) inputs.markRead();
   batcher.close();
   if (!allSpooled) {
     o.log.error({ events: batcher.pending, spool: spool.queueDir }, `the spool stayed full: ${batcher.pending} events could not be spooled and are lost`);
