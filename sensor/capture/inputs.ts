@@ -59,7 +59,7 @@ export function expandInputs(args: string[]): ExpandedInputs {
  * Every file below `dir`, links followed; a link to nothing is skipped (and
  * reported), and a folder reached again through a link is not walked twice.
  */
-function walk(dir: string, walked: Set<string>, skip: (path: string) => void, visit: (file: string) => void): void {
+export function walk(dir: string, walked: Set<string>, skip: (path: string) => void, visit: (file: string) => void): void {
   const real = realpathSync(dir);
   if (walked.has(real)) return;
   walked.add(real);

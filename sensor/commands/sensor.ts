@@ -5,6 +5,7 @@ import { ExitCode } from '../../contract/errors.js';
 import { runSensor, type StopRequests } from '../run/sensor.js';
 import { UsageError } from '../errors.js';
 import { ANALYSIS_OPTIONS, analysisSettings, parse, positiveNumber } from './args.js';
+import { jsonSafe } from '../util/escape.js';
 
 export const SENSOR_HELP = `Usage: phonehome sensor --input SRC --collector URL --token-file FILE [options]
        phonehome sensor --resend-rejected --collector URL --token-file FILE [--spool DIR]
@@ -25,9 +26,10 @@ Input (--input SRC):
                          remembered in the spool (state.json) across restarts;
                          a classic pcap that grows after it was read is read on
                          from where reading stopped, any other changed file is
-                         read again whole (tcpdump -W reusing names). Only the
-                         directory's own files count; dot files and files that
-                         are not captures are skipped.
+                         read again whole (tcpdump -W reusing names). Folders
+                         and links are followed as analyze follows them; dot
+                         files, the spool and files that are not captures are
+                         skipped.
 A file or stdin ends at its end: the sensor then waits until the collector has
 taken everything (--once: until --drain-timeout seconds pass with no
 batch accepted) and exits. A
@@ -204,9 +206,13 @@ function port(v: string | undefined): number | null {
 /** Fields that could carry the token, wherever a log line might put them. */
 export const REDACT = ['token', '*.token', 'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization', 'opts.token', '*.opts.token'];
 
-/** JSON lines on stderr, written synchronously: a second signal exits at once and must not lose them. */
+/**
+ * JSON lines on stderr, written synchronously: a second signal exits at once
+ * and must not lose them. C1 and DEL from the wire are escaped too (pino
+ * leaves them raw, and a terminal acts on them).
+ */
 function sensorLog(name: string, level: Level): Logger {
-  return pino({ level, base: { sensor: name }, timestamp: pino.stdTimeFunctions.isoTime, redact: { paths: REDACT, censor: '[redacted]' } }, pino.destination({ dest: 2, sync: true }));
+  return pino({ level, base: { sensor: name }, timestamp: pino.stdTimeFunctions.isoTime, redact: { paths: REDACT, censor: '[redacted]' }, hooks: { streamWrite: jsonSafe } }, pino.destination({ dest: 2, sync: true }));
 }
 
 /**

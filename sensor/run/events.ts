@@ -34,6 +34,12 @@ export class Events {
     }
   }
 
+  /** A device the inventory let go of: its last update, and nothing kept for it here (a flood of MACs must not grow this). */
+  evicted(d: DeviceRecord): void {
+    this.devices([d]);
+    this.deviceState.delete(d.mac ?? d.ips[0] ?? '');
+  }
+
   needsEvidence(id: string): boolean {
     return !this.evidenceTried.has(id);
   }

@@ -10,7 +10,8 @@ import type { Pipeline } from '../pipeline/pipeline.js';
 import type { Batcher } from './deliver.js';
 import { STOP, type Drain } from './drain.js';
 import type { EvidenceSender } from './evidence.js';
-import { ProcessedFiles, type Spool } from './spool.js';
+import type { Spool } from './spool.js';
+import { ProcessedFiles, type ReadMark } from './state.js';
 import { DirWatcher, type WatchedFile } from './watch.js';
 
 const POLL_MS = 500;
@@ -132,8 +133,25 @@ export class InputReader {
   failed = false;
   /** the first input that was not a capture at all, thrown at the end (exit 2) */
   notCapture: CaptureError | null = null;
+  /** the files of a watched directory read so far */
+  private processed: ProcessedFiles | null = null;
+  /** --once: files read whole, remembered only once everything the run produced is in the spool */
+  private readonly unmarked: ReadMark[] = [];
+  /** --once: a stop came before every file was read */
+  private cut = false;
 
   constructor(private readonly d: InputDeps) {}
+
+  /**
+   * --once, after the last checkpoint is in the spool: remembers the files
+   * read. A run stopped or killed before this is done again whole by the next
+   * one, so flows spanning files, beacons and evidence come out as one
+   * uninterrupted run gives them.
+   */
+  markRead(): void {
+    if (this.cut || !this.processed) return;
+    this.processed.markAll(this.unmarked.splice(0));
+  }
 
   async readAll(o: InputOptions, kind: InputKind): Promise<void> {
     if (kind === 'stdin') return this.readStdin(o.stdin ?? process.stdin);
@@ -157,8 +175,8 @@ export class InputReader {
 
   /** Reads the complete files of dir as they appear, until a stop (--once: the files there now). */
   private async readDir(dir: string, settleMs: number, once: boolean): Promise<void> {
-    const processed = new ProcessedFiles(this.d.spool.dir);
-    const watcher = new DirWatcher(dir, settleMs, (path, size, mtimeMs) => processed.state(path, size, mtimeMs));
+    const processed = (this.processed = new ProcessedFiles(this.d.spool.dir, this.d.log));
+    const watcher = new DirWatcher(dir, settleMs, (path, size, mtimeMs) => processed.state(path, size, mtimeMs), Date.now, this.d.spool.dir);
     while (!this.d.drain.stopped) {
       const { ready, skipped, present } = await watcher.scan(once);
       processed.prune(present, watcher.dir + sep);
@@ -167,8 +185,9 @@ export class InputReader {
         processed.mark(s.file.path, s.file.size, s.file.mtimeMs);
       }
       for (const f of ready) {
-        if (this.d.drain.stopped) break;
-        if (!(await this.readDirFile(f, processed, once))) break;
+        if (!this.d.drain.stopped && (await this.readDirFile(f, processed, once))) continue;
+        this.cut = true;
+        break;
       }
       if (once) break;
       await this.d.drain.pause(POLL_MS);
@@ -183,10 +202,14 @@ export class InputReader {
     if (f.resumeAt !== null) this.d.log.info({ file: f.path, offset: f.resumeAt }, 'file grew after it was read: reading on from where reading stopped');
     // A file cut short by a stop is not marked: the next run reads it again, whole.
     if (!r.complete) return false;
-    if (!once) await this.d.checkpoint();
-    // Marked only once its events are on disk: a crash after this loses nothing already produced.
-    if (!(await this.d.drain.spooled())) return false;
-    processed.mark(f.path, f.size, f.mtimeMs, recordsEnd(f.resumeAt, r.result, r.bytes));
+    const mark = { path: f.path, size: f.size, mtimeMs: f.mtimeMs, offset: recordsEnd(f.resumeAt, r.result, r.bytes) };
+    if (once) this.unmarked.push(mark);
+    else {
+      await this.d.checkpoint();
+      // Marked only once its events are on disk: a crash after this loses nothing already produced.
+      if (!(await this.d.drain.spooled())) return false;
+      processed.markAll([mark]);
+    }
     this.d.log.info({ file: f.path, packets: r.result.packets, ms: Date.now() - started, spool_batches: this.d.spool.batches }, 'file processed');
     return true;
   }

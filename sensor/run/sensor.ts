@@ -151,7 +151,8 @@ async function assemble(o: SensorOptions, kind: InputKind | null, version: strin
   const { log } = o;
   // The pipeline emits only while reading, long after the batcher below exists.
   const events = new Events((e) => batcher.add(e));
-  const pipeline = await Pipeline.create(o, { flow: (r) => events.flow(r), alert: (a) => events.alert(a) });
+  // A device evicted from the inventory (past --max-devices) goes out as an update before it is forgotten.
+  const pipeline = await Pipeline.create(o, { flow: (r) => events.flow(r), alert: (a) => events.alert(a), device: (d) => events.evicted(d) });
   for (const n of pipeline.notes) log.warn({ note: n }, 'device profiles: note');
   const spool = openSpool(o);
   removeEvidenceLeftovers(spool.dir);
@@ -204,7 +205,9 @@ function evidenceSpace(spool: Spool, batcher: Batcher, drain: Drain): EvidenceSp
 
 function openSpool(o: SensorOptions): Spool {
   try {
-    return new Spool(resolve(o.spoolDir), o.spoolMaxBytes);
+    const spool = new Spool(resolve(o.spoolDir), o.spoolMaxBytes);
+    if (spool.staleLock) o.log.warn({ spool: spool.dir }, spool.staleLock);
+    return spool;
   } catch (e) {
     throw new UsageError(`--spool ${o.spoolDir}: ${(e as Error).message}`);
   }
@@ -235,6 +238,8 @@ async function finish(run: Run): Promise<ExitCode> {
   const alerts = await checkpoint(run);
   if (Number.isFinite(drain.deadline())) sender.hurry();
   const allSpooled = await drain.spooled();
+  // --once: the files are remembered only now that all they produced is in the spool.
+  if (allSpooled) inputs.markRead();
   batcher.close();
   if (!allSpooled) {
     o.log.error({ events: batcher.pending, spool: spool.queueDir }, `the spool (or its disk) stayed full until --drain-timeout: ${batcher.pending} events could not be spooled (a watched directory's unfinished files are read again by the next run; other input is lost)`);

@@ -1,7 +1,8 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { SpoolFullError, SpoolGarbledError, SpoolLockedError, SpoolNoSpaceError } from '../errors.js';
+import { SpoolFullError, SpoolGarbledError, SpoolNoSpaceError } from '../errors.js';
 import { decodeBatchFile, encodeBatchFile, type DecodedBatch } from './batchfile.js';
+import { releaseLock, takeLock } from './lock.js';
 
 /** A batch file name: the sequence number, zero-padded so name order is delivery order. */
 const SEQ_DIGITS = 16;
@@ -69,6 +70,8 @@ export class Spool {
   /** entries of queue/ that are not batches (a directory, another name): skipped */
   readonly foreign: string[] = [];
   private readonly lockPath: string;
+  /** why a lock left behind was taken over (logged), null when it was free */
+  readonly staleLock: string | null;
   /** one shared promise, so waiting in a loop does not pile up waiters */
   private space: { promise: Promise<void>; resolve: () => void } | null = null;
 
@@ -81,7 +84,7 @@ export class Spool {
     mkdirSync(this.queueDir, { recursive: true });
     mkdirSync(this.rejectedDir, { recursive: true });
     this.lockPath = join(dir, 'lock');
-    this.lock();
+    this.staleLock = takeLock(this.lockPath, dir);
     this.scanQueue();
     for (const name of readdirSync(this.rejectedDir)) {
       const m = SEQ_NAME_RE.exec(name);
@@ -111,28 +114,8 @@ export class Spool {
     }
   }
 
-  /** One sensor per spool: two would send each other's batches twice and race on the files. */
-  private lock(): void {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fd = openSync(this.lockPath, 'wx');
-        writeSync(fd, `${process.pid}\n`);
-        closeSync(fd);
-        return;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      }
-      const pid = Number(readFileSync(this.lockPath, 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-        throw new SpoolLockedError(`spool ${this.dir} is in use by process ${pid} (one sensor per spool directory)`);
-      }
-      rmSync(this.lockPath, { force: true });
-    }
-    throw new SpoolLockedError(`spool ${this.dir}: cannot take the lock file ${this.lockPath}`);
-  }
-
   unlock(): void {
-    rmSync(this.lockPath, { force: true });
+    releaseLock(this.lockPath);
   }
 
   get batches(): number {
@@ -256,98 +239,5 @@ export class Spool {
 
   private path(seq: number): string {
     return join(this.queueDir, `${String(seq).padStart(SEQ_DIGITS, '0')}.json`);
-  }
-}
-
-/** The 16-byte header of a classic pcap's first record, in hex; null when there is none. */
-function firstRecordHead(file: string): string | null {
-  try {
-    const fd = openSync(file, 'r');
-    try {
-      const b = Buffer.alloc(16);
-      return readSync(fd, b, 0, 16, 24) === 16 ? b.toString('hex') : null;
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    return null;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-interface FileMark {
-  size: number;
-  mtime_ms: number;
-  /** classic pcap only: bytes up to the end of the last complete record read, where an append resumes */
-  offset?: number;
-  /** classic pcap only: the first record header (hex), telling an append from a new file under the same name */
-  head?: string;
-}
-
-/** What is known about a file in a watched directory. */
-export type FileState = { kind: 'done' } | { kind: 'new' } | { kind: 'grown'; resumeAt: number };
-
-/**
- * Capture files of a watched directory that were already read, by absolute
- * path with the size and mtime they had. A classic pcap that grew after it was
- * read (tcpdump -U went quiet for longer than --settle) is read on from where
- * reading stopped; any other change (a ring buffer, tcpdump -W, reusing the
- * name) makes it a new file, read whole.
- */
-export class ProcessedFiles {
-  private readonly path: string;
-  private files: Record<string, FileMark> = {};
-
-  constructor(spoolDir: string) {
-    this.path = join(spoolDir, 'state.json');
-    try {
-      const s = JSON.parse(readFileSync(this.path, 'utf8')) as { processed?: Record<string, FileMark> };
-      if (s.processed && typeof s.processed === 'object') this.files = s.processed;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${this.path}: unreadable state file (${(e as Error).message}); move it away to start over`);
-    }
-  }
-
-  state(file: string, size: number, mtimeMs: number): FileState {
-    const m = this.files[file];
-    if (m === undefined) return { kind: 'new' };
-    if (m.mtime_ms === mtimeMs && m.size === size) return { kind: 'done' };
-    if (m.offset !== undefined && m.head !== undefined && size >= m.offset && size >= m.size && firstRecordHead(file) === m.head) {
-      return { kind: 'grown', resumeAt: m.offset };
-    }
-    return { kind: 'new' };
-  }
-
-  /** offset: where a classic pcap's complete records end (omit for other formats: a change means reading it again) */
-  mark(file: string, size: number, mtimeMs: number, offset?: number): void {
-    const head = offset === undefined ? null : firstRecordHead(file);
-    this.files[file] = head === null ? { size, mtime_ms: mtimeMs } : { size, mtime_ms: mtimeMs, offset, head };
-    this.save();
-  }
-
-  /** Rotation deletes old captures; their entries would only grow the file. */
-  prune(present: Set<string>, under: string): void {
-    let changed = false;
-    for (const f of Object.keys(this.files)) {
-      if (f.startsWith(under) && !present.has(f)) {
-        delete this.files[f];
-        changed = true;
-      }
-    }
-    if (changed) this.save();
-  }
-
-  private save(): void {
-    const tmp = `${this.path}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify({ version: 1, processed: this.files }, null, 1)}\n`);
-    renameSync(tmp, this.path);
   }
 }

@@ -1,8 +1,9 @@
-import { readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { statSync } from 'node:fs';
+import { dirname, resolve, sep } from 'node:path';
 import { CaptureError } from '../errors.js';
+import { walk } from '../capture/inputs.js';
 import { firstTimestamp, sniffCapture } from '../capture/reader.js';
-import type { FileState } from './spool.js';
+import type { FileState } from './state.js';
 
 export interface WatchedFile {
   path: string;
@@ -24,11 +25,12 @@ export const byName = (a: string, b: string): number => a.localeCompare(b, 'en',
 
 /**
  * Finds capture files in a directory that rotation (tcpdump -G/-C) has
- * finished writing. A file is complete when a file named after it (in
- * numeric-aware name order) and modified no earlier exists — the writer has
- * moved on — or when its size and mtime have not changed for `settleMs`.
- * Only the directory's own files count (no recursion); names starting with a
- * dot are ignored.
+ * finished writing. A file is complete when a file of the same folder named
+ * after it (in numeric-aware name order) and modified no earlier exists — the
+ * writer has moved on — or when its size and mtime have not changed for
+ * `settleMs`. The directory is walked as analyze walks one: its folders too,
+ * links followed, a folder reached again through a link walked once, names
+ * starting with a dot ignored.
  */
 export class DirWatcher {
   readonly dir: string;
@@ -40,8 +42,26 @@ export class DirWatcher {
     /** what earlier reads (in this or an earlier run) left */
     private readonly known: (path: string, size: number, mtimeMs: number) => FileState,
     private readonly now: () => number = Date.now,
+    /** a folder inside the directory that is not input (the spool) */
+    private readonly ignore: string | null = null,
   ) {
     this.dir = resolve(dir);
+  }
+
+  /** Every file below the directory, in name order, with its size and mtime. */
+  private list(): WatchedFile[] {
+    const files: WatchedFile[] = [];
+    const ignore = this.ignore === null ? null : resolve(this.ignore) + sep;
+    walk(this.dir, new Set(), () => {}, (path) => {
+      if (ignore !== null && path.startsWith(ignore)) return;
+      try {
+        const st = statSync(path);
+        files.push({ path, size: st.size, mtimeMs: st.mtimeMs, resumeAt: null });
+      } catch {
+        // deleted between listing and stat
+      }
+    });
+    return files.sort((a, b) => byName(a.path, b.path));
   }
 
   /**
@@ -50,18 +70,7 @@ export class DirWatcher {
    * Files that turn out not to be captures are returned in `skipped`.
    */
   async scan(all = false): Promise<{ ready: WatchedFile[]; skipped: { file: WatchedFile; reason: string }[]; present: Set<string> }> {
-    const files: WatchedFile[] = [];
-    for (const e of readdirSync(this.dir, { withFileTypes: true })) {
-      if (e.name.startsWith('.') || !e.isFile()) continue;
-      const path = join(this.dir, e.name);
-      try {
-        const st = statSync(path);
-        files.push({ path, size: st.size, mtimeMs: st.mtimeMs, resumeAt: null });
-      } catch {
-        // deleted between listing and stat
-      }
-    }
-    files.sort((a, b) => byName(a.path, b.path));
+    const files = this.list();
     const present = new Set(files.map((f) => f.path));
     for (const p of this.seen.keys()) if (!present.has(p)) this.seen.delete(p);
     const now = this.now();
@@ -79,7 +88,7 @@ export class DirWatcher {
         s = { size: f.size, mtimeMs: f.mtimeMs, since: now };
         this.seen.set(f.path, s);
       }
-      const superseded = files.slice(i + 1).some((later) => later.mtimeMs >= f.mtimeMs);
+      const superseded = files.slice(i + 1).some((later) => later.mtimeMs >= f.mtimeMs && dirname(later.path) === dirname(f.path));
       if (all || superseded || now - s.since >= this.settleMs) candidates.push(f);
     }
     const ready: WatchedFile[] = [];

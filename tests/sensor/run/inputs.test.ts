@@ -7,7 +7,7 @@
 // on), files that are not captures (skipped once, with the reason), and a
 // corrupt record or a stdin that is no capture (what the exit code is made of).
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -24,7 +24,8 @@ import { Events } from '../../../sensor/run/events.js';
 import { EvidenceSender } from '../../../sensor/run/evidence.js';
 import { InputReader, inputKind, type InputKind, type InputOptions } from '../../../sensor/run/inputs.js';
 import { SensorMetrics } from '../../../sensor/run/metrics.js';
-import { ProcessedFiles, Spool } from '../../../sensor/run/spool.js';
+import { Spool } from '../../../sensor/run/spool.js';
+import { ProcessedFiles } from '../../../sensor/run/state.js';
 import { packet, udpFrame } from '../../helpers/build.js';
 import { fixture } from '../../helpers/corpus.js';
 import { writePcap, type TestPacket } from '../../helpers/pcap.js';
@@ -138,6 +139,55 @@ describe('a watched directory', () => {
   }, 20_000);
 });
 
+describe('a watched directory of links', () => {
+  it('links to captures and to folders of captures are read, as analyze reads them', async () => {
+    const dir = fresh('links');
+    const store = fresh('store');
+    copyFileSync(fixture('HueBridge'), join(store, '1473259530.pcap'));
+    mkdirSync(join(store, 'later'));
+    copyFileSync(fixture('TP-LinkPlugHS110'), join(store, 'later', '1473259830.pcap'));
+    symlinkSync(join(store, '1473259530.pcap'), join(dir, 'first.pcap'));
+    symlinkSync(join(store, 'later'), join(dir, 'later'));
+    // A loop back to the directory itself is walked once.
+    symlinkSync(dir, join(store, 'later', 'again'));
+    const c = await collector();
+    const r = sensor(['--input', dir, '--collector', c.url, '--token', TOKEN, '--spool', fresh('spool'), '--once']);
+    expect(await r.exit, r.stderr()).toBe(0);
+    const want = analyzed(fresh('analyze'), [dir]);
+    expect(want.flows.length).toBeGreaterThan(0);
+    expect(c.flows()).toEqual(want.flows);
+    expect([...c.finalAlerts().keys()].sort()).toEqual(want.alerts.map((a) => a.id).sort());
+    expect(logLines(r.stderr()).filter((l) => l.msg === 'file processed').map((l) => l.file).sort()).toEqual([join(dir, 'first.pcap'), join(dir, 'later', '1473259830.pcap')]);
+  }, 20_000);
+});
+
+describe('--once: files are remembered only once everything they produced is in the spool', () => {
+  it('no file counts as read before the end; a run stopped part-way remembers none, not even the files it finished', async () => {
+    const dir = fresh('once');
+    copyFileSync(fixture('HueBridge'), join(dir, '1.pcap'));
+    copyFileSync(fixture('Withings'), join(dir, '2.pcap'));
+    const files = [join(dir, '1.pcap'), join(dir, '2.pcap')];
+    const states = (spoolDir: string) => files.map((f) => {
+      const st = statSync(f);
+      return new ProcessedFiles(spoolDir).state(f, st.size, st.mtimeMs).kind;
+    });
+    const spoolDir = fresh('spool');
+    const whole = await rig(spoolDir);
+    await whole.inputs.readAll({ input: dir, once: true, settleS: 10 }, 'dir');
+    expect(processed(whole)).toHaveLength(2);
+    // Read, flows spooled, but the end's alerts, devices and evidence are not: a kill now must redo both files.
+    expect(states(spoolDir)).toEqual(['new', 'new']);
+    whole.inputs.markRead();
+    expect(states(spoolDir)).toEqual(['done', 'done']);
+
+    const stoppedSpool = fresh('spool');
+    const stopped: Rig = await rig(stoppedSpool, { onLog: (l) => l.msg === 'file processed' && stopped.drain.stop('SIGTERM') });
+    await stopped.read({ input: dir }, 'dir');
+    expect(processed(stopped)).toHaveLength(1);
+    expect(states(stoppedSpool)).toEqual(['new', 'new']);
+  });
+});
+
 /** An InputReader with the parts the sensor gives it (real pipeline, spool, batcher and drain); the sender never starts. */
 interface Rig {
   inputs: InputReader;
@@ -149,9 +199,12 @@ interface Rig {
   close(): Promise<void>;
 }
 
-async function rig(spoolDir: string, opts: { maxBytes?: number; analysis?: AnalysisOptions } = {}): Promise<Rig> {
+async function rig(spoolDir: string, opts: { maxBytes?: number; analysis?: AnalysisOptions; onLog?: (l: Record<string, any>) => void } = {}): Promise<Rig> {
   const logs: Record<string, any>[] = [];
-  const log = pino({ level: 'info' }, { write: (l: string) => logs.push(JSON.parse(l)) });
+  const log = pino({ level: 'info' }, { write: (l: string) => {
+    logs.push(JSON.parse(l));
+    opts.onLog?.(logs.at(-1)!);
+  } });
   const spool = new Spool(spoolDir, opts.maxBytes ?? 1 << 30);
   const events = new Events((e) => batcher.add(e));
   const pipeline = await Pipeline.create({ profilesDir: null, ...opts.analysis }, { flow: (r) => events.flow(r), alert: (a) => events.alert(a) });
@@ -163,7 +216,11 @@ async function rig(spoolDir: string, opts: { maxBytes?: number; analysis?: Analy
   const inputs = new InputReader({ pipeline, batcher, drain, evidence, log, spool, checkpoint: async () => undefined, devices: () => undefined });
   const r: Rig = {
     inputs, drain, batcher, pipeline, logs,
-    read: (o, kind) => inputs.readAll({ once: true, settleS: 10, ...o }, kind),
+    // As the sensor's end does once the last checkpoint is in the spool.
+    read: async (o, kind) => {
+      await inputs.readAll({ once: true, settleS: 10, ...o }, kind);
+      inputs.markRead();
+    },
     close: async () => {
       batcher.close();
       await sender.stop();

@@ -1,18 +1,16 @@
 // The spool, in-process: batches in order across a restart, the size bound
 // (evidence captures included), rejected batches, the checksum line that
 // finds a garbled batch and the events still whole in it, foreign entries in
-// queue/ skipped; the record of processed files a watched directory keeps
-// (path, size and mtime; a grown classic pcap read on from its offset). One
-// sensor per spool is tests/sensor/run/sensor.test.ts.
+// queue/ skipped. The record of processed files is tests/sensor/run/state.test.ts;
+// one sensor per spool is tests/sensor/run/lock.test.ts.
 import { createHash } from 'node:crypto';
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SpoolFullError } from '../../../sensor/errors.js';
-import { GarbledBatch, ProcessedFiles, Spool } from '../../../sensor/run/spool.js';
+import { GarbledBatch, Spool } from '../../../sensor/run/spool.js';
 import type { IngestBatch } from '../../../contract/types.js';
-import { fixture } from '../../helpers/corpus.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'phonehome-spool-'));
 let n = 0;
@@ -146,35 +144,5 @@ describe('spool', () => {
     expect(() => s.append(batch(1, 1000))).toThrow(SpoolFullError);
     s.releaseExternal(2500);
     expect(s.append(batch(1, 1000))).toBe(1);
-  });
-});
-
-describe('processed files', () => {
-  it('remembers processed files by path, size and mtime, and forgets deleted ones', () => {
-    const dir = fresh();
-    const p = new ProcessedFiles(dir);
-    p.mark('/cap/1.pcap', 10, 5);
-    p.mark('/cap/2.pcap', 10, 6);
-    const again = new ProcessedFiles(dir);
-    expect(again.state('/cap/1.pcap', 10, 5)).toEqual({ kind: 'done' });
-    // Changed, and no offset to read on from: a new file.
-    expect(again.state('/cap/1.pcap', 10, 7)).toEqual({ kind: 'new' });
-    again.prune(new Set(['/cap/2.pcap']), '/cap/');
-    expect(new ProcessedFiles(dir).state('/cap/1.pcap', 10, 5)).toEqual({ kind: 'new' });
-    expect(new ProcessedFiles(dir).state('/cap/2.pcap', 10, 6)).toEqual({ kind: 'done' });
-  });
-
-  it('a classic pcap that grew is read on from its offset; a new file under the same name is read whole', () => {
-    const dir = fresh();
-    const f = join(dir, 'cap.pcap');
-    const whole = readFileSync(fixture('Withings'));
-    writeFileSync(f, whole.subarray(0, 5000));
-    const p = new ProcessedFiles(dir);
-    p.mark(f, 5000, 1, 4900);
-    appendFileSync(f, whole.subarray(5000));
-    expect(p.state(f, whole.length, 2)).toEqual({ kind: 'grown', resumeAt: 4900 });
-    // tcpdump -W wrote another capture under the name: its first record differs.
-    writeFileSync(f, readFileSync(fixture('TP-LinkPlugHS110')));
-    expect(p.state(f, 14759, 3)).toEqual({ kind: 'new' });
   });
 });

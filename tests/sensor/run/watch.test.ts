@@ -1,16 +1,18 @@
 // DirWatcher: which files of a watched directory rotation has finished
 // writing. A file is complete once a file named after it (numeric-aware name
 // order) and modified no earlier exists, or its size and mtime have settled;
-// only the directory's own files count (no dot files, no subdirectories);
-// complete files come in first-packet order, and files that are not captures
-// are skipped with the reason.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+// the directory is walked as analyze walks one (its folders, links to files
+// and folders followed, a link loop walked once, no dot files, not the
+// spool); complete files come in first-packet order, and files that are not
+// captures are skipped with the reason.
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import type { FileState } from '../../../sensor/run/spool.js';
+import { expandInputs } from '../../../sensor/capture/inputs.js';
+import type { FileState } from '../../../sensor/run/state.js';
 import { byName, DirWatcher } from '../../../sensor/run/watch.js';
 import { fixture } from '../../helpers/corpus.js';
 import { readWithPcapParser } from '../../helpers/pcap.js';
@@ -56,7 +58,7 @@ describe('directory watcher', () => {
     expect(all.ready).toEqual([]);
   });
 
-  it('dot files and subdirectories are not files of the directory, even with --once', async () => {
+  it('dot files and dot folders are not input; other folders are, as analyze reads them', async () => {
     const dir = fresh();
     copyFileSync(fixture('Withings'), join(dir, '.1000.pcap'));
     mkdirSync(join(dir, 'older'));
@@ -66,9 +68,46 @@ describe('directory watcher', () => {
     copyFileSync(fixture('HueBridge'), join(dir, '2000.pcap'));
     const w = new DirWatcher(dir, 10_000, nothingRead);
     const all = await w.scan(true);
-    expect(all.ready.map((f) => f.path)).toEqual([join(dir, '2000.pcap')]);
+    expect(all.ready.map((f) => f.path).sort()).toEqual([join(dir, '2000.pcap'), join(dir, 'older', '1000.pcap')]);
     expect(all.skipped).toEqual([]);
-    expect([...all.present]).toEqual([join(dir, '2000.pcap')]);
+    expect([...all.present].sort()).toEqual(expandInputs([dir]).files.map((f) => f.path).sort());
+  });
+
+  it('links to files and to folders are followed, a link loop is walked once, a link to nothing and the spool are left out', async () => {
+    const dir = fresh();
+    const elsewhere = fresh();
+    copyFileSync(fixture('Withings'), join(elsewhere, '1000.pcap'));
+    mkdirSync(join(elsewhere, 'day2'));
+    copyFileSync(fixture('HueBridge'), join(elsewhere, 'day2', '2000.pcap'));
+    symlinkSync(join(elsewhere, '1000.pcap'), join(dir, 'a.pcap'));
+    symlinkSync(join(elsewhere, 'day2'), join(dir, 'b'));
+    // b/loop leads back to dir: without loop protection the walk would never end.
+    symlinkSync(dir, join(elsewhere, 'day2', 'loop'));
+    symlinkSync(join(elsewhere, 'gone.pcap'), join(dir, 'c.pcap'));
+    mkdirSync(join(dir, 'spool', 'queue'), { recursive: true });
+    writeFileSync(join(dir, 'spool', 'queue', '0000000000000001.json'), '{}');
+    const w = new DirWatcher(dir, 10_000, nothingRead, Date.now, join(dir, 'spool'));
+    const all = await w.scan(true);
+    expect(all.ready.map((f) => f.path).sort()).toEqual([join(dir, 'a.pcap'), join(dir, 'b', '2000.pcap')]);
+    expect(all.skipped).toEqual([]);
+    // The size is the capture's, not the link's.
+    expect(all.ready.find((f) => f.path === join(dir, 'a.pcap'))!.size).toBe(readFileSync(fixture('Withings')).length);
+    // analyze walks the same files (it also reads the spool's, which it does not know).
+    expect(expandInputs([dir]).files.map((f) => f.path).filter((p) => !p.includes('spool')).sort()).toEqual([join(dir, 'a.pcap'), join(dir, 'b', '2000.pcap')]);
+  });
+
+  it('a newer file completes the files of its own folder only', async () => {
+    const dir = fresh();
+    mkdirSync(join(dir, 'a'));
+    mkdirSync(join(dir, 'b'));
+    copyFileSync(fixture('Withings'), join(dir, 'a', '100.pcap'));
+    copyFileSync(fixture('HueBridge'), join(dir, 'b', '200.pcap'));
+    at(join(dir, 'a', '100.pcap'), 1_000_000);
+    at(join(dir, 'b', '200.pcap'), 2_000_000);
+    const w = new DirWatcher(dir, 10_000, nothingRead);
+    expect((await w.scan()).ready).toEqual([]);
+    copyFileSync(fixture('TP-LinkPlugHS110'), join(dir, 'a', '300.pcap'));
+    expect((await w.scan()).ready.map((f) => f.path)).toEqual([join(dir, 'a', '100.pcap')]);
   });
 
   it('complete files come in the order of their first packet, then name; not-captures are skipped with the reason', async () => {
