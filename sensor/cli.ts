@@ -47,6 +47,12 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that went away (`phonehome analyze ... | head`) is not an error: stop quietly, as other tools do.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  process.exit(ExitCode.OK);
+});
+
 // The edge: an error a user can fix is one line and its exit code; anything else is a bug, with its stack.
 main(process.argv.slice(2)).then(
   (code) => {

@@ -1,10 +1,12 @@
 // The command line's edge: an input mistake a user can fix is one line on
 // stderr (which file, what was found) and exit 2, never a stack trace.
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { phonehome } from '../helpers/cli.js';
+import { CLI, phonehome } from '../helpers/cli.js';
+import { fixture } from '../helpers/corpus.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'phonehome-bad-'));
 
@@ -74,5 +76,17 @@ describe('messages that quote a name', () => {
     expect(r.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
     expect(r.stderr).toContain(`${tmp}/x\\x1b]0;owned\\x07\\x1b[2J\\u009b.pcap`);
     noStackTrace(r.stderr);
+  });
+});
+
+describe('a reader that goes away', () => {
+  it('analyze piped into a reader that closed (| head): exit 0, no EPIPE stack trace', async () => {
+    const child = spawn(process.execPath, [CLI, 'analyze', '--json', fixture('HueBridge')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((ok) => child.on('close', ok));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 });
