@@ -17,6 +17,7 @@ import { deviceRoutes } from './routes/devices.js';
 import { healthRoutes } from './routes/health.js';
 import { ingestRoutes } from './routes/ingest.js';
 import type { Store } from './store/store.js';
+import { jsonSafe } from '../contract/escape.js';
 
 export const VERSION = '0.1.0';
 
@@ -42,7 +43,8 @@ function httpsOptions(tls: TlsMaterial): object {
 /** The collector's HTTP(S) server, ready to listen; `app.retention` is started by the caller once it listens. */
 export async function buildCollector(config: CollectorConfig, store: Store, opts: { logger?: boolean | object; tls?: TlsMaterial | null } = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: opts.logger ?? { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' } },
+    // Log lines quote what sensors and clients sent: C1 and DEL escaped too (pino leaves them raw).
+    logger: opts.logger ?? { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' }, hooks: { streamWrite: jsonSafe } },
     bodyLimit: config.bodyLimitBytes,
     // Deep nesting is an attack, not an event.
     ajv: { customOptions: { allErrors: false } },

@@ -1,6 +1,6 @@
 import { analyze } from '../run/analyze.js';
 import { formatSummary } from '../output/summary.js';
-import { jsonSafe, terminalSafe } from '../util/escape.js';
+import { jsonSafe, terminalSafe } from '../../contract/escape.js';
 import { UsageError } from '../errors.js';
 import { ANALYSIS_OPTIONS, analysisSettings, parse } from './args.js';
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../util/paths.js';
-import { terminalSafe, terminalSafeLines } from '../util/escape.js';
+import { terminalSafe, terminalSafeLines } from '../../contract/escape.js';
 import { UsageError } from '../errors.js';
 import { countryList, parse } from './args.js';
 

@@ -8,7 +8,7 @@ import { mudToProfile } from '../detect/profiles/mud.js';
 import { loadProfiles } from '../detect/profiles/load.js';
 import { profileToYaml } from '../detect/profiles/yaml.js';
 import { ProfileError, UsageError } from '../errors.js';
-import { terminalSafe } from '../util/escape.js';
+import { terminalSafe } from '../../contract/escape.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { loadAnalysis, type AnalysisOptions } from '../pipeline/setup.js';
 import { inTimeOrder } from '../run/analyze.js';

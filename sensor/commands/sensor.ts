@@ -5,7 +5,7 @@ import { ExitCode } from '../../contract/errors.js';
 import { runSensor, type StopRequests } from '../run/sensor.js';
 import { UsageError } from '../errors.js';
 import { ANALYSIS_OPTIONS, analysisSettings, parse, positiveNumber } from './args.js';
-import { jsonSafe } from '../util/escape.js';
+import { jsonSafe } from '../../contract/escape.js';
 
 export const SENSOR_HELP = `Usage: phonehome sensor --input SRC --collector URL --token-file FILE [options]
        phonehome sensor --resend-rejected --collector URL --token-file FILE [--spool DIR]

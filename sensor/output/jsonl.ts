@@ -1,5 +1,5 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { jsonSafe } from '../util/escape.js';
+import { jsonSafe } from '../../contract/escape.js';
 
 const FLUSH_AT = 1 << 20;
 

@@ -1,5 +1,5 @@
 import type { AlertRecord, DeviceRecord, RunStats } from '../../contract/types.js';
-import { terminalSafe } from '../util/escape.js';
+import { terminalSafe } from '../../contract/escape.js';
 
 const MAX_DESTINATIONS = 10;
 const MAX_ALERTS = 30;

@@ -13,7 +13,7 @@ import { analyzeSharded, type ShardedInput } from '../parallel/shards.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { detectorOf, loadAnalysis, type AnalysisOptions, type AnalysisSetup } from '../pipeline/setup.js';
 import { peakRssBytes } from '../util/rss.js';
-import { jsonSafe } from '../util/escape.js';
+import { jsonSafe } from '../../contract/escape.js';
 
 export interface AnalyzeOptions extends AnalysisOptions {
   /** write flows.jsonl, dns.jsonl, alerts.jsonl, devices.json, stats.json here */

@@ -1,3 +1,5 @@
+import { terminalSafe } from '../../contract/escape.js';
+
 /** One event the collector did not store, and why. */
 export interface Refusal {
   /** the event's key in the batch sent (null when unknown) */
@@ -24,8 +26,7 @@ export const safeCode = (code: unknown): string => (typeof code === 'string' && 
 /** Control characters escaped, length bounded: the text is logged and written to files a human reads. */
 export function safeText(s: unknown, max = MAX_REASON): string {
   const text = typeof s === 'string' ? s : String(s ?? '');
-  // eslint-disable-next-line no-control-regex
-  return text.slice(0, max).replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return terminalSafe(text.slice(0, max));
 }
 
 const count = (v: unknown): number | null => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : null);

@@ -101,6 +101,22 @@ describe('phonehome collector', () => {
     }
   }, 30_000);
 
+  it('what a sensor sends reaches the log with C1 and DEL escaped: a batch id cannot drive the terminal reading the log', async () => {
+    const c = await launch(['--listen', '127.0.0.1:0', '--db', db(), ...SENSOR, ...API], {});
+    try {
+      // 0x9b is CSI to a terminal (here "clear the screen"), 0x7f DEL; pino writes both raw.
+      const batch = { batch_id: 'evil\u009b2J\u007f-batch', sensor: { name: 'lab', version: '1' }, events: [] };
+      const res = await fetch(`${c.url()}/api/v1/events`, { method: 'POST', headers: { authorization: 'Bearer lab-sensor-secret-0123456789', 'content-type': 'application/json' }, body: JSON.stringify(batch) });
+      expect(res.status).toBe(200);
+      await new Promise((r) => setTimeout(r, 200));
+      const log = c.out();
+      expect(log).toContain('evil\\u009b2J\\u007f-batch');
+      expect(log).not.toMatch(/[\u007f-\u009f]/);
+    } finally {
+      expect(await c.stop()).toBe(0);
+    }
+  }, 30_000);
+
   it('tokens from files and the environment work, and no secret reaches the log, whatever is asked', async () => {
     const secrets = { sensor: 'file-sensor-secret-0123456789', api: 'file-analyst-secret-0123456789', env: 'env-admin-secret-0123456789', metrics: 'metrics-secret-0123456789', am: 'am-password-0123456789', wrong: 'wrong-secret-0123456789' };
     const sensors = join(tmp, 'sensors.tokens');

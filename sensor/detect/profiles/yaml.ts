@@ -7,7 +7,7 @@
 import { Document, LineCounter, Scalar, isAlias, isCollection, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Alias, type Node as YamlNode, type YAMLSeq } from 'yaml';
 import type { DeviceProfile, DocumentedDestination } from '../../../contract/types.js';
 import { ProfileError } from '../../errors.js';
-import { hasUnsafeText, jsonSafe, terminalSafe } from '../../util/escape.js';
+import { hasUnsafeText, jsonSafe, terminalSafe } from '../../../contract/escape.js';
 import {
   MAX_PORT_RANGE,
   PROFILE_NAME_RE,

@@ -4,7 +4,7 @@
 // parses to the same value and holds none of them raw.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { hasUnsafeText, jsonSafe, terminalSafe, terminalSafeLines } from '../../../sensor/util/escape.js';
+import { hasUnsafeText, jsonSafe, terminalSafe, terminalSafeLines } from '../../contract/escape.js';
 
 /** What a terminal or a reader could act on, as characters of a JS string. */
 const UNSAFE = /[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]|[\ud800-\udfff]/u;
