@@ -5,7 +5,7 @@
 // (bench/floods.mjs: spoofed MACs, destinations, a scan).
 // Usage: npm run bench [-- --reps 3 --copies 10 --flood 2000000 --corpus DIR --only floods]
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -174,6 +174,19 @@ if (want('floods')) boundedFloods();
  * flow emitted): one SYN from each of --macs spoofed MACs, --flood distinct
  * destinations from one device, --flood scanning SYNs from one device.
  */
+/** Lines of a file of any size (flows.jsonl of a flood passes the largest string Node can hold). */
+function countLines(file) {
+  const fd = openSync(file, 'r');
+  const buf = Buffer.alloc(1 << 20);
+  let n = 0;
+  try {
+    for (let got; (got = readSync(fd, buf, 0, buf.length, null)) > 0; ) for (let i = 0; i < got; i++) if (buf[i] === 10) n++;
+  } finally {
+    closeSync(fd);
+  }
+  return n;
+}
+
 function boundedFloods() {
   const n = Number(o.flood);
   const cases = [
@@ -188,10 +201,10 @@ function boundedFloods() {
     const truth = FLOODS[kind](file, count);
     execFileSync('rm', ['-rf', dir]);
     const r = measure(kind, process.execPath, [CLI, 'analyze', file, '--out', dir], 1);
-    const lines = (f) => readFileSync(join(dir, f), 'utf8').split('\n').length - 1;
+    const lines = (f) => countLines(join(dir, f));
     const devices = JSON.parse(readFileSync(join(dir, 'devices.json'), 'utf8')).length;
     const ok = lines('flows.jsonl') === truth.flows && r.rss < 2 ** 30 ? 'ok' : 'OVER';
-    console.log(`  ${fmt(count)}${label}: peak RSS ${mib(r.rss)} ${ok}, ${r.wall.toFixed(1)} s, flows emitted ${lines('flows.jsonl')} of ${truth.flows}, devices reported ${devices}, alerts ${lines('alerts.jsonl')}`);
+    console.log(`  ${fmt(count)} ${label}: peak RSS ${mib(r.rss)} ${ok}, ${r.wall.toFixed(1)} s, flows emitted ${lines('flows.jsonl')} of ${truth.flows}, devices reported ${devices}, alerts ${lines('alerts.jsonl')}`);
   }
   execFileSync('rm', ['-rf', dir]);
 }
@@ -206,7 +219,7 @@ if (want('sensor')) {
   const scrape = async () => {
     try {
       const t = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-      const v = (name) => Number((new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(t) ?? [])[1] ?? NaN);
+      const v = (name) => Number((new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(t) ?? [])[1] ?? NaN);
       return { packets: v('phonehome_sensor_packets_total'), lag: v('phonehome_sensor_lag_seconds') };
     } catch {
       return null;
