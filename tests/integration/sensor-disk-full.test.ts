@@ -9,10 +9,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packet, udpFrame } from '../helpers/build.js';
 import { writePcap, type TestPacket } from '../helpers/pcap.js';
-import { analyzed, FakeCollector, logLines, startSensor, TOKEN, waitFor, type Running } from '../sensor/run/helpers.js';
+import { analyzed, logLines, TOKEN, useSensorRig, waitFor, type Running } from '../sensor/run/helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'phonehome-disk-full-'));
 const mounts: string[] = [];
@@ -55,12 +55,7 @@ function capture(): string {
   return f;
 }
 
-const running: Running[] = [];
-const collectors: FakeCollector[] = [];
-afterEach(async () => {
-  for (const r of running.splice(0)) if (r.child.exitCode === null) r.child.kill('SIGKILL');
-  for (const c of collectors.splice(0)) await c.close();
-});
+const rig = useSensorRig(['--token', TOKEN, '--no-profiles']);
 afterAll(() => {
   for (const m of mounts) spawnSync('umount', ['-l', m]);
 });
@@ -71,17 +66,8 @@ describe.skipIf(skip !== null)('spool on a full disk', () => {
     file = capture();
   });
 
-  const down = async () => {
-    const c = await new FakeCollector().start();
-    c.status = 503;
-    collectors.push(c);
-    return c;
-  };
-  const sensor = (args: string[]) => {
-    const r = startSensor([...args, '--token', TOKEN, '--no-profiles']);
-    running.push(r);
-    return r;
-  };
+  const down = () => rig.collector(503);
+  const sensor = (args: string[]) => rig.sensor(args);
   const noSpaceErrors = (r: Running) => logLines(r.stderr()).filter((l) => l.code === 'SPOOL_NO_SPACE');
 
   it('pauses with one clear error, counts it, and resumes when the collector frees space: every flow delivered', async () => {

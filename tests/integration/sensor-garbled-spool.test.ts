@@ -3,31 +3,14 @@
 // path, every event still whole is delivered, the original is kept in
 // rejected/ and the run exits 1. A directory named like a batch in queue/ is
 // skipped with a warning instead of failing every start.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fixture } from '../helpers/corpus.js';
-import { analyzed, FakeCollector, logLines, startSensor, TOKEN, type Running } from '../sensor/run/helpers.js';
+import { analyzed, FakeCollector, freshDirs, logLines, TOKEN, useSensorRig } from '../sensor/run/helpers.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'phonehome-garbled-'));
-let n = 0;
-const fresh = (name: string) => {
-  const d = join(tmp, `${name}-${++n}`);
-  mkdirSync(d, { recursive: true });
-  return d;
-};
-const running: Running[] = [];
-const collectors: FakeCollector[] = [];
-afterEach(async () => {
-  for (const r of running.splice(0)) if (r.child.exitCode === null) r.child.kill('SIGKILL');
-  for (const c of collectors.splice(0)) await c.close();
-});
-const sensor = (args: string[]) => {
-  const r = startSensor([...args, '--token', TOKEN]);
-  running.push(r);
-  return r;
-};
+const fresh = freshDirs('phonehome-garbled-');
+const { collector, sensor } = useSensorRig(['--token', TOKEN]);
 
 describe('garbled spool files', () => {
   it('the damaged batch is reported with its path, its whole events are sent, the original kept; exit 1', async () => {
@@ -50,8 +33,7 @@ describe('garbled spool files', () => {
     // And a directory named like a batch.
     mkdirSync(join(queue, '0000000000009999.json'));
 
-    const c = await new FakeCollector().start();
-    collectors.push(c);
+    const c = await collector();
     const r = sensor(['--input', capture, '--collector', c.url, '--spool', spool, '--once']);
     expect(await r.exit, r.stderr()).toBe(1);
     const logs = logLines(r.stderr());

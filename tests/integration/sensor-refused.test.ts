@@ -4,38 +4,20 @@
 // and exits 1 naming how many and where, with --once and at a stop in
 // continuous mode. --resend-rejected delivers them once the collector takes
 // them: in the end the collector holds every flow analyze reports.
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FlowRecord } from '../../contract/types.js';
 import { fixture } from '../helpers/corpus.js';
-import { analyzed, FakeCollector, logLines, startSensor, TOKEN, waitFor, type Running } from '../sensor/run/helpers.js';
+import { analyzed, freshDirs, logLines, TOKEN, useSensorRig, waitFor, type FakeCollector } from '../sensor/run/helpers.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'phonehome-refused-'));
-let n = 0;
-const fresh = (name: string) => {
-  const d = join(tmp, `${name}-${++n}`);
-  mkdirSync(d, { recursive: true });
-  return d;
-};
-const running: Running[] = [];
-const collectors: FakeCollector[] = [];
-afterEach(async () => {
-  for (const r of running.splice(0)) if (r.child.exitCode === null) r.child.kill('SIGKILL');
-  for (const c of collectors.splice(0)) await c.close();
-});
-const sensor = (args: string[]) => {
-  const r = startSensor([...args, '--token', TOKEN]);
-  running.push(r);
-  return r;
-};
+const fresh = freshDirs('phonehome-refused-');
+const { collector, sensor } = useSensorRig(['--token', TOKEN]);
 
 /** Refuses UDP flows, as a collector whose validation rejects them would. */
 async function picky(): Promise<FakeCollector> {
-  const c = await new FakeCollector().start();
+  const c = await collector();
   c.refuse = (e) => (e.kind === 'flow' && (e.data as FlowRecord).proto === 'udp' ? { code: 'flow_invalid', reason: `flow ${(e.data as FlowRecord).uid}: udp is not taken here` } : null);
-  collectors.push(c);
   return c;
 }
 

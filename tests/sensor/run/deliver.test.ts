@@ -5,7 +5,7 @@
 // split; a garbled spool file is reported and its whole events sent; an
 // https collector signed by a private CA is trusted with --ca.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,18 +16,20 @@ import type { IngestBatch } from '../../../contract/types.js';
 import { Batcher, Sender } from '../../../sensor/run/deliver.js';
 import { SensorMetrics } from '../../../sensor/run/metrics.js';
 import { Spool } from '../../../sensor/run/spool.js';
-import { FakeCollector, TOKEN, waitFor } from './helpers.js';
+import { batchBody, FakeCollector, freshDirs, TOKEN, waitFor } from './helpers.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'phonehome-deliver-'));
-let n = 0;
-const fresh = () => {
-  const d = join(tmp, String(++n));
-  mkdirSync(d);
-  return d;
-};
-const batch = (i: number, pad = 0): string =>
-  JSON.stringify({ batch_id: `b${i}`, sensor: { name: 's', version: '1', lag_s: null }, events: [{ kind: 'flow', key: `flow:${i}`, data: { pad: 'x'.repeat(pad) } }] });
+const fresh = freshDirs('phonehome-deliver-');
+const batch = batchBody;
 const quiet = pino({ level: 'silent' });
+
+/** Sends everything the spool holds to the collector, then stops; returns the stopped sender. */
+async function sendAll(s: Spool, c: FakeCollector, log: pino.Logger, m: SensorMetrics): Promise<Sender> {
+  const sender = new Sender(s, { url: c.url, token: TOKEN }, log, m);
+  sender.start();
+  await sender.idle();
+  await sender.stop();
+  return sender;
+}
 const metrics = () => new SensorMetrics({ packets: () => 0, bytes: () => 0, decodeWarnings: () => ({}), flowsActive: () => 0, spoolBatches: () => 0, spoolBytes: () => 0, lagSeconds: () => null });
 
 const logged = () => {
@@ -132,10 +134,7 @@ describe('sender', () => {
     s.append(batch(9));
     const m = metrics();
     const { lines, log } = logged();
-    const sender = new Sender(s, { url: c.url, token: TOKEN }, log, m);
-    sender.start();
-    await sender.idle();
-    await sender.stop();
+    const sender = await sendAll(s, c, log, m);
     expect(c.events().map((e) => e.key)).toEqual(['flow:0', 'flow:2', 'flow:4', 'flow:9']);
     expect(readdirSync(s.rejectedDir)).toEqual(['0000000000000001.json']);
     const kept = JSON.parse(readFileSync(join(s.rejectedDir, '0000000000000001.json'), 'utf8'));
@@ -158,10 +157,7 @@ describe('sender', () => {
     const s = spoolAt(fresh());
     s.append(bodyOf(events(3)));
     const m = metrics();
-    const sender = new Sender(s, { url: c.url, token: TOKEN }, quiet, m);
-    sender.start();
-    await sender.idle();
-    await sender.stop();
+    const sender = await sendAll(s, c, quiet, m);
     const kept = JSON.parse(readFileSync(join(s.rejectedDir, '0000000000000001.json'), 'utf8'));
     expect(kept.events.map((e: { key: string }) => e.key)).toEqual(['flow:0', 'flow:1', 'flow:2']);
     expect(kept.refused[0]).toMatchObject({ key: 'flow:0', code: 'http_400' });
@@ -210,10 +206,7 @@ describe('sender', () => {
     const s = spoolAt(dir);
     const m = metrics();
     const { lines, log } = logged();
-    const sender = new Sender(s, { url: c.url, token: TOKEN }, log, m);
-    sender.start();
-    await sender.idle();
-    await sender.stop();
+    const sender = await sendAll(s, c, log, m);
     expect(c.events().map((e) => e.key)).toEqual(['flow:0', 'flow:2', 'flow:3', 'flow:9']);
     expect(readdirSync(s.rejectedDir)).toEqual(['0000000000000001.garbled']);
     expect(readFileSync(join(s.rejectedDir, '0000000000000001.garbled'))).toEqual(text);

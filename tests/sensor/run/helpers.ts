@@ -1,11 +1,13 @@
 // A stand-in collector (records what sensors POST) and helpers to run the
 // built `phonehome sensor` as a real process.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AlertRecord, FlowRecord, IngestBatch, IngestEvent } from '../../../contract/types.js';
+import { afterEach } from 'vitest';
 import { CLI, phonehome } from '../../helpers/cli.js';
 
 export const TOKEN = 'test-token-123';
@@ -110,6 +112,48 @@ export function startSensor(args: string[], opts: { stdin?: 'pipe' | 'ignore'; e
   const exit = new Promise<number | null>((ok) => child.on('close', (code) => ok(code)));
   return { child, stderr: () => err, exit };
 }
+
+/**
+ * The sensors and fake collectors a test file starts, each stopped after its
+ * test. `always`: arguments every sensor of the file gets (the token, say).
+ */
+export function useSensorRig(always: string[] = []) {
+  const running: Running[] = [];
+  const collectors: FakeCollector[] = [];
+  afterEach(async () => {
+    for (const r of running.splice(0)) if (r.child.exitCode === null) r.child.kill('SIGKILL');
+    for (const c of collectors.splice(0)) await c.close();
+  });
+  return {
+    /** a fake collector answering `status` to every batch */
+    collector: async (status = 200): Promise<FakeCollector> => {
+      const c = await new FakeCollector().start();
+      c.status = status;
+      collectors.push(c);
+      return c;
+    },
+    sensor: (args: string[], opts?: Parameters<typeof startSensor>[1]): Running => {
+      const r = startSensor([...args, ...always], opts);
+      running.push(r);
+      return r;
+    },
+  };
+}
+
+/** A new empty directory per call, under one temporary directory (`prefix`). */
+export function freshDirs(prefix: string): (name?: string) => string {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  let n = 0;
+  return (name = 'dir') => {
+    const d = join(root, `${name}-${++n}`);
+    mkdirSync(d, { recursive: true });
+    return d;
+  };
+}
+
+/** A spooled batch body of one flow event `flow:i`, padded by `pad` bytes. */
+export const batchBody = (i: number, pad = 0): string =>
+  JSON.stringify({ batch_id: `b${i}`, sensor: { name: 's', version: '1', lag_s: null }, events: [{ kind: 'flow', key: `flow:${i}`, data: { pad: 'x'.repeat(pad) } }] });
 
 /** pino lines of a sensor's stderr. */
 export function logLines(stderr: string): Record<string, unknown>[] {

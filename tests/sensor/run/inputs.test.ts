@@ -29,7 +29,7 @@ import { ProcessedFiles } from '../../../sensor/run/state.js';
 import { packet, udpFrame } from '../../helpers/build.js';
 import { fixture } from '../../helpers/corpus.js';
 import { writePcap, type TestPacket } from '../../helpers/pcap.js';
-import { analyzed, FakeCollector, jsonl, logLines, startSensor, TOKEN, waitFor, type Running } from './helpers.js';
+import { analyzed, jsonl, logLines, TOKEN, useSensorRig, waitFor } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'phonehome-inputs-'));
 let n = 0;
@@ -40,25 +40,11 @@ const fresh = (name: string) => {
 };
 
 
-const collectors: FakeCollector[] = [];
-const running: Running[] = [];
+const { collector, sensor } = useSensorRig();
 const rigs: Rig[] = [];
 afterEach(async () => {
-  for (const r of running.splice(0)) if (r.child.exitCode === null) r.child.kill('SIGKILL');
-  for (const c of collectors.splice(0)) await c.close();
   for (const r of rigs.splice(0)) await r.close();
 });
-const collector = async (status = 200) => {
-  const c = await new FakeCollector().start();
-  c.status = status;
-  collectors.push(c);
-  return c;
-};
-const sensor = (args: string[], opts?: Parameters<typeof startSensor>[1]) => {
-  const r = startSensor(args, opts);
-  running.push(r);
-  return r;
-};
 
 /** Packets tshark reads from a capture (it stops at a cut record, as the sensor does). */
 function tsharkCount(file: string): number {

@@ -5,17 +5,12 @@
 import { copyFileSync, mkdirSync, mkdtempSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fixture } from '../../helpers/corpus.js';
-import { FakeCollector, logLines, startSensor, TOKEN, waitFor, type Running } from './helpers.js';
+import { logLines, TOKEN, useSensorRig, waitFor } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'phonehome-metrics-'));
-const running: Running[] = [];
-const collectors: FakeCollector[] = [];
-afterEach(async () => {
-  for (const r of running.splice(0)) if (r.child.exitCode === null) r.child.kill('SIGKILL');
-  for (const c of collectors.splice(0)) await c.close();
-});
+const { collector, sensor } = useSensorRig();
 
 describe('sensor metrics', () => {
   it('lag is reported only while the watched directory is being written to, not for replayed old captures', async () => {
@@ -25,10 +20,8 @@ describe('sensor metrics', () => {
     copyFileSync(fixture('Withings'), old);
     const dayAgo = Date.now() / 1000 - 86400;
     utimesSync(old, dayAgo, dayAgo);
-    const c = await new FakeCollector().start();
-    collectors.push(c);
-    const r = startSensor(['--input', dir, '--collector', c.url, '--token', TOKEN, '--spool', join(tmp, 'spool'), '--metrics-port', '0', '--settle', '0.2']);
-    running.push(r);
+    const c = await collector();
+    const r = sensor(['--input', dir, '--collector', c.url, '--token', TOKEN, '--spool', join(tmp, 'spool'), '--metrics-port', '0', '--settle', '0.2']);
     await waitFor('the old capture', () => logLines(r.stderr()).filter((l) => l.msg === 'file processed').length === 1, 15_000);
     const port = logLines(r.stderr()).find((l) => typeof l.port === 'number')!.port as number;
     const scrape = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();

@@ -8,11 +8,11 @@ import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertRecord, DeviceRecord, FlowRecord } from '../../../contract/types.js';
 import { phonehome } from '../../helpers/cli.js';
 import { fixture } from '../../helpers/corpus.js';
-import { analyzed, FakeCollector, jsonl, logLines, startSensor, TOKEN, waitFor, type Running } from './helpers.js';
+import { analyzed, FakeCollector, jsonl, logLines, startSensor, TOKEN, useSensorRig, waitFor } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'phonehome-sensor-'));
 let n = 0;
@@ -23,23 +23,7 @@ const fresh = (name: string) => {
 };
 
 
-const collectors: FakeCollector[] = [];
-const running: Running[] = [];
-afterEach(async () => {
-  for (const r of running.splice(0)) if (r.child.exitCode === null) r.child.kill('SIGKILL');
-  for (const c of collectors.splice(0)) await c.close();
-});
-const collector = async (status = 200) => {
-  const c = await new FakeCollector().start();
-  c.status = status;
-  collectors.push(c);
-  return c;
-};
-const sensor = (args: string[], opts?: Parameters<typeof startSensor>[1]) => {
-  const r = startSensor(args, opts);
-  running.push(r);
-  return r;
-};
+const { collector, sensor } = useSensorRig();
 
 describe('delivery through the spool', () => {
   it('collector unreachable: batches are spooled; after a restart with the collector up, all arrive in order, once', async () => {
@@ -135,10 +119,9 @@ describe('a live stream on stdin', () => {
       tick();`], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
       const spool = fresh('spool');
-      const r = startSensor(['--input', '-', '--collector', c.url, '--token', TOKEN, '--spool', spool, '--metrics-port', '0', '--name', 'live'], {
+      const r = sensor(['--input', '-', '--collector', c.url, '--token', TOKEN, '--spool', spool, '--metrics-port', '0', '--name', 'live'], {
         stdin: writer.stdout as never,
       });
-      running.push(r);
       await waitFor('metrics port', () => logLines(r.stderr()).some((l) => typeof l.port === 'number'));
       const port = logLines(r.stderr()).find((l) => typeof l.port === 'number')!.port as number;
       const scrape = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();

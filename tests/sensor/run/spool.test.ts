@@ -4,23 +4,16 @@
 // queue/ skipped. The record of processed files is tests/sensor/run/state.test.ts;
 // one sensor per spool is tests/sensor/run/lock.test.ts.
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SpoolFullError } from '../../../sensor/errors.js';
 import { GarbledBatch, Spool } from '../../../sensor/run/spool.js';
 import type { IngestBatch } from '../../../contract/types.js';
+import { batchBody, freshDirs } from './helpers.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'phonehome-spool-'));
-let n = 0;
-const fresh = () => {
-  const d = join(tmp, String(++n));
-  mkdirSync(d);
-  return d;
-};
-const batch = (i: number, pad = 0): string =>
-  JSON.stringify({ batch_id: `b${i}`, sensor: { name: 's', version: '1', lag_s: null }, events: [{ kind: 'flow', key: `flow:${i}`, data: { pad: 'x'.repeat(pad) } }] });
+const fresh = freshDirs('phonehome-spool-');
+const batch = batchBody;
 
 const open: Spool[] = [];
 const spoolAt = (dir: string, max = 1 << 20) => {
