@@ -5,7 +5,7 @@ import { endsOf, type FlowEnds } from '../flows/locality.js';
 import { AlertBook, type FlowRef } from './alerts.js';
 import { ProfileMatcher } from './profiles/match.js';
 import { defaultRuleSettings } from './config.js';
-import type { DetectionConfig, JudgedFlow, Rule, RuleContext, RuleRun } from './rule.js';
+import type { DetectionConfig, JudgedFlow, Rule, RuleContext, RuleRun, SeenFlow } from './rule.js';
 import { RULES } from './rules/index.js';
 import { SeriesTracker } from './series.js';
 
@@ -34,8 +34,10 @@ export function judges(f: FlowRecord, device: DeviceFacts | null, ends: FlowEnds
 export class Detector {
   private readonly matcher: ProfileMatcher;
   private readonly book: AlertBook;
-  private readonly flowRules: Required<Pick<RuleRun, 'flow'>>['flow'][] = [];
-  private readonly seriesRules: Required<Pick<RuleRun, 'series'>>['series'][] = [];
+  private readonly seenRules: NonNullable<RuleRun['seen']>[] = [];
+  private readonly flowRules: NonNullable<RuleRun['flow']>[] = [];
+  private readonly endRules: NonNullable<RuleRun['end']>[] = [];
+  private readonly seriesRules: NonNullable<RuleRun['series']>[] = [];
   /** followed only when some enabled rule judges series */
   private readonly series: SeriesTracker | null;
 
@@ -52,7 +54,9 @@ export class Detector {
       const settings = (config.rules[rule.id] ??= defaultRuleSettings([rule])[rule.id]);
       if (!settings.enabled) continue;
       const run = rule.create(this.context(rule.id, settings, config));
+      if (run.seen) this.seenRules.push(run.seen.bind(run));
       if (run.flow) this.flowRules.push(run.flow.bind(run));
+      if (run.end) this.endRules.push(run.end.bind(run));
       if (run.series) this.seriesRules.push(run.series.bind(run));
     }
     this.series = this.seriesRules.length > 0 ? new SeriesTracker() : null;
@@ -70,9 +74,18 @@ export class Detector {
     };
   }
 
+  /** Some enabled rule looks at every flow with a local end, not only outbound ones: the meter must hand them all on. */
+  get seesAll(): boolean {
+    return this.seenRules.length > 0;
+  }
+
   /** One ended flow, enriched; only those a local device opened to the Internet are judged. */
   onFlow(e: EnrichedFlow): void {
     const f = e.rec;
+    if (this.seenRules.length > 0 && (e.ends.srcLocal || e.ends.dstLocal)) {
+      const s: SeenFlow = { flow: f, device: e.device, responder: e.responder, ends: e.ends, dst: e.dst, src: e.src, app: e.app, resolved: e.resolved };
+      for (const rule of this.seenRules) rule(s);
+    }
     if (!judges(f, e.device, e.ends) || e.dst === null) return;
     const profile = this.matcher.profileFor(e.device);
     const j: JudgedFlow = { flow: f, device: e.device, profile, resolved: e.resolved, dst: e.dst };
@@ -82,8 +95,9 @@ export class Detector {
 
   /** Scores series over the whole observed span and returns every alert, oldest first. */
   finish(spanStart: number, spanEnd: number): AlertRecord[] {
+    const span = { start: spanStart, end: spanEnd };
+    for (const rule of this.endRules) rule(span);
     if (this.series) {
-      const span = { start: spanStart, end: spanEnd };
       this.book.beginScoring();
       for (const s of this.series.values()) {
         for (const rule of this.seriesRules) if (rule(s, span)) break;

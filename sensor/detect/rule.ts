@@ -1,6 +1,8 @@
 import type { AlertRecord, DeviceProfile, FlowRecord, MitreTechnique, Severity } from '../../contract/types.js';
 import type { DeviceFacts } from '../devices/inventory.js';
 import type { GeoInfo } from '../enrich/geoip.js';
+import type { AppFacts } from '../flows/app.js';
+import type { FlowEnds } from '../flows/locality.js';
 import type { ProfileMatcher } from './profiles/match.js';
 import type { Series } from './series.js';
 
@@ -59,6 +61,37 @@ export interface JudgedFlow {
   dst: GeoInfo;
 }
 
+/**
+ * Any ended flow with a local end, for rules that look beyond a device's own
+ * outbound connections: scans of the local network, sessions an Internet
+ * host opened to a device, DNS questions (app.dns). Outbound flows are seen
+ * here too, before the flow rules judge them.
+ */
+export interface SeenFlow {
+  flow: FlowRecord;
+  /** the local device that opened it; null when an Internet host (or an untracked one) did */
+  device: DeviceFacts | null;
+  /** an Internet host opened it to a local one: that device */
+  responder: DeviceFacts | null;
+  ends: FlowEnds;
+  /** the destination's country, AS and operator when it is on the Internet */
+  dst: GeoInfo | null;
+  /** an inbound flow's source: its country, AS and operator */
+  src: GeoInfo | null;
+  /** what its payloads showed (DNS questions, ...) */
+  app: AppFacts | null;
+  /** DNS gave the initiator the destination before the flow began */
+  resolved: boolean;
+}
+
+/** What an alert is raised about: the flow that adds to it and the device it is filed under. */
+export interface AlertSubject {
+  flow: FlowRecord;
+  device: DeviceFacts;
+  /** the profile covering the device, if any (ctx.profiles.profileFor) */
+  profile: DeviceProfile | null;
+}
+
 /** What one alert says; texts are functions because most flows add to an alert already open. */
 export interface AlertSpec {
   /** what makes the alert distinct for its device: a destination, or '' for one alert per device */
@@ -79,7 +112,7 @@ export interface RuleContext<P extends RuleParams = RuleParams> {
   config: DetectionConfig;
   profiles: ProfileMatcher;
   /** adds the flow to the device's open alert for spec.key (one per suppression window, or spec.windowS), or opens one */
-  raise(j: JudgedFlow, spec: AlertSpec): void;
+  raise(j: AlertSubject, spec: AlertSpec): void;
   /** an alert judged over a whole series (beacons): one per device and destination, replaced when scored again; at the rule's severity unless `severity` is given */
   raiseSeries(s: Series, message: string, reason: string, extra: ExtraEvidence, severity?: Severity): void;
 }
@@ -92,8 +125,16 @@ export interface Span {
 
 /** One rule's work during a run, built from its context. */
 export interface RuleRun {
+  /** every ended flow with a local end, in flow order, before the flow rules judge it */
+  seen?(s: SeenFlow): void;
   /** every judged flow, in flow order */
   flow?(j: JudgedFlow): void;
+  /**
+   * Alerts are asked for (the end of a run; a sensor asks at every file):
+   * judge what is still pending over the span read so far. Called again
+   * later with more read, so raise only what was not raised before.
+   */
+  end?(span: Span): void;
   /** every followed device-destination series, when alerts are asked for; true: the rule claimed it, later rules skip it */
   series?(s: Series, span: Span): boolean;
 }
@@ -114,7 +155,7 @@ export interface Rule<P extends RuleParams = RuleParams> {
   create(ctx: RuleContext<P>): RuleRun;
 }
 
-export function destinationOf(j: JudgedFlow, name: string | null, withPort: boolean): AlertRecord['destination'] {
+export function destinationOf(j: Pick<JudgedFlow, 'flow' | 'dst'>, name: string | null, withPort: boolean): AlertRecord['destination'] {
   const f = j.flow;
   return { ip: f.dst_ip, port: withPort ? f.dst_port : null, proto: withPort ? f.proto : null, name, country: j.dst.country, asn: j.dst.asn, as_org: j.dst.as_org };
 }

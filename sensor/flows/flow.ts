@@ -1,3 +1,4 @@
+import type { AppFacts } from './app.js';
 import type { FlowRecord } from '../../contract/types.js';
 
 /** Mutable per-flow state while the flow is live. Turned into a FlowRecord when it ends. */
@@ -67,6 +68,8 @@ export class Flow {
   /** a ClientHello split over segments, being put back together */
   tlsBuf: Buffer | null = null;
   tlsNeed = 0;
+  /** what payloads showed for detection rules (DNS questions, ...); null until one did */
+  app: AppFacts | null = null;
 
   constructor(readonly proto: number) {}
 

@@ -5,12 +5,14 @@ import type { DnsItem, EndedFlow } from './messages.js';
 export interface ShardedSinks {
   /**
    * Every flow, in the order one meter gives them: its JSON line when
-   * `lines` is set, and the enriched record when detection judges it.
+   * `lines` is set, and the enriched record when detection looks at it.
    */
   flow: (line: string | null, judged: EnrichedFlow | null) => void;
   /** DNS messages as JSON lines, in packet order; only asked for when lines are */
   dnsLine?: (line: string) => void;
   lines: boolean;
+  /** detection looks at every flow with a local end (Detector.seesAll), not only outbound ones */
+  allFlows: boolean;
 }
 
 interface Slot {

@@ -14,6 +14,8 @@ export interface ShardTask {
   geoip: string[];
   /** send flows and DNS messages as JSON lines (only when they are written out) */
   lines: boolean;
+  /** hand on every flow with a local end to detection, not only outbound ones */
+  allFlows: boolean;
   /** Int32Arrays over shared memory, one slot per worker: packet batches finished, result batches taken */
   consumed: SharedArrayBuffer;
   taken: SharedArrayBuffer;
@@ -24,7 +26,7 @@ export type ToWorker = { type: 'packets'; buf: ArrayBuffer; len: number } | { ty
 
 /**
  * A flow as the main thread needs it: its sort key, its JSON line when flows
- * are written out, and the record itself only when detection will judge it.
+ * are written out, and the record itself only when detection will look at it.
  */
 export type EndedFlow = [epoch: number, ts: number, uid: string, packets: number, line: string | null, judged: EnrichedFlow | null];
 export type DnsItem = [epoch: number, packet: number, line: string];

@@ -21,20 +21,22 @@ export class ShardPipeline {
   constructor(
     opts: Pick<MeterOptions, 'timeouts' | 'maxFlows' | 'localNetworks'>,
     lines: boolean,
+    /** detection looks at every flow with a local end, not only outbound ones */
+    allFlows: boolean,
     geo: GeoIp,
     /** epoch `n` ended: every item of epochs up to n has been collected */
     onEpoch: (n: number) => void,
   ) {
     const meter: FlowMeter = new FlowMeter(
       {
-        flow: (r, device, resolved, ends) => {
-          const judged = judges(r, device, ends);
-          if (!judged && !lines) return;
-          const e = enrichFlow(r, device, resolved, geo, ends);
-          this.flows.push([meter.epoch, r.ts, r.uid, r.src_pkts + r.dst_pkts, lines ? JSON.stringify(r) : null, judged ? e : null]);
+        flow: (r, device, resolved, ends, more) => {
+          const looked = judges(r, device, ends) || (allFlows && (ends.srcLocal || ends.dstLocal));
+          if (!looked && !lines) return;
+          const e = enrichFlow(r, device, resolved, geo, ends, more);
+          this.flows.push([meter.epoch, r.ts, r.uid, r.src_pkts + r.dst_pkts, lines ? JSON.stringify(r) : null, looked ? e : null]);
         },
         dns: lines ? (r, packet) => this.dns.push([meter.epoch, packet, JSON.stringify(r)]) : undefined,
-        outboundOnly: !lines,
+        outboundOnly: !lines && !allFlows,
         epoch: onEpoch,
       },
       { ...opts, shardWorker: true },

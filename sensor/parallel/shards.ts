@@ -61,7 +61,7 @@ export async function analyzeSharded(inputs: ShardedInputs, count: number, opts:
   const merger = new EpochMerger(count, taken, sinks);
   const maxFlows = Math.ceil((opts.meter.maxFlows ?? DEFAULT_MAX_FLOWS) / count);
   // Shard 0 runs here, between reads, and needs no messages: its epochs go straight to the merge.
-  const local: ShardPipeline = new ShardPipeline({ ...opts.meter, maxFlows }, sinks.lines, await GeoIp.open(opts.geoip), (n) => {
+  const local: ShardPipeline = new ShardPipeline({ ...opts.meter, maxFlows }, sinks.lines, sinks.allFlows, await GeoIp.open(opts.geoip), (n) => {
     merger.collect(local.take());
     merger.delivered(0, n);
   });
@@ -71,7 +71,7 @@ export async function analyzeSharded(inputs: ShardedInputs, count: number, opts:
       ? new Dispatcher(count, consumed, (w, buf, len) => pool.post(w, { type: 'packets', buf, len }, [buf]), () => pool.failure, local)
       : null;
   pool.start((i) => ({
-    index: i, count, files: 'files' in inputs ? inputs.files : null, meter: { ...opts.meter, maxFlows }, geoip: opts.geoip, lines: sinks.lines,
+    index: i, count, files: 'files' in inputs ? inputs.files : null, meter: { ...opts.meter, maxFlows }, geoip: opts.geoip, lines: sinks.lines, allFlows: sinks.allFlows,
     consumed: consumed.buffer as SharedArrayBuffer, taken: taken.buffer as SharedArrayBuffer,
   }), dispatcher);
 

@@ -38,7 +38,7 @@ async function run(task: ShardTask): Promise<void> {
     sent++;
     quiet = 0;
   };
-  const shard: ShardPipeline = new ShardPipeline(task.meter, task.lines, geo, (n) => {
+  const shard: ShardPipeline = new ShardPipeline(task.meter, task.lines, task.allFlows, geo, (n) => {
     if (shard.flows.length + shard.dns.length >= BATCH_ITEMS || ++quiet >= MAX_QUIET_EPOCHS) send(n);
   });
   const finish = () => {

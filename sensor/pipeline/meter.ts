@@ -5,6 +5,8 @@ import { ICMP6, newDecoded, TCP, UDP, type Decoded } from '../decode/decoded.js'
 import { decodePacket } from '../decode/packet.js';
 import { DecodeWarnings } from '../decode/warnings.js';
 import { DEFAULT_MAX_DEVICES, Inventory, type DeviceFacts } from '../devices/inventory.js';
+import { addDnsFact, type AppFacts } from '../flows/app.js';
+import type { FlowExtras } from '../flows/extras.js';
 import type { Flow, FlowEndReason } from '../flows/flow.js';
 import { Locality, type FlowEnds } from '../flows/locality.js';
 import { DnsNameCache } from '../flows/names.js';
@@ -44,11 +46,12 @@ export interface MeterSinks {
    * `resolved` whether DNS gave it the destination before the flow began;
    * `ends` which ends are on the monitored network.
    */
-  flow?: (r: FlowRecord, facts: DeviceFacts | null, resolved: boolean, ends: FlowEnds) => void;
+  flow?: (r: FlowRecord, facts: DeviceFacts | null, resolved: boolean, ends: FlowEnds, more: FlowExtras) => void;
   /**
    * Only flows a local host opened to a non-local address reach `flow` (all
-   * that detection judges); the rest are still counted and inventoried, but
-   * no record is built for them. For runs that write no flows out.
+   * that the outbound rules judge); the rest are still counted and
+   * inventoried, but no record is built for them. For runs that write no
+   * flows out and run no rule that looks at other flows.
    */
   outboundOnly?: boolean;
   /** DNS messages in packet order; `packet` is the packet's index in the input */
@@ -69,6 +72,7 @@ interface Ended {
   /** its initiator was a device (Flow.srcTracked) */
   tracked: boolean;
   ends: FlowEnds;
+  app: AppFacts | null;
 }
 
 const MUTED = new DecodeWarnings();
@@ -242,7 +246,7 @@ export class FlowMeter {
       this.ended = [];
       batch.sort(compareEnded);
       const flow = this.sinks.flow;
-      if (flow) for (const e of batch) flow(e.rec, this.inventory.facts(e.rec.src_mac, e.rec.src_ip, e.tracked), e.resolved, e.ends);
+      if (flow) for (const e of batch) this.deliver(flow, e);
     }
     this.sinks.epoch?.(this.epoch);
     this.epoch++;
@@ -314,6 +318,7 @@ export class FlowMeter {
     this.dnsMessages++;
     const srcIp = orig ? flow.srcIp : flow.dstIp;
     const dstIp = orig ? flow.dstIp : flow.srcIp;
+    if (proto === 'dns' && r.query !== null) addDnsFact((flow.app ??= {}), d.ts, r.query, r.qtype, r.isResponse, r.rcode, r.answers.length);
     if (this.sinks.dns) {
       this.sinks.dns(
         {
@@ -400,7 +405,7 @@ export class FlowMeter {
     const serverName = f.sni ?? f.httpHost ?? f.dnsName;
     this.inventory.flowEnded(f, serverName);
     if (!this.sinks.flow || (this.sinks.outboundOnly && !(f.srcLocal && !f.dstLocal))) return;
-    this.ended.push({ rec: flowRecord(f, reason, serverName), resolved: f.resolved, tracked: f.srcTracked, ends: { srcLocal: f.srcLocal, dstLocal: f.dstLocal } });
+    this.ended.push({ rec: flowRecord(f, reason, serverName), resolved: f.resolved, tracked: f.srcTracked, ends: { srcLocal: f.srcLocal, dstLocal: f.dstLocal }, app: f.app });
   }
 
   /**
@@ -420,7 +425,13 @@ export class FlowMeter {
     const now = this.ended.filter((e) => e.rec.ts <= upTo);
     this.ended = this.ended.filter((e) => e.rec.ts > upTo);
     now.sort(compareEnded);
-    for (const e of now) flow(e.rec, this.inventory.facts(e.rec.src_mac, e.rec.src_ip, e.tracked), e.resolved, e.ends);
+    for (const e of now) this.deliver(flow, e);
+  }
+
+  private deliver(flow: NonNullable<MeterSinks['flow']>, e: Ended): void {
+    const { rec, ends } = e;
+    const responder = ends.dstLocal && !ends.srcLocal ? this.inventory.facts(rec.dst_mac, rec.dst_ip) : null;
+    flow(rec, this.inventory.facts(rec.src_mac, rec.src_ip, e.tracked), e.resolved, ends, { app: e.app, responder });
   }
 }
 

@@ -48,16 +48,16 @@ export class Pipeline {
     const out = sinks.flow;
     this.meter = new FlowMeter(
       {
-        flow: (r, device, resolved, ends) => {
-          const e = enrichFlow(r, device, resolved, setup.geo, ends);
+        flow: (r, device, resolved, ends, more) => {
+          const e = enrichFlow(r, device, resolved, setup.geo, ends, more);
           out?.(r);
           sinks.enriched?.(e);
           detector.onFlow(e);
         },
         dns: sinks.dns,
         device: sinks.device && ((d) => sinks.device!(enrichDevices([d], setup.geo)[0])),
-        // Without a flow sink only what detection judges needs a record.
-        outboundOnly: out === undefined,
+        // Without a flow sink only what detection looks at needs a record.
+        outboundOnly: out === undefined && !detector.seesAll,
       },
       opts,
     );

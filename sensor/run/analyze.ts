@@ -142,6 +142,7 @@ async function inShards(run: Run, setup: AnalysisSetup): Promise<{ detector: Det
       },
       dnsLine: (line) => out!.dns.writeLine(line),
       lines: out !== null,
+      allFlows: detector.seesAll,
     },
   );
   r.files.forEach((read, i) => noteRead(run, run.names[i], read));
