@@ -4,7 +4,7 @@ import { pino, type Level, type Logger } from 'pino';
 import { ExitCode } from '../../contract/errors.js';
 import { runSensor, type StopRequests } from '../run/sensor.js';
 import { UsageError } from '../errors.js';
-import { ANALYSIS_OPTIONS, analysisSettings, parse, positiveNumber } from './args.js';
+import { ANALYSIS_OPTIONS, analysisSettings, parse, nonNegativeNumber, positiveNumber } from './args.js';
 import { jsonSafe } from '../../contract/escape.js';
 
 export const SENSOR_HELP = `Usage: phonehome sensor --input SRC --collector URL --token-file FILE [options]
@@ -59,6 +59,11 @@ Options:
                          many seconds without a batch accepted, leaving the
                          rest in the spool for the next run; with --once also
                          while reading, when the spool takes nothing [60]
+  --rebuild-max-mb N     a directory sensor that did not stop cleanly (killed,
+                         crashed) first reads again, sending nothing, up to this
+                         many MiB of the files it read since its last clean
+                         stop, so flows and alerts in progress continue as if
+                         it had not stopped (0: never) [1024]
   --metrics-port P       serve Prometheus metrics on /metrics (0: any free port) [off]
   --metrics-host H       address the metrics endpoint binds [127.0.0.1]
   --log-level L          trace, debug, info, warn, error, fatal [info]; JSON logs on stderr
@@ -105,9 +110,11 @@ does not match is logged with its path; its events still whole are sent and the
 original is kept as DIR/rejected/<sequence>.garbled. A full spool, or a full
 disk under it, is logged as an error and reading pauses until there is room:
 nothing is dropped (a paused stdin makes tcpdump block, and the kernel may then
-drop packets, which tcpdump reports). Flows still open when the process is
-killed (SIGKILL, a crash) are lost; everything already spooled is not. One
-sensor per spool directory.
+drop packets, which tcpdump reports). Everything spooled survives a kill
+(SIGKILL, a crash); a directory sensor restarted after one first reads again,
+sending nothing, what it read since its last clean stop (--rebuild-max-mb), so
+flows and alerts in progress continue under the same ids. Flows open when a
+stdin sensor is killed are lost. One sensor per spool directory.
 
 SIGTERM/SIGINT: stop reading, end every live flow, score beacons, spool
 everything, deliver until --drain-timeout seconds pass without progress, exit.
@@ -140,6 +147,7 @@ const options = {
   spool: { type: 'string' },
   'spool-max-mb': { type: 'string' },
   'drain-timeout': { type: 'string' },
+  'rebuild-max-mb': { type: 'string' },
   'metrics-port': { type: 'string' },
   'metrics-host': { type: 'string' },
   'log-level': { type: 'string' },
@@ -273,6 +281,7 @@ export async function runSensorCommand(argv: string[], env: NodeJS.ProcessEnv = 
       spoolDir: v.spool ?? 'phonehome-spool',
       spoolMaxBytes: (positiveNumber('spool-max-mb', v['spool-max-mb']) ?? 512) * 1024 * 1024,
       drainTimeoutS: positiveNumber('drain-timeout', v['drain-timeout']) ?? 60,
+      rebuildMaxBytes: (nonNegativeNumber('rebuild-max-mb', v['rebuild-max-mb']) ?? 1024) * 1024 * 1024,
       metricsPort: port(v['metrics-port']),
       metricsHost: v['metrics-host'] ?? '127.0.0.1',
       log,

@@ -5,8 +5,17 @@ export class Events {
   private readonly alertFlows = new Map<string, number>();
   private readonly deviceState = new Map<string, string>();
   private readonly evidenceTried = new Set<string>();
+  /**
+   * Records are followed but nothing is sent: the files being read again
+   * after an unclean stop produced these events before, and they were sent.
+   */
+  muted = false;
 
-  constructor(private readonly add: (e: IngestEvent) => void) {}
+  constructor(private readonly send: (e: IngestEvent) => void) {}
+
+  private add(e: IngestEvent): void {
+    if (!this.muted) this.send(e);
+  }
 
   flow(r: FlowRecord): void {
     this.add({ kind: 'flow', key: `flow:${r.uid}`, data: r });

@@ -66,6 +66,8 @@ export class EvidenceSender {
     const ids = new Set(alerts.map((a) => a.id));
     const want = new Map([...this.pipeline.evidenceFlows()].filter(([id, flows]) => ids.has(id) && flows.length > 0 && this.events.needsEvidence(id)));
     if (want.size === 0) return;
+    // Read again after an unclean stop: these alerts' evidence was cut and sent the first time.
+    if (this.events.muted) return void [...want.keys()].forEach((id) => this.events.evidenceTriedFor(id));
     const names = await this.cut(this.sourcesOf(want), want);
     if (names === null) {
       this.dropped += want.size;

@@ -54,8 +54,12 @@ function recordsEnd(resumeAt: number | null, r: ReadResult, bytes: number): numb
   return resumeAt === null ? end : resumeAt + end - PCAP_HEADER_LEN;
 }
 
-/** A capture file as a stream; resumeAt (classic pcap): its header, then the records from that offset on. */
-function openFile(path: string, resumeAt: number | null = null): Readable {
+/**
+ * A capture file as a stream, up to byte `to` (exclusive) when given;
+ * resumeAt (classic pcap): its header, then the records from that offset on.
+ */
+function openFile(path: string, resumeAt: number | null = null, to?: number): Readable {
+  const end = to === undefined ? undefined : to - 1;
   if (resumeAt !== null) {
     const header = Buffer.alloc(PCAP_HEADER_LEN);
     const fd = openSync(path, 'r');
@@ -64,13 +68,13 @@ function openFile(path: string, resumeAt: number | null = null): Readable {
     } finally {
       closeSync(fd);
     }
-    const rest = createReadStream(path, { start: resumeAt, highWaterMark: 1 << 20 });
+    const rest = createReadStream(path, { start: resumeAt, end, highWaterMark: 1 << 20 });
     return Readable.from((async function* () {
       yield header;
       yield* rest;
     })());
   }
-  const raw = createReadStream(path, { highWaterMark: 1 << 20 });
+  const raw = createReadStream(path, { end, highWaterMark: 1 << 20 });
   if (!sniffCapture(path).gzip) return raw;
   return pipe(raw, createGunzip(), () => {});
 }
@@ -125,6 +129,14 @@ export interface InputDeps {
   devices: () => void;
   /** also remembers which files of a directory were read */
   spool: Spool;
+  /**
+   * After an unclean stop, read the files read since the last clean one
+   * again (up to this many bytes, the most recent) with nothing sent; null:
+   * never (--once, stdin, one file, --rebuild-max-mb 0)
+   */
+  rebuildMaxBytes: number | null;
+  /** events are built but not sent (reading again what was already delivered) */
+  mute: (on: boolean) => void;
 }
 
 /** Reads the sensor's input through the pipeline until it ends or a stop comes. */
@@ -139,6 +151,10 @@ export class InputReader {
   private readonly unmarked: ReadMark[] = [];
   /** --once: a stop came before every file was read */
   private cut = false;
+  /** packets read again to rebuild what was in progress (not counted as read) */
+  rereadPackets = 0;
+  /** a stop came while files were read again: nothing may be sent, nor the state called clean */
+  rereadCut = false;
 
   constructor(private readonly d: InputDeps) {}
 
@@ -151,6 +167,11 @@ export class InputReader {
   markRead(): void {
     if (this.cut || !this.processed) return;
     this.processed.markAll(this.unmarked.splice(0));
+  }
+
+  /** A clean stop: every flow ended and is in the spool, so a restart reads nothing again. */
+  stoppedCleanly(): void {
+    if (!this.rereadCut) this.processed?.closeEpoch();
   }
 
   async readAll(o: InputOptions, kind: InputKind): Promise<void> {
@@ -177,6 +198,7 @@ export class InputReader {
   private async readDir(dir: string, settleMs: number, once: boolean): Promise<void> {
     const processed = (this.processed = new ProcessedFiles(this.d.spool.dir, this.d.log));
     const watcher = new DirWatcher(dir, settleMs, (path, size, mtimeMs) => processed.state(path, size, mtimeMs), Date.now, this.d.spool.dir);
+    if (this.d.rebuildMaxBytes !== null && !once) await this.reread(processed, this.d.rebuildMaxBytes);
     while (!this.d.drain.stopped) {
       const { ready, skipped, present } = await watcher.scan(once);
       processed.prune(present, watcher.dir + sep);
@@ -194,6 +216,35 @@ export class InputReader {
     }
   }
 
+  /**
+   * The sensor did not stop cleanly (killed, crashed, or its last events
+   * could not be spooled): the files read since the last clean stop go
+   * through the pipeline again with nothing sent, rebuilding the flows,
+   * alerts, beacons and devices in progress exactly as they were, so they
+   * continue under the same ids. What was sent before is not sent again.
+   */
+  private async reread(processed: ProcessedFiles, maxBytes: number): Promise<void> {
+    const { files, skipped } = processed.rereadable(maxBytes);
+    if (files.length === 0) return;
+    const { log, pipeline, drain, evidence } = this.d;
+    const started = Date.now();
+    const before = pipeline.meter.packets;
+    if (skipped > 0) log.warn({ skipped_files: skipped }, `the last stop was not clean: the ${skipped} oldest file(s) read since the last clean stop are past --rebuild-max-mb and are not read again; flows and alerts that began in them continue as new ones`);
+    this.d.mute(true);
+    for (const f of files) {
+      if (drain.stopped) break;
+      const r = await this.read(f.path, openFile(f.path, f.from, f.to));
+      evidence.fileRead(f.path, r.first, r.last);
+      if (!r.complete) break;
+      await this.d.checkpoint();
+    }
+    this.rereadPackets = pipeline.meter.packets - before;
+    // Cut short by a stop: what was rebuilt is partial, so it stays unsent and the next start reads them again.
+    if (drain.stopped) return void (this.rereadCut = true);
+    this.d.mute(false);
+    log.info({ files: files.length, packets: this.rereadPackets, ms: Date.now() - started }, 'the last stop was not clean: files read since the last clean stop were read again to rebuild the flows and alerts in progress (nothing sent twice)');
+  }
+
   /** Reads one complete file of the directory; false when reading has to stop (a stop, a spool that stayed full). */
   private async readDirFile(f: WatchedFile, processed: ProcessedFiles, once: boolean): Promise<boolean> {
     const started = Date.now();
@@ -202,7 +253,7 @@ export class InputReader {
     if (f.resumeAt !== null) this.d.log.info({ file: f.path, offset: f.resumeAt }, 'file grew after it was read: reading on from where reading stopped');
     // A file cut short by a stop is not marked: the next run reads it again, whole.
     if (!r.complete) return false;
-    const mark = { path: f.path, size: f.size, mtimeMs: f.mtimeMs, offset: recordsEnd(f.resumeAt, r.result, r.bytes) };
+    const mark = { path: f.path, size: f.size, mtimeMs: f.mtimeMs, offset: recordsEnd(f.resumeAt, r.result, r.bytes), resumedAt: f.resumeAt ?? undefined };
     if (once) this.unmarked.push(mark);
     else {
       await this.d.checkpoint();

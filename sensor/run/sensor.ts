@@ -46,6 +46,8 @@ export interface SensorOptions extends AnalysisOptions, Omit<InputOptions, 'inpu
   /** null: no metrics endpoint; 0: any free port (logged) */
   metricsPort: number | null;
   metricsHost: string;
+  /** after an unclean stop, read again at most this many bytes of files read since the last clean one (0: none) */
+  rebuildMaxBytes: number;
   log: Logger;
   /** none: the run ends only when its input does */
   stop?: StopRequests;
@@ -160,7 +162,8 @@ async function assemble(o: SensorOptions, kind: InputKind | null, version: strin
   const lagSeconds = (): number | null => (pipeline.lastPacketTs !== null && live() ? Math.max(0, Date.now() / 1000 - pipeline.lastPacketTs) : null);
   const an = pipeline.meter;
   const metrics = new SensorMetrics({
-    packets: () => an.packets,
+    // Packets read again after an unclean stop were counted by the run that first read them.
+    packets: (): number => an.packets - inputs.rereadPackets,
     bytes: () => an.bytes,
     decodeWarnings: () => an.warnings.counts,
     flowsActive: () => an.table.size,
@@ -177,10 +180,12 @@ async function assemble(o: SensorOptions, kind: InputKind | null, version: strin
   const batcher = new Batcher(spool, sensorInfo, log, metrics, () => sender.notify());
   const drain = new Drain(o, spool, batcher, sender, log);
   const evidence = new EvidenceSender(spool.dir, pipeline, events, log, kind !== 'stdin' && kind !== null, evidenceSpace(spool, batcher, drain));
-  const inputs = new InputReader({
+  const inputs: InputReader = new InputReader({
     pipeline, batcher, drain, evidence, log, spool,
     checkpoint: () => checkpoint({ pipeline, events, evidence }),
     devices: () => events.devices(pipeline.devices()),
+    rebuildMaxBytes: o.once || kind !== 'dir' || o.rebuildMaxBytes <= 0 ? null : o.rebuildMaxBytes,
+    mute: (on) => (events.muted = on),
   });
   return { o, pipeline, spool, metrics, sender, batcher, events, evidence, drain, inputs, sensorInfo };
 }
@@ -240,6 +245,8 @@ async function finish(run: Run): Promise<ExitCode> {
   const allSpooled = await drain.spooled();
   // --once: the files are remembered only now that all they produced is in the spool.
   if (allSpooled) inputs.markRead();
+  // Everything read has ended and is in the spool: a restart need not read anything again.
+  if (allSpooled) inputs.stoppedCleanly();
   batcher.close();
   if (!allSpooled) {
     o.log.error({ events: batcher.pending, spool: spool.queueDir }, `the spool (or its disk) stayed full until --drain-timeout: ${batcher.pending} events could not be spooled (a watched directory's unfinished files are read again by the next run; other input is lost)`);

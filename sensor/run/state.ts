@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, readFileSync, readSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, readSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 
@@ -9,6 +9,10 @@ interface FileMark {
   offset?: number;
   /** classic pcap only: the first record header (hex), telling an append from a new file under the same name */
   head?: string;
+  /** the run of the sensor (counted up at each clean stop) that last read it */
+  epoch?: number;
+  /** classic pcap read on in a later run than the one that began it: where this run's reading began */
+  from?: number;
 }
 
 /** What is known about a file in a watched directory. */
@@ -20,6 +24,17 @@ export interface ReadMark {
   size: number;
   mtimeMs: number;
   offset?: number;
+  /** a grown classic pcap: where this reading began */
+  resumedAt?: number;
+}
+
+/** A file read since the last clean stop, to read again (silently) after an unclean one: its bytes from..to. */
+export interface RereadFile {
+  path: string;
+  /** null: from its start */
+  from: number | null;
+  /** bytes up to which it had been read (its size when read whole) */
+  to: number;
 }
 
 /** The 16-byte header of a classic pcap's first record, in hex; null when there is none. */
@@ -39,8 +54,13 @@ function firstRecordHead(file: string): string | null {
 
 const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0;
 
+interface StateFile {
+  processed: Record<string, FileMark>;
+  epoch: number;
+}
+
 /** The marks of a state file, or a reason it cannot be trusted. */
-function parseState(text: string): Record<string, FileMark> | string {
+function parseState(text: string): StateFile | string {
   let s: unknown;
   try {
     s = JSON.parse(text);
@@ -51,10 +71,13 @@ function parseState(text: string): Record<string, FileMark> | string {
   if (typeof processed !== 'object' || processed === null || Array.isArray(processed)) return 'no "processed" object';
   for (const [file, m] of Object.entries(processed as Record<string, Partial<FileMark>>)) {
     const ok = typeof m === 'object' && m !== null && isCount(m.size) && typeof m.mtime_ms === 'number'
-      && (m.offset === undefined || isCount(m.offset)) && (m.head === undefined || typeof m.head === 'string');
+      && (m.offset === undefined || isCount(m.offset)) && (m.head === undefined || typeof m.head === 'string')
+      && (m.epoch === undefined || isCount(m.epoch)) && (m.from === undefined || isCount(m.from));
     if (!ok) return `entry for ${JSON.stringify(file)} is not {size, mtime_ms}`;
   }
-  return processed as Record<string, FileMark>;
+  const epoch = (s as { epoch?: unknown }).epoch ?? 0;
+  if (!isCount(epoch)) return '"epoch" is not a count';
+  return { processed: processed as Record<string, FileMark>, epoch: epoch as number };
 }
 
 /**
@@ -71,6 +94,8 @@ function parseState(text: string): Record<string, FileMark> | string {
 export class ProcessedFiles {
   private readonly path: string;
   private files: Record<string, FileMark> = {};
+  /** counted up at each clean stop: files marked in this epoch were read by runs that did not end cleanly */
+  private epoch = 0;
 
   constructor(spoolDir: string, log?: Logger, now: () => number = Date.now) {
     this.path = join(spoolDir, 'state.json');
@@ -83,7 +108,8 @@ export class ProcessedFiles {
     }
     const parsed = parseState(text);
     if (typeof parsed !== 'string') {
-      this.files = parsed;
+      this.files = parsed.processed;
+      this.epoch = parsed.epoch;
       return;
     }
     const aside = `${this.path}.corrupt-${now()}`;
@@ -109,10 +135,52 @@ export class ProcessedFiles {
   /** Remembers several files in one write: all of them or (a crash) none. */
   markAll(marks: ReadMark[]): void {
     if (marks.length === 0) return;
-    for (const { path, size, mtimeMs, offset } of marks) {
+    for (const { path, size, mtimeMs, offset, resumedAt } of marks) {
       const head = offset === undefined ? null : firstRecordHead(path);
-      this.files[path] = head === null ? { size, mtime_ms: mtimeMs } : { size, mtime_ms: mtimeMs, offset, head };
+      const before = this.files[path];
+      // Read on in the same epoch: reading it again starts where the epoch's first reading did.
+      const from = before?.epoch === this.epoch ? before.from : resumedAt;
+      const mark: FileMark = head === null ? { size, mtime_ms: mtimeMs } : { size, mtime_ms: mtimeMs, offset, head };
+      this.files[path] = { ...mark, epoch: this.epoch, ...(from === undefined ? {} : { from }) };
     }
+    this.save();
+  }
+
+  /**
+   * The files read since the last clean stop, in the order first read, that
+   * are still as they were read (or grew after): after an unclean stop they
+   * are read again, silently, to rebuild the flows, alerts and beacons that
+   * were in progress. At most maxBytes, the most recent first.
+   */
+  rereadable(maxBytes: number): { files: RereadFile[]; skipped: number } {
+    const files: RereadFile[] = [];
+    for (const [path, m] of Object.entries(this.files)) {
+      if ((m.epoch ?? 0) !== this.epoch) continue;
+      let st;
+      try {
+        st = statSync(path);
+      } catch {
+        continue;
+      }
+      if (this.state(path, st.size, st.mtimeMs).kind === 'new') continue;
+      files.push({ path, from: m.from ?? null, to: m.offset ?? m.size });
+    }
+    // The most recent files matter most: what was in progress began there.
+    let budget = maxBytes;
+    let first = files.length;
+    while (first > 0) {
+      const f = files[first - 1];
+      const bytes = f.to - (f.from ?? 0);
+      if (bytes > budget) break;
+      budget -= bytes;
+      first--;
+    }
+    return { files: files.slice(first), skipped: first };
+  }
+
+  /** A clean stop: every flow ended and was spooled, so nothing read so far needs reading again. */
+  closeEpoch(): void {
+    this.epoch++;
     this.save();
   }
 
@@ -133,7 +201,7 @@ export class ProcessedFiles {
     const tmp = `${this.path}.tmp`;
     const fd = openSync(tmp, 'w');
     try {
-      writeSync(fd, `${JSON.stringify({ version: 1, processed: this.files }, null, 1)}\n`);
+      writeSync(fd, `${JSON.stringify({ version: 1, epoch: this.epoch, processed: this.files }, null, 1)}\n`);
       fsyncSync(fd);
     } finally {
       closeSync(fd);

@@ -1,10 +1,13 @@
-// Nothing lost, nothing doubled: `phonehome sensor --once` on a directory of
+// Nothing lost, nothing doubled: `phonehome sensor` on a directory of
 // captures is killed with SIGKILL at many random points (and the collector
 // with it, at random points of delivery), restarted each time on the same
-// spool and database, and finally run to the end. The collector then holds
-// exactly what `phonehome analyze --out` reports for the same captures: every
-// flow once, every alert id with its final flow count and no other, every
-// device, every evidence pcap. Real processes, real SQLite file, loopback.
+// spool and database, and finally run to the end. With --once the collector
+// then holds exactly what `phonehome analyze --out` reports for the same
+// captures: every flow once, every alert id with its final flow count and no
+// other, every device, every evidence pcap. Watching the directory, it holds
+// exactly what a sensor that was never killed delivers (flows as analyze
+// gives them; alerts, devices and evidence as that sensor sends them after
+// each file). Real processes, real SQLite file, loopback.
 // The seed is printed; PHONEHOME_KILL_SEED=<seed> runs the same kill points again.
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
@@ -37,21 +40,49 @@ const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
 interface Sensor {
   exit: Promise<number | null>;
   kill(): void;
+  stop(): void;
   log: () => string;
 }
 
-function startSensor(input: string, spool: string, collector: string, level = 'warn'): Sensor {
+/** --once reads the directory and exits; watching (once false) reads it until stopped. */
+function startSensor(input: string, spool: string, collector: string, level = 'warn', once = true): Sensor {
+  const mode = once ? ['--once'] : ['--settle', '0.2'];
   const child = spawn(process.execPath, [CLI, 'sensor', '--input', input, '--collector', collector, '--token', SENSOR_TOKEN, '--name', 'lab',
-    '--spool', spool, '--once', '--drain-timeout', '30', '--log-level', level], { stdio: ['ignore', 'ignore', 'pipe'] });
+    '--spool', spool, ...mode, '--drain-timeout', '30', '--log-level', level], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr!.on('data', (d) => (log += d));
   const exit = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)));
-  return { exit, kill: () => child.kill('SIGKILL'), log: () => log };
+  return { exit, kill: () => child.kill('SIGKILL'), stop: () => child.kill('SIGTERM'), log: () => log };
+}
+
+/** How many files the spool's state.json remembers as read. */
+function filesMarked(spool: string): number {
+  try {
+    return Object.keys((JSON.parse(readFileSync(join(spool, 'state.json'), 'utf8')) as { processed: object }).processed).length;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * A watching sensor (logging at info): once it has started, read again what a
+ * killed run left (when one did), read every file and emptied its queue,
+ * SIGTERM; the exit code.
+ */
+async function runWatching(s: Sensor, spool: string, files: number, afterKill: boolean): Promise<{ code: number | null; marked: number }> {
+  const started = Date.now();
+  const ready = () => s.log().includes('"sensor started"') && (!afterKill || s.log().includes('were read again'));
+  while (!ready() || filesMarked(spool) < files || readdirSync(join(spool, 'queue')).length > 0) {
+    if ((await Promise.race([s.exit.then(() => true), sleep(20).then(() => false)]))) return { code: await s.exit, marked: Date.now() - started };
+  }
+  const marked = Date.now() - started;
+  s.stop();
+  return { code: await s.exit, marked };
 }
 
 /** What analyze writes for the captures: flow uids, alert id → flows, device records by key, evidence pcap by alert id. */
 function reference(input: string) {
-  const out = join(tmp, 'reference');
+  const out = join(tmp, `reference-${basename(input)}`);
   const r = phonehome(['analyze', input, '--out', out, '--evidence', join(out, 'evidence')]);
   if (r.code !== 0) throw new Error(`analyze exited ${r.code}: ${r.stderr}`);
   const lines = (f: string) => readFileSync(join(out, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
@@ -80,8 +111,8 @@ function stored(dbFile: string) {
 }
 
 /** A directory of the fixture captures, as a rotating capture leaves them. */
-function captures(): string {
-  const dir = join(tmp, 'captures');
+function captures(name: string): string {
+  const dir = join(tmp, name);
   mkdirSync(dir);
   for (const f of readdirSync(FIXTURES).filter((n) => n.endsWith('.pcap'))) copyFileSync(join(FIXTURES, f), join(dir, basename(f)));
   return dir;
@@ -121,7 +152,7 @@ describe('sensor killed with SIGKILL at random points', () => {
     const seed = Number(process.env.PHONEHOME_KILL_SEED ?? Math.floor(Math.random() * 2 ** 31));
     console.log(`kill-sensor: seed ${seed} (PHONEHOME_KILL_SEED=${seed} repeats these kill points)`);
     const rnd = random(seed);
-    const input = captures();
+    const input = captures('captures');
     const want = reference(input);
     expect(want.alerts.size).toBeGreaterThan(0);
     expect(want.evidence.size).toBeGreaterThan(0);
@@ -171,4 +202,61 @@ describe('sensor killed with SIGKILL at random points', () => {
     expect([...got.evidence.keys()].sort()).toEqual([...want.evidence.keys()].sort());
     for (const [id, pcap] of want.evidence) expect(got.evidence.get(id) === pcap, `evidence of ${id}`).toBe(true);
   }, 180_000);
+
+  it('watching a directory, a killed sensor rereads what it read since its last clean stop: flows in progress are not lost and alerts keep their ids', async () => {
+    const seed = Number(process.env.PHONEHOME_KILL_SEED ?? Math.floor(Math.random() * 2 ** 31));
+    console.log(`kill-sensor (watching): seed ${seed} (PHONEHOME_KILL_SEED=${seed} repeats these kill points)`);
+    const rnd = random(seed);
+    const input = captures('watched');
+    const files = readdirSync(input).length;
+    const want = reference(input);
+
+    // The sensor never killed: what watching delivers, and how long reading takes.
+    const refDb = join(tmp, 'watch-reference.db');
+    const refCollector = await startCollector(`sqlite:${refDb}`, ['--log-level', 'error']);
+    const refSpool = join(tmp, 'watch-reference-spool');
+    const ref = await runWatching(startSensor(input, refSpool, refCollector.url, 'info', false), refSpool, files, false);
+    expect(ref.code).toBe(0);
+    await refCollector.stop();
+    const uninterrupted = stored(refDb);
+    expect(uninterrupted.flows).toEqual(want.flows);
+    expect(uninterrupted.alerts.size).toBeGreaterThan(0);
+
+    const dbFile = join(tmp, 'watch-collector.db');
+    const spool = join(tmp, 'watch-spool');
+    let collector: RunningCollector = await startCollector(`sqlite:${dbFile}`, ['--log-level', 'error']);
+    const port = collector.port;
+    let kills = 0;
+    let killed = false;
+    for (let round = 0; kills < KILLS && round < KILLS * 6; round++) {
+      const s = startSensor(input, spool, collector.url, 'warn', false);
+      const collectorAt = rnd() < 0.3 ? rnd() * ref.marked : null;
+      const collectorDone = collectorAt === null ? Promise.resolve() : sleep(collectorAt).then(async () => {
+        await collector.kill9();
+        collector = await startCollector(`sqlite:${dbFile}`, ['--log-level', 'error'], port);
+      });
+      const ended = await Promise.race([s.exit.then(() => true), sleep(rnd() * ref.marked * 1.2).then(() => false)]);
+      killed = !ended;
+      if (!ended) {
+        s.kill();
+        kills++;
+      }
+      expect(ended ? await s.exit : 0, s.log()).not.toBe(70);
+      await s.exit;
+      await collectorDone;
+    }
+    expect(kills).toBeGreaterThanOrEqual(KILLS);
+    const last = await runWatching(startSensor(input, spool, collector.url, 'info', false), spool, files, killed);
+    expect(last.code).toBe(0);
+    await collector.stop();
+    const got = stored(dbFile);
+    expect(got.flows.length).toBe(new Set(got.flows).size);
+    expect(got.flows).toEqual(want.flows);
+    expect(got.alerts).toEqual(uninterrupted.alerts);
+    expect(got.alerts).toEqual(want.alerts);
+    expect([...got.devices.keys()].sort()).toEqual([...uninterrupted.devices.keys()].sort());
+    for (const [key, d] of uninterrupted.devices) expect(got.devices.get(key), key).toEqual(d);
+    expect([...got.evidence.keys()].sort()).toEqual([...uninterrupted.evidence.keys()].sort());
+    for (const [id, pcap] of uninterrupted.evidence) expect(got.evidence.get(id) === pcap, `evidence of ${id}`).toBe(true);
+  }, 240_000);
 });

@@ -3,7 +3,7 @@
 // pcap read on from its offset; several files remembered in one write; and a
 // state file that cannot be trusted (cut, emptied, edited) moved aside with
 // one error line, the sensor going on as on a first start.
-import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -59,6 +59,41 @@ describe('processed files', () => {
     const again = new ProcessedFiles(dir);
     expect([again.state('/cap/1.pcap', 1, 1), again.state('/cap/2.pcap', 2, 2)]).toEqual([{ kind: 'done' }, { kind: 'done' }]);
     expect(readdirSync(dir)).toEqual(['state.json']);
+  });
+});
+
+describe('files to read again after an unclean stop', () => {
+  /** Real files of the given sizes, marked read in order. */
+  function marked(p: ProcessedFiles, dir: string, sizes: number[], prefix = ''): string[] {
+    return sizes.map((size, i) => {
+      const path = join(dir, `${prefix}${i}.pcap`);
+      writeFileSync(path, Buffer.alloc(size));
+      const st = statSync(path);
+      p.mark(path, st.size, st.mtimeMs);
+      return path;
+    });
+  }
+
+  it('are the files read since the last clean stop, in the order read, and none once a clean stop is recorded', () => {
+    const dir = fresh();
+    const p = new ProcessedFiles(dir);
+    marked(p, dir, [100], 'before-');
+    p.closeEpoch();
+    const [a, b, c] = marked(p, dir, [100, 200, 300]);
+    // Restarted: the state file alone says what the run that did not stop cleanly had read.
+    const again = new ProcessedFiles(dir);
+    expect(again.rereadable(1 << 20)).toEqual({ files: [{ path: a, from: null, to: 100 }, { path: b, from: null, to: 200 }, { path: c, from: null, to: 300 }], skipped: 0 });
+    again.closeEpoch();
+    expect(new ProcessedFiles(dir).rereadable(1 << 20)).toEqual({ files: [], skipped: 0 });
+  });
+
+  it('keep to the byte budget, most recent first, and leave out files changed since they were read', () => {
+    const dir = fresh();
+    const p = new ProcessedFiles(dir);
+    const [x, y, z] = marked(p, dir, [400, 300, 200]);
+    expect(p.rereadable(550)).toEqual({ files: [{ path: y, from: null, to: 300 }, { path: z, from: null, to: 200 }], skipped: 1 });
+    writeFileSync(z, Buffer.alloc(50));
+    expect(p.rereadable(10_000).files.map((f) => f.path)).toEqual([x, y]);
   });
 });
 
