@@ -212,12 +212,15 @@ export class Inventory {
   /**
    * At most `maxDevices` devices are tracked; past it the least recently seen
    * tenth is evicted and each record handed to `onEvict` (devices.json, a
-   * device event), so a device is reported, not dropped. Without `onEvict`
-   * nothing is evicted: there would be nowhere to report it.
+   * device event), so a device is reported, not dropped; a shard of
+   * `--workers` hands on its snapshot instead (`onEvictSnapshot`), merged in
+   * the thread that writes devices. Without either nothing is evicted: there
+   * would be nowhere to report it.
    */
   constructor(
     private readonly maxDevices = DEFAULT_MAX_DEVICES,
     private readonly onEvict?: (r: DeviceRecord) => void,
+    private readonly onEvictSnapshot?: (s: DeviceSnapshot) => void,
   ) {}
 
   get size(): number {
@@ -295,7 +298,7 @@ export class Inventory {
    * below it, in bulk so a flood sorts rarely. `keep` was just seen: it stays.
    */
   private bound(keep: Device): void {
-    if (!this.onEvict || this.size <= this.maxDevices) return;
+    if ((!this.onEvict && !this.onEvictSnapshot) || this.size <= this.maxDevices) return;
     const all = [...this.byMac.values(), ...this.byIp.values()].filter((d) => d !== keep);
     all.sort((a, b) => a.lastSeen - b.lastSeen || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const n = this.size - Math.max(1, lowWater(this.maxDevices));
@@ -305,7 +308,8 @@ export class Inventory {
         this.byMacText.delete(dev.key);
       } else this.byIp.delete(dev.key);
       this.evicted++;
-      this.onEvict(this.recordOf(dev));
+      if (this.onEvictSnapshot) this.onEvictSnapshot(this.snapshotOf(dev));
+      else this.onEvict!(this.recordOf(dev));
     }
     this.recent0 = this.recent1 = null;
   }
@@ -432,14 +436,7 @@ export class Inventory {
 
   /** Every device as this inventory holds it, for merging into another (worker threads). */
   snapshot(): DeviceSnapshot[] {
-    const out: DeviceSnapshot[] = [...this.byMac.values(), ...this.byIp.values()].map((d) => ({
-      mac: d.mac, key: d.key, ips: d.ips.entries(), hostnames: d.hostnames.entries(), dhcpNames: d.dhcpNames.entries(),
-      mdnsNames: d.mdnsNames.entries(), userAgents: d.userAgents.entries(), cloudNames: d.cloudNames.entries(),
-      nextHops: d.mac >= 0 ? this.hops.entries(d.mac) : [],
-      dhcpFingerprint: d.dhcpFingerprint, dhcpVendorClass: d.dhcpVendorClass, mudUrl: d.mudUrl, ssdpServer: d.ssdpServer,
-      flows: d.flows, bytesOut: d.bytesOut, firstSeen: d.firstSeen, lastSeen: d.lastSeen, destinations: [...(d.destinations?.values() ?? [])],
-      namedAt: [...(d.namedAt ?? [])],
-    }));
+    const out: DeviceSnapshot[] = [...this.byMac.values(), ...this.byIp.values()].map((d) => this.snapshotOf(d));
     // Next hops that are no device here (another shard may know them as one): their evidence still has to merge.
     for (const mac of this.hops.macs()) {
       if (this.byMac.has(mac)) continue;
@@ -450,6 +447,17 @@ export class Inventory {
       });
     }
     return out;
+  }
+
+  private snapshotOf(d: Device): DeviceSnapshot {
+    return {
+      mac: d.mac, key: d.key, ips: d.ips.entries(), hostnames: d.hostnames.entries(), dhcpNames: d.dhcpNames.entries(),
+      mdnsNames: d.mdnsNames.entries(), userAgents: d.userAgents.entries(), cloudNames: d.cloudNames.entries(),
+      nextHops: d.mac >= 0 ? this.hops.entries(d.mac) : [],
+      dhcpFingerprint: d.dhcpFingerprint, dhcpVendorClass: d.dhcpVendorClass, mudUrl: d.mudUrl, ssdpServer: d.ssdpServer,
+      flows: d.flows, bytesOut: d.bytesOut, firstSeen: d.firstSeen, lastSeen: d.lastSeen, destinations: [...(d.destinations?.values() ?? [])],
+      namedAt: [...(d.namedAt ?? [])],
+    };
   }
 
   /**

@@ -1,6 +1,8 @@
 import type { EnrichedFlow } from '../enrich/destination.js';
 import { compareFlowKeys } from '../pipeline/records.js';
-import type { DnsItem, EndedFlow } from './messages.js';
+import type { DeviceRecord } from '../../contract/types.js';
+import type { DeviceSnapshot } from '../devices/inventory.js';
+import type { DnsItem, EndedFlow, EvictedItem } from './messages.js';
 
 export interface ShardedSinks {
   /**
@@ -13,11 +15,16 @@ export interface ShardedSinks {
   lines: boolean;
   /** detection looks at every flow with a local end (Detector.seesAll), not only outbound ones */
   allFlows: boolean;
+  /** devices the shards' inventories let go of, an epoch at a time (by key within it) */
+  evicted?: (devices: DeviceSnapshot[]) => void;
+  /** a device the merged inventory let go of (past --max-devices): its record goes out now */
+  device?: (r: DeviceRecord) => void;
 }
 
 interface Slot {
   flows: EndedFlow[];
   dns: DnsItem[];
+  evicted: EvictedItem[];
 }
 
 /**
@@ -43,9 +50,11 @@ export class EpochMerger {
     this.unreleased = Array.from({ length: count }, () => []);
   }
 
-  collect(items: Slot): void {
+  /** A shard's items, of any epochs not yet released (evicted: none when it evicted no device). */
+  collect(items: Omit<Slot, 'evicted'> & { evicted?: EvictedItem[] }): void {
     for (const f of items.flows) this.slot(f[0]).flows.push(f);
     for (const d of items.dns) this.slot(d[0]).dns.push(d);
+    for (const d of items.evicted ?? []) this.slot(d[0]).evicted.push(d);
   }
 
   /** Shard `i` has delivered every epoch up to `through` (a worker's batch: remember it until released). */
@@ -88,6 +97,7 @@ export class EpochMerger {
       got.dns.sort((a, b) => a[1] - b[1]);
       for (const [, , line] of got.dns) sinks.dnsLine(line);
     }
+    if (sinks.evicted && got.evicted.length > 0) sinks.evicted(got.evicted.map((e) => e[1]).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)));
   }
 
   /**
@@ -108,7 +118,7 @@ export class EpochMerger {
 
   private slot(epoch: number): Slot {
     let s = this.pending.get(epoch);
-    if (!s) this.pending.set(epoch, (s = { flows: [], dns: [] }));
+    if (!s) this.pending.set(epoch, (s = { flows: [], dns: [], evicted: [] }));
     return s;
   }
 }

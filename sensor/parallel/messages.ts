@@ -10,7 +10,7 @@ export interface ShardTask {
   count: number;
   /** capture files the shard reads itself, in this order; null: the reading thread sends packets */
   files: string[] | null;
-  meter: Pick<MeterOptions, 'timeouts' | 'maxFlows' | 'localNetworks'>;
+  meter: Pick<MeterOptions, 'timeouts' | 'maxFlows' | 'localNetworks' | 'maxDevices'>;
   geoip: string[];
   /** send flows and DNS messages as JSON lines (only when they are written out) */
   lines: boolean;
@@ -30,6 +30,8 @@ export type ToWorker = { type: 'packets'; buf: ArrayBuffer; len: number } | { ty
  */
 export type EndedFlow = [epoch: number, ts: number, uid: string, packets: number, line: string | null, judged: EnrichedFlow | null];
 export type DnsItem = [epoch: number, packet: number, line: string];
+/** A device a shard's inventory let go of (past its share of --max-devices), to merge where devices are written. */
+export type EvictedItem = [epoch: number, device: DeviceSnapshot];
 
 /** With earlier batches, everything a worker delivers for epochs up to and including `through`. */
 export interface BatchMessage {
@@ -37,6 +39,7 @@ export interface BatchMessage {
   through: number;
   flows: EndedFlow[];
   dns: DnsItem[];
+  evicted: EvictedItem[];
 }
 
 export interface DoneMessage {

@@ -3,7 +3,7 @@ import { judges } from '../detect/engine.js';
 import { enrichFlow } from '../enrich/destination.js';
 import type { GeoIp } from '../enrich/geoip.js';
 import { FlowMeter, type MeterOptions } from '../pipeline/meter.js';
-import type { DnsItem, DoneMessage, EndedFlow } from './messages.js';
+import type { DnsItem, DoneMessage, EndedFlow, EvictedItem } from './messages.js';
 import { Kind } from './records.js';
 
 /**
@@ -17,9 +17,10 @@ export class ShardPipeline {
   readonly meter: FlowMeter;
   flows: EndedFlow[] = [];
   dns: DnsItem[] = [];
+  evicted: EvictedItem[] = [];
 
   constructor(
-    opts: Pick<MeterOptions, 'timeouts' | 'maxFlows' | 'localNetworks'>,
+    opts: Pick<MeterOptions, 'timeouts' | 'maxFlows' | 'localNetworks' | 'maxDevices'>,
     lines: boolean,
     /** detection looks at every flow with a local end, not only outbound ones */
     allFlows: boolean,
@@ -37,6 +38,7 @@ export class ShardPipeline {
         },
         dns: lines ? (r, packet) => this.dns.push([meter.epoch, packet, JSON.stringify(r)]) : undefined,
         outboundOnly: !lines && !allFlows,
+        evictedSnapshot: (d) => this.evicted.push([meter.epoch, d]),
         epoch: onEpoch,
       },
       { ...opts, shardWorker: true },
@@ -70,10 +72,11 @@ export class ShardPipeline {
   }
 
   /** What was collected since the last take. */
-  take(): { flows: EndedFlow[]; dns: DnsItem[] } {
-    const t = { flows: this.flows, dns: this.dns };
+  take(): { flows: EndedFlow[]; dns: DnsItem[]; evicted: EvictedItem[] } {
+    const t = { flows: this.flows, dns: this.dns, evicted: this.evicted };
     this.flows = [];
     this.dns = [];
+    this.evicted = [];
     return t;
   }
 

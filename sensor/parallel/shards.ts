@@ -3,7 +3,7 @@ import type { DeviceRecord } from '../../contract/types.js';
 import type { PacketSink } from '../capture/packet.js';
 import { readCaptureFile, type Pace, type ReadResult } from '../capture/reader.js';
 import type { DecodeWarnings } from '../decode/warnings.js';
-import { Inventory } from '../devices/inventory.js';
+import { DEFAULT_MAX_DEVICES, Inventory } from '../devices/inventory.js';
 import { GeoIp } from '../enrich/geoip.js';
 import { DEFAULT_MAX_FLOWS } from '../flows/table.js';
 import type { MeterOptions } from '../pipeline/meter.js';
@@ -14,7 +14,7 @@ import { ShardPipeline } from './shard.js';
 import { captureError, type DoneMessage, type FromWorker, type ShardTask, type ToWorker } from './messages.js';
 
 export interface ShardedOptions {
-  meter: Pick<MeterOptions, 'timeouts' | 'maxFlows' | 'localNetworks'>;
+  meter: Pick<MeterOptions, 'timeouts' | 'maxFlows' | 'localNetworks' | 'maxDevices'>;
   geoip: string[];
 }
 
@@ -58,7 +58,10 @@ const MAX_LEAD_EPOCHS = 8;
 export async function analyzeSharded(inputs: ShardedInputs, count: number, opts: ShardedOptions, sinks: ShardedSinks): Promise<ShardedResult> {
   const consumed = new Int32Array(new SharedArrayBuffer(4 * count));
   const taken = new Int32Array(new SharedArrayBuffer(4 * count));
-  const merger = new EpochMerger(count, taken, sinks);
+  // Devices meet here: what the shards evict as they go, and at the end what they still hold. With
+  // a device sink this inventory is bounded too, and hands on the records it lets go of.
+  const devices = new Inventory(opts.meter.maxDevices ?? DEFAULT_MAX_DEVICES, sinks.device);
+  const merger = new EpochMerger(count, taken, { ...sinks, evicted: (list) => devices.absorb(list) });
   const maxFlows = Math.ceil((opts.meter.maxFlows ?? DEFAULT_MAX_FLOWS) / count);
   // Shard 0 runs here, between reads, and needs no messages: its epochs go straight to the merge.
   const local: ShardPipeline = new ShardPipeline({ ...opts.meter, maxFlows }, sinks.lines, sinks.allFlows, await GeoIp.open(opts.geoip), (n) => {
@@ -88,7 +91,7 @@ export async function analyzeSharded(inputs: ShardedInputs, count: number, opts:
     pool.fail(e as Error);
     throw e;
   }
-  return result(files, read, pool.done as Omit<DoneMessage, 'type'>[]);
+  return result(files, read, pool.done as Omit<DoneMessage, 'type'>[], devices);
 }
 
 /** This thread reads the streams and hands each worker its packets. */
@@ -111,9 +114,8 @@ async function readFiles(inputs: { files: string[] }, count: number, local: Shar
   return router;
 }
 
-function result(files: ReadResult[], read: { packets: number; bytes: number; warnings: DecodeWarnings }, done: Omit<DoneMessage, 'type'>[]): ShardedResult {
+function result(files: ReadResult[], read: { packets: number; bytes: number; warnings: DecodeWarnings }, done: Omit<DoneMessage, 'type'>[], inventory: Inventory): ShardedResult {
   const warnings: Record<string, number> = { ...read.warnings.counts };
-  const inventory = new Inventory();
   for (const d of done) {
     for (const [k, n] of Object.entries(d.warnings)) warnings[k] = (warnings[k] ?? 0) + n;
     inventory.absorb(d.devices);

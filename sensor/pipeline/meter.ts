@@ -4,7 +4,7 @@ import { parseArp } from '../decode/arp.js';
 import { ICMP6, newDecoded, TCP, UDP, type Decoded } from '../decode/decoded.js';
 import { decodePacket } from '../decode/packet.js';
 import { DecodeWarnings } from '../decode/warnings.js';
-import { DEFAULT_MAX_DEVICES, Inventory, type DeviceFacts } from '../devices/inventory.js';
+import { DEFAULT_MAX_DEVICES, Inventory, type DeviceFacts, type DeviceSnapshot } from '../devices/inventory.js';
 import { addDnsFact, type AppFacts } from '../flows/app.js';
 import type { FlowExtras } from '../flows/extras.js';
 import type { Flow, FlowEndReason } from '../flows/flow.js';
@@ -64,6 +64,8 @@ export interface MeterSinks {
    * this sink devices are never evicted.
    */
   device?: (r: DeviceRecord) => void;
+  /** a shard's evicted device, as a snapshot to merge (instead of `device`) */
+  evictedSnapshot?: (s: DeviceSnapshot) => void;
 }
 
 interface Ended {
@@ -120,7 +122,7 @@ export class FlowMeter {
     this.warn = this.warnings;
     // Each run learns its own link: the locality is never shared between meters.
     this.locality = new Locality(opts.localNetworks ?? []);
-    this.inventory = new Inventory(opts.maxDevices ?? DEFAULT_MAX_DEVICES, sinks.device);
+    this.inventory = new Inventory(opts.maxDevices ?? DEFAULT_MAX_DEVICES, sinks.device, sinks.evictedSnapshot);
     this.table = new FlowTable((f, why) => this.flowEnded(f, why), { ...DEFAULT_TIMEOUTS, ...opts.timeouts }, opts.maxFlows ?? DEFAULT_MAX_FLOWS, this.locality);
   }
 

@@ -131,10 +131,11 @@ async function inShards(run: Run, setup: AnalysisSetup): Promise<{ detector: Det
     (sink, pace) => readCaptureStream('-', stdin!.stream(), sink, pace),
   ];
   const detector = detectorOf(setup);
+  let evictedDevices = 0;
   const r = await analyzeSharded(
     stdin ? { streams: streams() } : { files: run.files },
     opts.workers!,
-    { meter: { timeouts: opts.timeouts, maxFlows: opts.maxFlows, localNetworks: opts.localNetworks }, geoip: opts.geoip ?? [] },
+    { meter: { timeouts: opts.timeouts, maxFlows: opts.maxFlows, localNetworks: opts.localNetworks, maxDevices: opts.maxDevices }, geoip: opts.geoip ?? [] },
     {
       flow: (line, judged) => {
         if (line !== null) out!.flows.writeLine(line);
@@ -143,10 +144,14 @@ async function inShards(run: Run, setup: AnalysisSetup): Promise<{ detector: Det
       dnsLine: (line) => out!.dns.writeLine(line),
       lines: out !== null,
       allFlows: detector.seesAll,
+      device: (d) => {
+        evictedDevices++;
+        out?.devices.write(enrichDevices([d], setup.geo)[0]);
+      },
     },
   );
   r.files.forEach((read, i) => noteRead(run, run.names[i], read));
-  return { detector, counts: { ...r, devices: enrichDevices(r.devices, setup.geo), evictedDevices: 0, decodeWarnings: r.warnings } };
+  return { detector, counts: { ...r, devices: enrichDevices(r.devices, setup.geo), evictedDevices, decodeWarnings: r.warnings } };
 }
 
 async function finishRun(run: Run, detector: Detector, counts: RunCounts, notes: string[]): Promise<AnalyzeResult> {

@@ -12,6 +12,7 @@ import { packet, tcpFrame, TCP_FLAGS, udpFrame } from '../../helpers/build.js';
 import { corpusAvailable, corpusDevices } from '../../helpers/corpus.js';
 import { tempDir } from '../../helpers/detection.js';
 import { writePcap, type TestPacket } from '../../helpers/pcap.js';
+import { phonehome } from '../../helpers/cli.js';
 import { phonehomeView } from '../../helpers/phonehome.js';
 import { dhcp4, dhcpOption } from '../protocols/build.js';
 
@@ -121,5 +122,31 @@ describe('device inventory under a flood of spoofed MACs (--max-devices)', () =>
     // evicted devices' flows ended after they left the inventory, and were still judged
     const unprofiled = new Set(alerts.filter((a) => a.rule === 'unprofiled-device').map((a) => a.device.mac));
     for (let i = 0; i < n; i++) expect(unprofiled.has(spoofed(i)), spoofed(i)).toBe(true);
+  });
+
+  it('with --workers 2 the shards and the merge stay bounded too, and devices.json reports the same devices as one thread', () => {
+    const n = 2000;
+    const capture = spoofedFlood(n);
+    const devicesOf = (workers: string) => {
+      const out = join(tempDir(`flood-out-${workers}`), 'out');
+      const r = phonehome(['analyze', capture, '--out', out, '--max-devices', '300', '--no-profiles', '--workers', workers]);
+      expect(r.code, r.stderr).toBe(0);
+      const stats = JSON.parse(readFileSync(join(out, 'stats.json'), 'utf8')) as { devices: number };
+      const devices = JSON.parse(readFileSync(join(out, 'devices.json'), 'utf8')) as DeviceRecord[];
+      return { stats, devices };
+    };
+    const one = devicesOf('1');
+    const two = devicesOf('2');
+    const macs = (l: DeviceRecord[]) => l.map((d) => d.mac).sort();
+    expect(two.devices.length).toBe(two.stats.devices);
+    expect(new Set(macs(two.devices)).size).toBe(two.devices.length);
+    expect(macs(two.devices)).toEqual(macs(one.devices));
+    const plug = (l: DeviceRecord[]) => l.find((d) => d.mac === PLUG)!;
+    expect(plug(two.devices)).toEqual(plug(one.devices));
+    // Evicted records are written as they leave, the devices still tracked at the end after them
+    // (most bytes first): the plug, never evicted and sending most, opens the last 300 or fewer.
+    const plugAt = two.devices.findIndex((d) => d.mac === PLUG);
+    expect(plugAt).toBeGreaterThanOrEqual(two.devices.length - 300);
+    expect(plugAt).toBe(one.devices.findIndex((d) => d.mac === PLUG));
   });
 });
