@@ -110,6 +110,19 @@ function stored(dbFile: string) {
   }
 }
 
+type Holdings = ReturnType<typeof stored>;
+
+/** The collector holds exactly `want`: every flow once, each alert with its flow count, each device record, each evidence pcap byte for byte. */
+function expectHolds(got: Holdings, want: Holdings): void {
+  expect(got.flows.length).toBe(new Set(got.flows).size);
+  expect(got.flows).toEqual(want.flows);
+  expect(got.alerts).toEqual(want.alerts);
+  expect([...got.devices.keys()].sort()).toEqual([...want.devices.keys()].sort());
+  for (const [key, d] of want.devices) expect(got.devices.get(key), key).toEqual(d);
+  expect([...got.evidence.keys()].sort()).toEqual([...want.evidence.keys()].sort());
+  for (const [id, pcap] of want.evidence) expect(got.evidence.get(id) === pcap, `evidence of ${id}`).toBe(true);
+}
+
 /** A directory of the fixture captures, as a rotating capture leaves them. */
 function captures(name: string): string {
   const dir = join(tmp, name);
@@ -193,14 +206,7 @@ describe('sensor killed with SIGKILL at random points', () => {
     const last = startSensor(input, spool, collector.url);
     expect(await last.exit, last.log()).toBe(0);
     await collector.stop();
-    const got = stored(dbFile);
-    expect(got.flows.length).toBe(new Set(got.flows).size);
-    expect(got.flows).toEqual(want.flows);
-    expect(got.alerts).toEqual(want.alerts);
-    expect([...got.devices.keys()].sort()).toEqual([...want.devices.keys()].sort());
-    for (const [key, d] of want.devices) expect(got.devices.get(key), key).toEqual(d);
-    expect([...got.evidence.keys()].sort()).toEqual([...want.evidence.keys()].sort());
-    for (const [id, pcap] of want.evidence) expect(got.evidence.get(id) === pcap, `evidence of ${id}`).toBe(true);
+    expectHolds(stored(dbFile), want);
   }, 180_000);
 
   it('watching a directory, a killed sensor rereads what it read since its last clean stop: flows in progress are not lost and alerts keep their ids', async () => {
@@ -250,13 +256,7 @@ describe('sensor killed with SIGKILL at random points', () => {
     expect(last.code).toBe(0);
     await collector.stop();
     const got = stored(dbFile);
-    expect(got.flows.length).toBe(new Set(got.flows).size);
-    expect(got.flows).toEqual(want.flows);
     expect(got.alerts).toEqual(uninterrupted.alerts);
-    expect(got.alerts).toEqual(want.alerts);
-    expect([...got.devices.keys()].sort()).toEqual([...uninterrupted.devices.keys()].sort());
-    for (const [key, d] of uninterrupted.devices) expect(got.devices.get(key), key).toEqual(d);
-    expect([...got.evidence.keys()].sort()).toEqual([...uninterrupted.evidence.keys()].sort());
-    for (const [id, pcap] of uninterrupted.evidence) expect(got.evidence.get(id) === pcap, `evidence of ${id}`).toBe(true);
+    expectHolds(got, { ...uninterrupted, flows: want.flows, alerts: want.alerts });
   }, 240_000);
 });
