@@ -7,6 +7,7 @@ const str = { type: 'string', maxLength: 4096 } as const;
 const nstr = { type: ['string', 'null'], maxLength: 4096 } as const;
 const num = { type: 'number' } as const;
 const nnum = { type: ['number', 'null'] } as const;
+const nbool = { type: ['boolean', 'null'] } as const;
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
 /** Rule ids: lower-case words joined by hyphens (geo-callback, direct-ip). */
 export const RULE_ID_PATTERN = '^[a-z][a-z0-9]*(-[a-z0-9]+)*$';
@@ -34,6 +35,11 @@ export const flowSchema = {
     mid_stream: { type: 'boolean' },
     sni: nstr,
     alpn: { type: ['array', 'null'], items: str, maxItems: 32 },
+    ja3: { type: ['string', 'null'], maxLength: 32 },
+    ja4: { type: ['string', 'null'], maxLength: 64 },
+    tls_self_signed: nbool,
+    tls_cert_expired: nbool,
+    tls_name_mismatch: nbool,
     http_host: nstr,
     user_agent: nstr,
     dns_name: nstr,
@@ -85,6 +91,80 @@ export const alertSchema = {
           },
         },
         addresses: { type: 'array', items: { type: 'string', maxLength: 64 }, maxItems: 1000 },
+        credentials: {
+          type: 'array', maxItems: 16,
+          items: {
+            type: 'object',
+            required: ['protocol', 'password'],
+            properties: { protocol: { enum: ['telnet', 'ftp', 'http-basic', 'http-digest', 'mqtt'] }, user: nstr, password: { type: 'boolean' }, password_length: nnum },
+          },
+        },
+        port_mappings: {
+          type: 'array', maxItems: 16,
+          items: {
+            type: 'object',
+            required: ['method'],
+            properties: { method: { enum: ['upnp', 'nat-pmp', 'pcp'] }, protocol: nstr, external_port: nnum, internal_client: nstr, internal_port: nnum, lease_s: nnum, description: nstr },
+          },
+        },
+        domain: { type: 'string', maxLength: 255 },
+        subdomains: { type: 'integer', minimum: 0 },
+        names: { type: 'array', items: { type: 'string', maxLength: 255 }, maxItems: 100 },
+        qtypes: { type: 'object', maxProperties: 64, additionalProperties: { type: 'integer', minimum: 0 } },
+        nxdomains: { type: 'integer', minimum: 0 },
+        scan: {
+          type: 'object',
+          required: ['kind', 'targets', 'attempts'],
+          properties: {
+            kind: { enum: ['hosts', 'ports'] }, port: { type: ['integer', 'null'], minimum: 0, maximum: 65535 }, proto: nstr, host: nstr,
+            targets: { type: 'integer', minimum: 0 }, estimated: { type: 'boolean' }, attempts: { type: 'integer', minimum: 0 }, failed: { type: 'integer', minimum: 0 },
+            window_s: num, threshold: num, sample: { type: 'array', items: { type: 'string', maxLength: 64 }, maxItems: 100 }, telnet: { type: 'boolean' },
+          },
+        },
+        inbound: {
+          type: 'object',
+          required: ['local_port', 'proto', 'remotes'],
+          properties: {
+            local_port: port, proto: str, remote_count: { type: 'integer', minimum: 0 },
+            remotes: {
+              type: 'array', maxItems: 100,
+              items: { type: 'object', required: ['ip'], properties: { ip: { type: 'string', maxLength: 64 }, country: nstr, asn: nnum, as_org: nstr } },
+            },
+          },
+        },
+        connection: {
+          type: 'object',
+          required: ['duration_s', 'started'],
+          properties: { duration_s: { type: 'number', minimum: 0 }, started: num, bytes_out: { type: 'integer', minimum: 0 }, bytes_in: { type: 'integer', minimum: 0 }, pieces: { type: 'integer', minimum: 1 } },
+        },
+        novelty: {
+          type: 'object',
+          required: ['kind', 'values', 'baseline'],
+          properties: {
+            kind: { type: 'string', maxLength: 32 },
+            values: { type: 'array', items: { type: 'string', maxLength: 128 }, maxItems: 100 },
+            baseline: { type: 'array', items: { type: 'string', maxLength: 128 }, maxItems: 100 },
+            baseline_size: { type: 'integer', minimum: 0 }, learnt_from: num, learnt_until: num,
+          },
+        },
+        upload: {
+          type: 'object',
+          required: ['window_start', 'window_end', 'bytes', 'median', 'mad', 'z'],
+          properties: { window_start: num, window_end: num, bytes: { type: 'number', minimum: 0 }, median: num, mad: num, z: num, floor: num, windows: { type: 'integer', minimum: 0 } },
+        },
+        intel: {
+          type: 'object',
+          required: ['indicator', 'type', 'feed', 'seen', 'where'],
+          properties: {
+            indicator: { type: 'string', maxLength: 512 },
+            type: { enum: ['addr', 'subnet', 'domain', 'ja4'] },
+            feed: { type: 'string', maxLength: 512 },
+            source: { type: ['string', 'null'], maxLength: 512 },
+            description: { type: ['string', 'null'], maxLength: 1024 },
+            seen: { type: 'string', maxLength: 512 },
+            where: { enum: ['dst_ip', 'sni', 'http_host', 'dns_name', 'ja4'] },
+          },
+        },
       },
     },
     mitre: {

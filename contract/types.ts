@@ -34,6 +34,18 @@ export interface FlowRecord {
   mid_stream: boolean;
   sni: string | null;
   alpn: string[] | null;
+  /** TLS client fingerprints of the ClientHello: JA3 (MD5, hex) and FoxIO's JA4 */
+  ja3: string | null;
+  ja4: string | null;
+  /**
+   * What the server's certificate showed, when it was sent in cleartext (TLS 1.2 and
+   * older); null when it was not seen. Self-signed: the leaf is issued by itself.
+   * Expired: its notAfter is before the flow's first packet. Name mismatch: the SNI is
+   * not among its names (subjectAltName DNS names, else the subject CN; null without SNI).
+   */
+  tls_self_signed: boolean | null;
+  tls_cert_expired: boolean | null;
+  tls_name_mismatch: boolean | null;
   http_host: string | null;
   user_agent: string | null;
   dns_name: string | null;
@@ -244,6 +256,7 @@ export interface AlertRecord {
     /** beaconing and strobe only */
     interval_s?: number;
     jitter_s?: number;
+    /** beaconing: the RITA score; dga: the mean randomness (0 words to 1 noise) of the names counted */
     score?: number;
     subscores?: { timestamps: number; sizes: number; histogram: number; duration: number };
     connections?: number;
@@ -257,10 +270,144 @@ export interface AlertRecord {
     watch?: GeoWatch;
     /** geo-callback: the distinct destination addresses of the alert's flows (the first 100) */
     addresses?: string[];
+    /** cleartext-credentials: the distinct credentials the alert's flows sent (the first 16); never a password */
+    credentials?: CredentialEvidence[];
+    /** port-mapping: the distinct mappings the alert's flows asked for (the first 16) */
+    port_mappings?: PortMappingEvidence[];
+    /** dns-tunnel: the registered domain (Public Suffix List) whose subdomains were asked for */
+    domain?: string;
+    /** dns-tunnel: distinct names asked for under it within one window (the most seen) */
+    subdomains?: number;
+    /** dns-tunnel, dga: names asked for (the first 10), as the DNS messages spelt them */
+    names?: string[];
+    /** dns-tunnel: the device's questions under the domain within the window, by record type (A, TXT, TYPE10 for NULL, ...) */
+    qtypes?: Record<string, number>;
+    /** dga: distinct registered domains answered NXDOMAIN that look algorithmic, the most within one window */
+    nxdomains?: number;
+    /** scan: what was scanned and how much (counts cover the alert, not only the window that raised it) */
+    scan?: ScanEvidence;
+    /** inbound-exposure: the device's port an Internet host connected to, and who did */
+    inbound?: InboundEvidence;
+    /** long-connection: the longest connection of the alert */
+    connection?: ConnectionEvidence;
+    /** new-behaviour: what is new for the device, and what its baseline held */
+    novelty?: Novelty;
+    /** abnormal-upload: the most unusual window of the alert, and the history it was judged against */
+    upload?: UploadWindow;
+    /** threat-intel: the feed indicator the alert's flows matched */
+    intel?: IntelMatch;
     /** evidence capture file name, with --evidence */
     pcap?: string;
   };
   mitre: MitreTechnique[];
+}
+
+/** Credentials a device sent in clear: that a password was sent and its length, never the password. */
+export interface CredentialEvidence {
+  protocol: 'telnet' | 'ftp' | 'http-basic' | 'http-digest' | 'mqtt';
+  /** the user name as sent (non-printable bytes escaped); null when none was sent, or rules.cleartext-credentials.show_user is false */
+  user: string | null;
+  /** a password was sent (HTTP Digest: a hash of one) */
+  password: boolean;
+  /** its length in bytes (Telnet: characters typed); null when unknown or not sent in clear */
+  password_length: number | null;
+}
+
+/** A port a device asked the gateway to forward to a local host. */
+export interface PortMappingEvidence {
+  method: 'upnp' | 'nat-pmp' | 'pcp';
+  /** 'tcp', 'udp', 'all' (PCP protocol 0), or what the request named (escaped) */
+  protocol: string | null;
+  /** the external port asked for; 0: any the gateway chooses */
+  external_port: number | null;
+  /** the local host the port should reach, as the request named it */
+  internal_client: string | null;
+  internal_port: number | null;
+  /** lifetime asked for, in seconds (UPnP: 0 asks for a mapping without expiry) */
+  lease_s: number | null;
+  /** UPnP's NewPortMappingDescription (escaped, at most 64 characters) */
+  description: string | null;
+}
+
+/** A scan: many hosts on one port (kind hosts) or many ports of one host (kind ports). */
+export interface ScanEvidence {
+  kind: 'hosts' | 'ports';
+  /** hosts: the port scanned and its protocol; ports: null */
+  port: number | null;
+  proto: string | null;
+  /** ports: the host scanned; hosts: null */
+  host: string | null;
+  /** distinct hosts (kind hosts) or protocol/ports (kind ports) reached */
+  targets: number;
+  /** targets is an estimate (past the exact count's bound: a very large scan) */
+  estimated: boolean;
+  /** connection attempts counted, and how many of them failed (TCP S0 or REJ, UDP unanswered) */
+  attempts: number;
+  failed: number;
+  /** the sliding window the threshold must be reached in */
+  window_s: number;
+  /** the threshold reached: rules.scan.min_hosts or min_ports */
+  threshold: number;
+  /** the first targets reached (addresses, or proto/port), at most 10 */
+  sample: string[];
+  /** the port scanned is Telnet's (23, 2323 by default), as Mirai-style bots scan */
+  telnet: boolean;
+}
+
+/** A connection an Internet host opened to a local device, and the device accepted. */
+export interface InboundEvidence {
+  /** the device's port and protocol the remote hosts connected to */
+  local_port: number;
+  proto: string;
+  /** the distinct remote hosts of the alert's connections (the first 20), with their country and AS */
+  remotes: { ip: string; country: string | null; asn: number | null; as_org: string | null }[];
+  /** distinct remote hosts counted (exactly up to 10,000, estimated past it) */
+  remote_count: number;
+}
+
+/** One connection kept open a long time (pieces of a TCP session split by idle spells joined). */
+export interface ConnectionEvidence {
+  /** seconds between its first and its last packet */
+  duration_s: number;
+  /** epoch seconds of its first packet */
+  started: number;
+  /** bytes the device sent and received over the whole connection */
+  bytes_out: number;
+  bytes_in: number;
+  /** flow records it spans: more than one when the TCP session went idle past the timeout and resumed */
+  pieces: number;
+}
+
+/** What new-behaviour found new for a device. */
+export interface Novelty {
+  /** country, asn (AS1234), port (tcp/23, udp/49152-65535 for the dynamic range, or a protocol alone) or ja4 (the fingerprint) */
+  kind: string;
+  /** the new values the alert's flows used (the first 50) */
+  values: string[];
+  /** what the device's baseline held of that kind, sorted (the first 50) */
+  baseline: string[];
+  baseline_size: number;
+  /** capture time the device's learning began and ended (epoch seconds) */
+  learnt_from: number;
+  learnt_until: number;
+}
+
+/** The upload window abnormal-upload judged. */
+export interface UploadWindow {
+  /** capture time (epoch seconds) */
+  window_start: number;
+  window_end: number;
+  /** bytes the device sent to the Internet in the window (flows that began in it) */
+  bytes: number;
+  /** median and median absolute deviation of its earlier windows' bytes */
+  median: number;
+  mad: number;
+  /** robust z-score: 0.6745 (bytes - median) / max(MAD, 5 % of the median) */
+  z: number;
+  /** the floor in bytes the window also had to reach */
+  floor: number;
+  /** earlier windows the median and MAD are over */
+  windows: number;
 }
 
 /** Why geo-callback watched a destination. */
@@ -279,6 +426,24 @@ export interface GeoWatch {
   asn: number | null;
   /** the watched name: the SNI, HTTP Host or DNS name under a watched suffix */
   name: string | null;
+}
+
+/** An indicator of a threat-intel feed (--intel) that a flow matched. */
+export interface IntelMatch {
+  /** the indicator, normalised: an address, a network (its first address/prefix length), a domain (lower-case ASCII), a JA4 fingerprint */
+  indicator: string;
+  /** addr: one address; subnet: a network (CIDR); domain: a name and every name under it; ja4: a TLS client fingerprint */
+  type: 'addr' | 'subnet' | 'domain' | 'ja4';
+  /** the feed's name: its file name */
+  feed: string;
+  /** the source the feed gives for the indicator (Zeek meta.source, a CSV source column) */
+  source: string | null;
+  /** what the feed says of it (Zeek meta.desc; a CSV malware, threat or description column) */
+  description: string | null;
+  /** what of the flow matched: the destination address, a server name or the JA4 */
+  seen: string;
+  /** where in the flow it was: dst_ip, sni, http_host, dns_name (the name DNS gave for the address), ja4 */
+  where: 'dst_ip' | 'sni' | 'http_host' | 'dns_name' | 'ja4';
 }
 
 /** One event a sensor sends. `key` makes delivery idempotent: the collector stores each key once per sensor. */

@@ -19,6 +19,7 @@ Usage: phonehome <command> [options]
 Commands:
   analyze    read captures; print devices, destinations, flows and alerts
   profiles   check, import (RFC 8520 MUD) and draft device profiles
+  baseline   reset the learnt baselines of devices in a --state folder
   sensor     run continuously (stdin, file or rotated directory); send to a collector
   collector  receive, store and serve sensors' events; metrics and Alertmanager
   demo       replay sample IoT captures through a local sensor and collector (npm start)
@@ -35,6 +36,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/analyze.js')).runAnalyze(rest);
     case 'profiles':
       return (await import('./commands/profiles.js')).runProfiles(rest);
+    case 'baseline':
+      return (await import('./commands/baseline.js')).runBaseline(rest);
     case 'sensor': {
       const code = await (await import('./commands/sensor.js')).runSensorCommand(rest);
       // Everything is delivered or spooled by now; a live pipe on stdin (tcpdump still
@@ -52,7 +55,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(MAIN_HELP);
       return command === undefined ? ExitCode.USAGE : ExitCode.OK;
     default:
-      throw new UsageError(`unknown command '${command}' (commands: analyze, profiles, sensor, collector, demo; see phonehome --help)`);
+      throw new UsageError(`unknown command '${command}' (commands: analyze, profiles, baseline, sensor, collector, demo; see phonehome --help)`);
   }
 }
 

@@ -87,6 +87,25 @@ export class GeoIpError extends PhonehomeError {
   }
 }
 
+/** Why a threat-intel feed (--intel) could not be loaded. */
+export type IntelErrorCode =
+  | 'INTEL_INVALID' // not a feed phonehome reads: binary, no usable header, more malformed lines than indicators
+  | 'INTEL_IO'; // the file could not be opened or read
+
+/** A threat-intel feed given with --intel that cannot be used (at start: exit 2; on reload: logged, the feed's old indicators stay). */
+export class IntelError extends PhonehomeError {
+  override readonly name = 'IntelError';
+  constructor(
+    readonly code: IntelErrorCode,
+    readonly file: string,
+    /** 1-based line the problem is on; null when it has no single place */
+    readonly line: number | null,
+    readonly detail: string,
+  ) {
+    super(`${file}${line === null ? '' : `:${line}`}: ${detail}`);
+  }
+}
+
 /** The spool holds --spool-max-mb: reading pauses until the collector takes batches. */
 export class SpoolFullError extends PhonehomeError {
   override readonly name = 'SpoolFullError';

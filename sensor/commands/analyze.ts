@@ -9,7 +9,8 @@ export const ANALYZE_HELP = `Usage: phonehome analyze <capture|dir|->... [option
 Reads pcap, nanosecond pcap, pcapng (also .gz) files, directories of them, or a
 pcap stream on stdin ('-'); prints the devices seen, where they connect, and the
 alerts: undocumented destinations, callbacks to watched countries, beacons,
-hard-coded addresses and devices no profile covers.
+hard-coded addresses, destinations listed in threat-intel feeds and devices no
+profile covers.
 
 Options:
   --out DIR              write flows.jsonl, dns.jsonl, alerts.jsonl, devices.json, stats.json
@@ -19,6 +20,10 @@ Options:
   --detections FILE      detection settings [the shipped rules/detections.yaml]
   --geoip FILE           a MaxMind DB (GeoLite2/GeoIP2 Country, City or ASN); repeatable;
                          asked before the embedded country database
+  --intel FILE           a threat-intel feed: a plain list (addresses, networks,
+                         domains, JA4s; one per line), a Zeek intel file or a CSV
+                         with a header (abuse.ch Feodo Tracker, ThreatFox, URLhaus
+                         exports); repeatable; threat-intel alerts name the feed
   --watch-countries LIST countries whose destinations raise geo-callback alerts (CN,HK,RU)
   --local-networks LIST  networks that are local besides the private, link-local, CGNAT
                          and ULA ranges, e.g. a public /24 or an IPv6 /64 (192.0.2.0/24,2001:db8:1::/64)
@@ -31,6 +36,10 @@ Options:
   --tcp-timeout S        idle seconds before a TCP flow ends [300]
   --udp-timeout S        idle seconds before a UDP flow ends [60]
   --other-timeout S      idle seconds before other flows end [30]
+  --state DIR            keep what new-behaviour and abnormal-upload learn of each
+                         device in DIR/baseline.json, read at the start and written
+                         at the end; without it they learn afresh in every run
+                         (reset a device: phonehome baseline reset --help)
   --workers N            analyse in N threads (this one and N-1 workers), each owning
                          a share of the flows; same results as one thread [1]
   -h, --help             show this help
@@ -43,7 +52,9 @@ Examples:
   phonehome analyze capture.pcap
   phonehome analyze captures/ --out results/ --evidence results/evidence/
   phonehome analyze big-capture.pcap --workers 2
+  phonehome analyze monday/ --state state/ && phonehome analyze tuesday/ --state state/
   phonehome analyze capture.pcap --geoip GeoLite2-City.mmdb --geoip GeoLite2-ASN.mmdb
+  phonehome analyze captures/ --intel feeds/feodo.csv --intel feeds/threatfox.csv --intel feeds/mine.txt
   tcpdump -i eth0 -U -w - | phonehome analyze - --out results/
 `;
 

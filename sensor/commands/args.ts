@@ -48,12 +48,19 @@ export function networkList(v: string | undefined): string[] | undefined {
   return list;
 }
 
+function stateDir(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  if (v.trim() === '') throw new UsageError('--state takes a folder (such as /var/lib/phonehome/state), got an empty value');
+  return v;
+}
+
 /** The analysis options analyze and sensor share: one definition, so both analyse alike. */
 export const ANALYSIS_OPTIONS = {
   profiles: { type: 'string' },
   'no-profiles': { type: 'boolean' },
   detections: { type: 'string' },
   geoip: { type: 'string', multiple: true },
+  intel: { type: 'string', multiple: true },
   'watch-countries': { type: 'string' },
   'local-networks': { type: 'string' },
   'max-flows': { type: 'string' },
@@ -62,6 +69,7 @@ export const ANALYSIS_OPTIONS = {
   'tcp-timeout': { type: 'string' },
   'udp-timeout': { type: 'string' },
   'other-timeout': { type: 'string' },
+  state: { type: 'string' },
 } as const;
 
 type AnalysisValues = {
@@ -69,6 +77,7 @@ type AnalysisValues = {
   'no-profiles'?: boolean;
   detections?: string;
   geoip?: string[];
+  intel?: string[];
   'watch-countries'?: string;
   'local-networks'?: string;
   'max-flows'?: string;
@@ -77,6 +86,7 @@ type AnalysisValues = {
   'tcp-timeout'?: string;
   'udp-timeout'?: string;
   'other-timeout'?: string;
+  state?: string;
 };
 
 /** The parsed analysis options as the pipeline takes them. */
@@ -87,11 +97,13 @@ export function analysisSettings(v: AnalysisValues) {
     profilesDir: v['no-profiles'] ? null : v.profiles,
     detectionsFile: v.detections,
     geoip: v.geoip,
+    intel: v.intel,
     watchCountries: countryList(v['watch-countries']),
     localNetworks: networkList(v['local-networks']),
     maxFlows: positiveNumber('max-flows', v['max-flows'], true),
     maxDevices: positiveNumber('max-devices', v['max-devices'], true),
     maxAlerts: positiveNumber('max-alerts', v['max-alerts'], true),
+    stateDir: stateDir(v.state),
     timeouts: {
       ...(v['tcp-timeout'] !== undefined && { tcp: timeout('tcp-timeout') }),
       ...(v['udp-timeout'] !== undefined && { udp: timeout('udp-timeout') }),

@@ -74,6 +74,10 @@ Analysis (as for 'phonehome analyze'):
   --no-profiles          use no device profiles
   --detections FILE      detection settings [the shipped rules/detections.yaml]
   --geoip FILE           a MaxMind DB (Country, City or ASN); repeatable
+  --intel FILE           a threat-intel feed (plain list, Zeek intel file or CSV with
+                         a header); repeatable; read again when the file changes
+                         (checked after each file and every 10 s; a version that
+                         cannot be used is logged and the old indicators stay)
   --watch-countries LIST countries whose destinations raise geo-callback alerts (CN,HK,RU)
   --local-networks LIST  networks that are local besides the private, link-local, CGNAT
                          and ULA ranges, e.g. a public /24 or an IPv6 /64 (192.0.2.0/24,2001:db8:1::/64)
@@ -85,6 +89,11 @@ Analysis (as for 'phonehome analyze'):
   --tcp-timeout S        idle seconds before a TCP flow ends [300]
   --udp-timeout S        idle seconds before a UDP flow ends [60]
   --other-timeout S      idle seconds before other flows end [30]
+  --state DIR            keep what new-behaviour and abnormal-upload learn of each
+                         device in DIR/baseline.json across restarts (written
+                         whenever alerts are asked for: after each file, at exit);
+                         without it they learn afresh at every start.
+                         One sensor per folder
 
 What is sent (each event has a key; the collector keeps each key once):
   flow      every flow as it ends                     flow:<uid>
@@ -129,8 +138,10 @@ Examples:
   tcpdump -i eth0 -U -w - | phonehome sensor --input - --collector http://collector:8080 --token-file /etc/phonehome/token
   tcpdump -i eth0 -G 300 -w '/var/spool/pcap/%s.pcap' &
   phonehome sensor --input /var/spool/pcap --collector https://phonehome.example --token-file /etc/phonehome/token --metrics-port 9464
+  phonehome sensor --input /var/spool/pcap --collector http://collector:8080 --token-file /etc/phonehome/token --state /var/lib/phonehome/state
   PHONEHOME_TOKEN="$TOKEN" phonehome sensor --input capture.pcap --collector http://127.0.0.1:8080 --once
   phonehome sensor --input /var/spool/pcap --collector https://collector.lab:8443 --ca /etc/phonehome/lab-ca.pem --token-file /etc/phonehome/token
+  phonehome sensor --input /var/spool/pcap --collector http://collector:8080 --token-file /etc/phonehome/token --intel /var/lib/phonehome/intel/feodo.csv --intel /var/lib/phonehome/intel/threatfox.csv
   phonehome sensor --resend-rejected --collector http://collector:8080 --token-file /etc/phonehome/token --spool /var/lib/phonehome/spool
 `;
 

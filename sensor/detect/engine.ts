@@ -1,6 +1,7 @@
 import type { AlertRecord, DeviceProfile, FlowRecord } from '../../contract/types.js';
 import type { DeviceFacts } from '../devices/inventory.js';
 import type { EnrichedFlow } from '../enrich/destination.js';
+import { IntelFeeds } from '../enrich/intel.js';
 import { endsOf, type FlowEnds } from '../flows/locality.js';
 import { AlertBook, type FlowRef } from './alerts.js';
 import { ProfileMatcher } from './profiles/match.js';
@@ -8,6 +9,7 @@ import { defaultRuleSettings } from './config.js';
 import type { DetectionConfig, JudgedFlow, Rule, RuleContext, RuleRun, SeenFlow } from './rule.js';
 import { RULES } from './rules/index.js';
 import { SeriesTracker } from './series.js';
+import type { StateStore } from './state.js';
 
 export type { FlowRef };
 
@@ -18,6 +20,10 @@ export interface DetectorOptions {
   rules?: readonly Rule[];
   /** alerts itemised per run before further ones roll up per rule (DEFAULT_MAX_ALERTS) */
   maxAlerts?: number;
+  /** baselines kept across runs (--state): read by the rules that learn, written whenever alerts are asked for */
+  state?: StateStore | null;
+  /** threat-intel feeds (--intel); none by default */
+  intel?: IntelFeeds;
 }
 
 /** Only flows a local device (not the gateway) opened to the Internet are judged; the rest cannot raise an alert. */
@@ -40,6 +46,7 @@ export class Detector {
   private readonly seriesRules: NonNullable<RuleRun['series']>[] = [];
   /** followed only when some enabled rule judges series */
   private readonly series: SeriesTracker | null;
+  private readonly state: StateStore | null;
 
   constructor(
     opts: DetectorOptions,
@@ -49,11 +56,12 @@ export class Detector {
     const { config } = opts;
     this.matcher = new ProfileMatcher(opts.profiles);
     this.book = new AlertBook((id) => config.rules[id], config.suppressionWindowS, onNew, opts.maxAlerts);
+    this.state = opts.state ?? null;
     for (const rule of opts.rules ?? RULES) {
       // A rule the detections file never heard of (a caller's own) runs with its defaults.
       const settings = (config.rules[rule.id] ??= defaultRuleSettings([rule])[rule.id]);
       if (!settings.enabled) continue;
-      const run = rule.create(this.context(rule.id, settings, config));
+      const run = rule.create(this.context(rule.id, settings, config, opts.intel ?? IntelFeeds.NONE));
       if (run.seen) this.seenRules.push(run.seen.bind(run));
       if (run.flow) this.flowRules.push(run.flow.bind(run));
       if (run.end) this.endRules.push(run.end.bind(run));
@@ -62,15 +70,17 @@ export class Detector {
     this.series = this.seriesRules.length > 0 ? new SeriesTracker() : null;
   }
 
-  private context(id: string, settings: DetectionConfig['rules'][string], config: DetectionConfig): RuleContext {
+  private context(id: string, settings: DetectionConfig['rules'][string], config: DetectionConfig, intel: IntelFeeds): RuleContext {
     const book = this.book;
     return {
       settings,
       config,
       profiles: this.matcher,
+      intel,
       raise: (j, spec) =>
         book.raise(id, spec.key, j.flow, { device: j.device, profile: j.profile?.profile ?? null, destination: spec.destination, message: spec.message, reason: spec.reason, windowS: spec.windowS, evidence: spec.evidence }),
       raiseSeries: (s, message, reason, extra, severity) => book.raiseSeries(id, s, message, reason, extra, severity),
+      state: this.state?.forRule(id) ?? null,
     };
   }
 
@@ -97,6 +107,8 @@ export class Detector {
   finish(spanStart: number, spanEnd: number): AlertRecord[] {
     const span = { start: spanStart, end: spanEnd };
     for (const rule of this.endRules) rule(span);
+    // What the rules learnt up to here survives a restart from now on.
+    this.state?.save();
     if (this.series) {
       this.book.beginScoring();
       for (const s of this.series.values()) {

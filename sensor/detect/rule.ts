@@ -1,10 +1,12 @@
 import type { AlertRecord, DeviceProfile, FlowRecord, MitreTechnique, Severity } from '../../contract/types.js';
 import type { DeviceFacts } from '../devices/inventory.js';
 import type { GeoInfo } from '../enrich/geoip.js';
+import type { IntelFeeds } from '../enrich/intel.js';
 import type { AppFacts } from '../flows/app.js';
 import type { FlowEnds } from '../flows/locality.js';
 import type { ProfileMatcher } from './profiles/match.js';
 import type { Series } from './series.js';
+import type { RuleState } from './state.js';
 
 /** A rule's thresholds: numbers, lists of numbers (ports) or switches; the type of the default is the schema. */
 export type RuleParams = Record<string, number | number[] | boolean>;
@@ -111,10 +113,19 @@ export interface RuleContext<P extends RuleParams = RuleParams> {
   /** the whole detections file: watch lists, suppression window */
   config: DetectionConfig;
   profiles: ProfileMatcher;
+  /** the threat-intel feeds given with --intel (none: no file); the sensor may reload them between calls */
+  intel: IntelFeeds;
   /** adds the flow to the device's open alert for spec.key (one per suppression window, or spec.windowS), or opens one */
   raise(j: AlertSubject, spec: AlertSpec): void;
   /** an alert judged over a whole series (beacons): one per device and destination, replaced when scored again; at the rule's severity unless `severity` is given */
   raiseSeries(s: Series, message: string, reason: string, extra: ExtraEvidence, severity?: Severity): void;
+  /**
+   * What the rule learnt in earlier runs and keeps for later ones (--state
+   * DIR); null without --state: learning is then per run. A rule reads its
+   * devices once, when created, and registers how to snapshot them; the
+   * store writes every snapshot whenever alerts are asked for.
+   */
+  state: RuleState | null;
 }
 
 /** The span of capture time read, over which series are scored. */

@@ -58,6 +58,13 @@ export class Flow {
 
   sni: string | null = null;
   alpn: string[] | null = null;
+  /** TLS client fingerprints of the initiator's ClientHello */
+  ja3: string | null = null;
+  ja4: string | null = null;
+  /** what the server's certificate showed (TLS 1.2 and older); null until seen */
+  tlsSelfSigned: boolean | null = null;
+  tlsCertExpired: boolean | null = null;
+  tlsNameMismatch: boolean | null = null;
   httpHost: string | null = null;
   userAgent: string | null = null;
   dnsName: string | null = null;
@@ -68,6 +75,10 @@ export class Flow {
   /** a ClientHello split over segments, being put back together */
   tlsBuf: Buffer | null = null;
   tlsNeed = 0;
+  /** TCP responder payload segments read for a TLS server's certificate; -1 once done */
+  tlsServerTries = 0;
+  /** the server's first flight while its leaf certificate is incomplete */
+  tlsServerBuf: Buffer | null = null;
   /** what payloads showed for detection rules (DNS questions, ...); null until one did */
   app: AppFacts | null = null;
 

@@ -179,6 +179,11 @@ export class FlowTable {
       flow.dstBytes += d.wirelen;
     }
     if (d.proto === TCP) this.tcpState(flow, orig, d.tcpFlags, ts);
+    // Only flows an outside host opened pay for this (an object on their first payload): whether the local end answered with data.
+    if (d.payLen > 0 && !flow.srcLocal) {
+      const app = (flow.app ??= {});
+      app.payload = (app.payload ?? 0) | (orig ? 1 : 2);
+    }
     this.append(flow);
   }
 

@@ -14,11 +14,14 @@ import { isSharedFact } from '../flows/shard.js';
 import { DEFAULT_MAX_FLOWS, DEFAULT_TIMEOUTS, FlowTable, isEpochEnd, type FlowTimeouts } from '../flows/table.js';
 import { parseDhcp, parseDhcp6 } from '../protocols/dhcp.js';
 import { parseDns, type DnsMessage } from '../protocols/dns.js';
+import { ja3, ja4 } from '../protocols/fingerprint.js';
 import { parseHttpRequest } from '../protocols/http.js';
 import { DNS_PORTS, isDhcp, isDhcp6, isSsdp, tcpDnsLength } from '../protocols/ports.js';
 import { parseSsdp } from '../protocols/ssdp.js';
 import { parseClientHello } from '../protocols/tls.js';
+import { CertificateJudge, serverCertificate } from '../protocols/tls-server.js';
 import { ip4String, ip6String, macString } from '../util/addr.js';
+import { PayloadFacts } from './payload-facts.js';
 import { compareFlows, flowRecord } from './records.js';
 
 export interface MeterOptions {
@@ -82,6 +85,14 @@ const MUTED = new DecodeWarnings();
 /** Initiator payload segments of a TCP flow inspected for TLS SNI / HTTP Host. */
 const APP_SEGMENTS = 4;
 const TLS_MAX_HELLO = 16384 + 5;
+/**
+ * Responder payload segments, and bytes, read for a TLS server's certificate: the
+ * ServerHello and the leaf certificate fit in a few segments.
+ */
+const TLS_SERVER_SEGMENTS = 6;
+const TLS_SERVER_MAX = 24 * 1024;
+/** Bytes of incomplete server flights held by all flows at once (a flood of stalled handshakes). */
+const TLS_SERVER_BUDGET = 32 * 1024 * 1024;
 /** Live flows ended at once at the end of input before their records are handed on. */
 const FLUSH_SLICE = 16384;
 
@@ -112,6 +123,11 @@ export class FlowMeter {
   private warn: DecodeWarnings;
   private ended: Ended[] = [];
   private readonly locality: Locality;
+  /** bytes held in Flow.tlsServerBuf by live flows */
+  private tlsServerHeld = 0;
+  private readonly certificates = new CertificateJudge();
+  /** credentials in clear and port mapping requests, for detection */
+  private readonly payloadFacts = new PayloadFacts();
 
   constructor(
     private readonly sinks: MeterSinks,
@@ -267,6 +283,7 @@ export class FlowMeter {
     if (isDhcp(sport, dport)) return this.dhcp(d);
     if (isDhcp6(sport, dport)) return this.dhcp6(d);
     if (isSsdp(sport, dport)) return this.ssdp(d, orig ? flow.srcIp : flow.dstIp);
+    this.payloadFacts.udp(d, flow, orig);
   }
 
   private tcpPayload(d: Decoded, flow: Flow, orig: boolean): void {
@@ -276,8 +293,14 @@ export class FlowMeter {
       if (n >= 0) this.dns(d, flow, orig, d.payOff + 2, n, 'dns');
       return;
     }
-    if (!orig || flow.appTries >= APP_SEGMENTS) return;
+    if (this.payloadFacts.watched(flow)) this.payloadFacts.tcp(d, flow, orig);
+    if (!orig) {
+      if (flow.tlsServerTries >= 0) this.tlsServer(flow, d);
+      return;
+    }
+    if (flow.appTries >= APP_SEGMENTS) return;
     flow.appTries++;
+    this.payloadFacts.request(d, flow);
     const b = d.data;
     if (flow.tlsBuf) {
       const joined = Buffer.concat([flow.tlsBuf, b.subarray(d.payOff, d.payOff + d.payLen)]);
@@ -311,6 +334,50 @@ export class FlowMeter {
     if ('error' in r) return this.warn.add(r.error);
     flow.sni = r.sni;
     flow.alpn = r.alpn;
+    // The first hello names the client (a TLS 1.3 HelloRetryRequest makes it send a second one).
+    if (flow.ja4 !== null) return;
+    flow.ja3 = ja3(r);
+    flow.ja4 = ja4(r);
+  }
+
+  /**
+   * A responder segment of a TCP flow whose responder answers with a TLS handshake record
+   * (whatever the client's hello looked like, SSLv2-compatible ones included): the server's
+   * flight, joined in arrival order until its leaf certificate is whole. A capture that
+   * reorders or repeats those segments breaks the record framing, and the facts stay unknown.
+   */
+  private tlsServer(flow: Flow, d: Decoded): void {
+    const seg = d.data.subarray(d.payOff, d.payOff + d.payLen);
+    if (flow.tlsServerTries === 0 && (seg[0] !== 0x16 || seg[1] !== 3)) {
+      flow.tlsServerTries = -1;
+      return;
+    }
+    const held = flow.tlsServerBuf;
+    const bytes = held ? Buffer.concat([held, seg]) : seg;
+    const r = serverCertificate(bytes);
+    flow.tlsServerTries++;
+    if ('needMore' in r) {
+      const keep = flow.tlsServerTries < TLS_SERVER_SEGMENTS && bytes.length <= TLS_SERVER_MAX && this.tlsServerHeld + seg.length <= TLS_SERVER_BUDGET;
+      if (keep) {
+        // The first segment is a view into the capture's buffer, which is reused.
+        flow.tlsServerBuf = held ? bytes : Buffer.from(seg);
+        this.tlsServerHeld += seg.length;
+      } else this.tlsServerDone(flow);
+      return;
+    }
+    this.tlsServerDone(flow);
+    if (!('cert' in r)) return;
+    const facts = this.certificates.facts(r.cert, flow.sni, flow.first);
+    if (facts === null) return this.warn.add('tls_malformed');
+    flow.tlsSelfSigned = facts.selfSigned;
+    flow.tlsCertExpired = facts.expired;
+    flow.tlsNameMismatch = facts.nameMismatch;
+  }
+
+  private tlsServerDone(flow: Flow): void {
+    if (flow.tlsServerBuf) this.tlsServerHeld -= flow.tlsServerBuf.length;
+    flow.tlsServerBuf = null;
+    flow.tlsServerTries = -1;
   }
 
   private dns(d: Decoded, flow: Flow, orig: boolean, off: number, len: number, proto: DnsRecord['proto']): void {
@@ -402,6 +469,7 @@ export class FlowMeter {
   }
 
   private flowEnded(f: Flow, reason: FlowEndReason): void {
+    if (f.tlsServerBuf) this.tlsServerDone(f);
     if (f.localVersion !== this.locality.version) this.relocate(f);
     this.flows++;
     const serverName = f.sni ?? f.httpHost ?? f.dnsName;

@@ -1,10 +1,14 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { terminalSafe } from '../../contract/escape.js';
 import type { AlertRecord, DeviceProfile } from '../../contract/types.js';
 import { loadDetectionConfig, type DetectionConfig } from '../detect/config.js';
 import { Detector } from '../detect/engine.js';
 import { loadProfiles } from '../detect/profiles/load.js';
+import { StateStore } from '../detect/state.js';
 import { GeoIp } from '../enrich/geoip.js';
+import { IntelFeeds } from '../enrich/intel.js';
 import { RULES_DIR } from '../util/paths.js';
 import type { MeterOptions } from './meter.js';
 
@@ -22,6 +26,15 @@ export interface AnalysisOptions extends MeterOptions {
   watchCountries?: string[];
   /** alerts itemised per run before further ones roll up per rule (--max-alerts; 10,000) */
   maxAlerts?: number;
+  /**
+   * --state DIR: baselines (new-behaviour, abnormal-upload) read from and
+   * written to DIR/baseline.json; without it learning is per run
+   */
+  stateDir?: string;
+  /** the sensor's log: warnings about the state file go there (analyze writes them to stderr) */
+  log?: Logger;
+  /** threat-intel feed files (--intel), in order */
+  intel?: string[];
 }
 
 /** Everything an analysis is configured with, loaded and checked before a packet is read. */
@@ -31,21 +44,33 @@ export interface AnalysisSetup {
   /** profile loading notes (MUD entries that could not be mapped) */
   notes: string[];
   geo: GeoIp;
+  /** the threat-intel feeds; the sensor reloads them when their files change */
+  intel: IntelFeeds;
   /** AnalysisOptions.maxAlerts */
   maxAlerts?: number;
+  /** the --state store; null (or absent) without --state */
+  state?: StateStore | null;
 }
 
-/** Throws ConfigError, ProfileError or GeoIpError for a configuration mistake. */
+/** Throws ConfigError, ProfileError, GeoIpError or IntelError for a configuration mistake. */
 export async function loadAnalysis(opts: AnalysisOptions): Promise<AnalysisSetup> {
   const config = loadDetectionConfig(opts.detectionsFile);
   if (opts.watchCountries) config.watchCountries = opts.watchCountries;
   const profilesDir = opts.profilesDir === undefined ? (existsSync(DEFAULT_PROFILES_DIR) ? DEFAULT_PROFILES_DIR : null) : opts.profilesDir;
   const { profiles, warnings: notes } = profilesDir ? loadProfiles(profilesDir) : { profiles: [], warnings: [] };
   const geo = await GeoIp.open(opts.geoip ?? []);
-  return { config, profiles, notes, geo, maxAlerts: opts.maxAlerts };
+  const intel = opts.intel?.length ? await IntelFeeds.load(opts.intel) : IntelFeeds.NONE;
+  const state = opts.stateDir === undefined ? null : StateStore.open(opts.stateDir, stateWarning(opts.log));
+  return { config, profiles, notes, geo, intel, maxAlerts: opts.maxAlerts, state };
+}
+
+/** Where a warning about the state file goes: the sensor's log, else one line on stderr (analyze). */
+function stateWarning(log: Logger | undefined): (message: string) => void {
+  if (log) return (message) => log.warn(message);
+  return (message) => process.stderr.write(`phonehome: warning: ${terminalSafe(message)}\n`);
 }
 
 /** The detection stage of a setup; `onNew` hears each alert when it first fires. */
 export function detectorOf(setup: AnalysisSetup, onNew?: (a: AlertRecord) => void): Detector {
-  return new Detector({ config: setup.config, profiles: setup.profiles, maxAlerts: setup.maxAlerts }, onNew);
+  return new Detector({ config: setup.config, profiles: setup.profiles, maxAlerts: setup.maxAlerts, state: setup.state, intel: setup.intel }, onNew);
 }

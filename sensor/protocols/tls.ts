@@ -1,8 +1,30 @@
-/** TLS ClientHello: the client's version, SNI and ALPN (RFC 5246, 8446, 6066, 7301). */
+/**
+ * TLS ClientHello: the client's version, SNI and ALPN (RFC 5246, 8446, 6066, 7301), and the
+ * lists the JA3 and JA4 fingerprints are made of (fingerprint.ts).
+ */
 
 import { u16 } from '../util/bytes.js';
 
-export interface ClientHello { sni: string | null; alpn: string[] | null; version: number }
+export interface ClientHello {
+  sni: string | null;
+  alpn: string[] | null;
+  /** client_version of the hello (the legacy field: TLS 1.3 clients say 0x0303 here) */
+  version: number;
+  // What the JA3 and JA4 fingerprints are made of, in wire order, GREASE values included.
+  ciphers: number[];
+  /** extension types */
+  extensions: number[];
+  /** supported_groups (named curves) */
+  groups: number[];
+  /** ec_point_formats */
+  pointFormats: number[];
+  /** signature_algorithms */
+  sigAlgs: number[];
+  /** supported_versions; null when the extension is absent */
+  versions: number[] | null;
+  /** a server_name extension is present (whatever it holds) */
+  sniSeen: boolean;
+}
 export type TlsResult = ClientHello | { error: 'tls_truncated' | 'tls_malformed' } | { needMore: number };
 
 const RECORD_HEADER = 5;
@@ -14,6 +36,10 @@ const CONTENT_HANDSHAKE = 0x16;
 const CLIENT_HELLO = 1;
 const EXT_SERVER_NAME = 0;
 const EXT_ALPN = 16;
+const EXT_SUPPORTED_GROUPS = 10;
+const EXT_POINT_FORMATS = 11;
+const EXT_SIGNATURE_ALGORITHMS = 13;
+const EXT_SUPPORTED_VERSIONS = 43;
 
 function isHandshakeRecord(b: Buffer, p: number): boolean {
   return b[p] === CONTENT_HANDSHAKE && b[p + 1] === 3 && b[p + 2] <= 4;
@@ -91,48 +117,86 @@ function parseBody(b: Buffer, p: number, e: number): TlsResult {
   p += 2 + 32; // client_version, random
   p += 1 + b[p]; // session_id
   if (p + 2 > e) return malformed();
-  p += 2 + u16(b, p); // cipher_suites
+  const cipherEnd = p + 2 + u16(b, p);
+  if (cipherEnd > e) return malformed();
+  const h: ClientHello = { sni: null, alpn: null, version, ciphers: u16List(b, p + 2, cipherEnd), extensions: [], groups: [], pointFormats: [], sigAlgs: [], versions: null, sniSeen: false };
+  p = cipherEnd;
   if (p + 1 > e) return malformed();
   p += 1 + b[p]; // compression_methods
   if (p > e) return malformed();
   // Pre-TLS-1.0-era clients may send no extensions at all.
-  if (p === e) return { sni: null, alpn: null, version };
+  if (p === e) return h;
   if (p + 2 > e) return malformed();
   const extEnd = p + 2 + u16(b, p);
   if (extEnd !== e) return malformed();
   p += 2;
-
-  let sni: string | null = null;
-  let alpn: string[] | null = null;
   while (p < extEnd) {
     if (p + 4 > extEnd) return malformed();
     const type = u16(b, p);
     const dataEnd = p + 4 + u16(b, p + 2);
     if (dataEnd > extEnd) return malformed();
-    p += 4;
-    if (type === EXT_SERVER_NAME && sni === null && p < dataEnd) {
-      // An empty server_name extension is the server's acknowledgement form; a client's has a list.
-      if (p + 2 > dataEnd || p + 2 + u16(b, p) !== dataEnd) return malformed();
-      for (let q = p + 2; q < dataEnd; ) {
-        if (q + 3 > dataEnd) return malformed();
-        const nameEnd = q + 3 + u16(b, q + 1);
-        if (nameEnd > dataEnd) return malformed();
-        if (b[q] === 0 && sni === null) sni = b.toString('latin1', q + 3, nameEnd);
-        q = nameEnd;
-      }
-    } else if (type === EXT_ALPN && alpn === null) {
-      if (p + 2 > dataEnd || p + 2 + u16(b, p) !== dataEnd) return malformed();
-      const list: string[] = [];
-      for (let q = p + 2; q < dataEnd; ) {
-        const l = b[q];
-        // RFC 7301 3.1: protocol names are never empty.
-        if (l === 0 || q + 1 + l > dataEnd) return malformed();
-        list.push(b.toString('latin1', q + 1, q + 1 + l));
-        q += 1 + l;
-      }
-      alpn = list;
-    }
+    h.extensions.push(type);
+    if (!extension(h, type, b, p + 4, dataEnd)) return malformed();
     p = dataEnd;
   }
-  return { sni, alpn, version };
+  return h;
+}
+
+/** Reads one extension's data b[p, e) into the hello; false when it is malformed. */
+function extension(h: ClientHello, type: number, b: Buffer, p: number, e: number): boolean {
+  switch (type) {
+    case EXT_SERVER_NAME:
+      h.sniSeen = true;
+      return h.sni !== null || p === e || serverName(h, b, p, e);
+    case EXT_ALPN:
+      return h.alpn !== null || alpnList(h, b, p, e);
+    case EXT_SUPPORTED_GROUPS:
+      h.groups = p + 2 <= e ? u16List(b, p + 2, Math.min(e, p + 2 + u16(b, p))) : [];
+      return true;
+    case EXT_POINT_FORMATS:
+      h.pointFormats = p < e ? [...b.subarray(p + 1, Math.min(e, p + 1 + b[p]))] : [];
+      return true;
+    case EXT_SIGNATURE_ALGORITHMS:
+      h.sigAlgs = p + 2 <= e ? u16List(b, p + 2, Math.min(e, p + 2 + u16(b, p))) : [];
+      return true;
+    case EXT_SUPPORTED_VERSIONS:
+      h.versions = p < e ? u16List(b, p + 1, Math.min(e, p + 1 + b[p])) : [];
+      return true;
+    default:
+      return true;
+  }
+}
+
+/** The 16-bit values in b[p, e) (a trailing odd byte is ignored). */
+function u16List(b: Buffer, p: number, e: number): number[] {
+  const out: number[] = [];
+  for (; p + 2 <= e; p += 2) out.push(u16(b, p));
+  return out;
+}
+
+function serverName(h: ClientHello, b: Buffer, p: number, e: number): boolean {
+  // An empty server_name extension is the server's acknowledgement form; a client's has a list.
+  if (p + 2 > e || p + 2 + u16(b, p) !== e) return false;
+  for (let q = p + 2; q < e; ) {
+    if (q + 3 > e) return false;
+    const nameEnd = q + 3 + u16(b, q + 1);
+    if (nameEnd > e) return false;
+    if (b[q] === 0 && h.sni === null) h.sni = b.toString('latin1', q + 3, nameEnd);
+    q = nameEnd;
+  }
+  return true;
+}
+
+function alpnList(h: ClientHello, b: Buffer, p: number, e: number): boolean {
+  if (p + 2 > e || p + 2 + u16(b, p) !== e) return false;
+  const list: string[] = [];
+  for (let q = p + 2; q < e; ) {
+    const l = b[q];
+    // RFC 7301 3.1: protocol names are never empty.
+    if (l === 0 || q + 1 + l > e) return false;
+    list.push(b.toString('latin1', q + 1, q + 1 + l));
+    q += 1 + l;
+  }
+  h.alpn = list;
+  return true;
 }

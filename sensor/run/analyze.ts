@@ -29,7 +29,7 @@ export interface AnalyzeResult {
   stats: RunStats;
   devices: DeviceRecord[];
   alerts: AlertRecord[];
-  /** profile loading notes (MUD entries that could not be mapped) */
+  /** profile loading notes (MUD entries that could not be mapped) and threat-intel feed notes (malformed lines skipped) */
   notes: string[];
   /** 0 all read, 1 a file stopped early on a corrupt record */
   exitCode: 0 | 1;
@@ -80,7 +80,7 @@ export async function analyze(args: string[], opts: AnalyzeOptions = {}): Promis
     fileStats: [], notCapture: null,
   };
   const { detector, counts } = (opts.workers ?? 1) > 1 ? await inShards(run, setup) : await inOneThread(run, setup);
-  return finishRun(run, detector, counts, setup.notes);
+  return finishRun(run, detector, counts, [...setup.notes, ...setup.intel.notes]);
 }
 
 /** An output folder, made before anything is read; a path that cannot be one is the user's to fix. */

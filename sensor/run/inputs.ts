@@ -127,6 +127,8 @@ export interface InputDeps {
   checkpoint: () => Promise<unknown>;
   /** sends device updates that changed */
   devices: () => void;
+  /** before each file of a directory is read (the sensor checks its threat-intel feeds then) */
+  beforeFile?: () => Promise<void>;
   /** also remembers which files of a directory were read */
   spool: Spool;
   /**
@@ -247,6 +249,7 @@ export class InputReader {
 
   /** Reads one complete file of the directory; false when reading has to stop (a stop, a spool that stayed full). */
   private async readDirFile(f: WatchedFile, processed: ProcessedFiles, once: boolean): Promise<boolean> {
+    await this.d.beforeFile?.();
     const started = Date.now();
     const r = await this.read(f.path, openFile(f.path, f.resumeAt));
     this.d.evidence.fileRead(f.path, r.first, r.last);

@@ -89,6 +89,7 @@ export async function runSensor(o: SensorOptions): Promise<number> {
   const run = await assemble(o, kind, version);
   const unlisten = o.stop?.listen((signal) => run.drain.stop(signal));
   let metricsServer: MetricsServer | null = null;
+  const intelTimer = watchIntel(run.pipeline, o.log);
   try {
     if (o.metricsPort !== null) metricsServer = await serveMetrics(run.metrics, o.metricsHost, o.metricsPort, o.log);
     o.log.info({ input: o.input, kind, collector: o.collector, spool: run.spool.dir, spool_batches: run.spool.batches, once: o.once, version }, 'sensor started');
@@ -101,6 +102,7 @@ export async function runSensor(o: SensorOptions): Promise<number> {
     run.drain.inputEnded();
     return await finish(run);
   } finally {
+    if (intelTimer) clearInterval(intelTimer);
     run.drain.close();
     run.batcher.close();
     await run.sender.stop();
@@ -156,6 +158,7 @@ async function assemble(o: SensorOptions, kind: InputKind | null, version: strin
   // A device evicted from the inventory (past --max-devices) goes out as an update before it is forgotten.
   const pipeline = await Pipeline.create(o, { flow: (r) => events.flow(r), alert: (a) => events.alert(a), device: (d) => events.evicted(d) });
   for (const n of pipeline.notes) log.warn({ note: n }, 'device profiles: note');
+  for (const n of pipeline.setup.intel.notes) log.warn({ note: n }, 'threat-intel feeds: note');
   const spool = openSpool(o);
   removeEvidenceLeftovers(spool.dir);
   const live = liveness(o.input, kind);
@@ -183,6 +186,8 @@ async function assemble(o: SensorOptions, kind: InputKind | null, version: strin
   const inputs: InputReader = new InputReader({
     pipeline, batcher, drain, evidence, log, spool,
     checkpoint: () => checkpoint({ pipeline, events, evidence }),
+    // Feeds that changed are read again before each file, so that file meets the new indicators.
+    beforeFile: () => reloadIntel(pipeline, log),
     devices: () => events.devices(pipeline.devices()),
     rebuildMaxBytes: o.once || kind !== 'dir' || o.rebuildMaxBytes <= 0 ? null : o.rebuildMaxBytes,
     mute: (on) => (events.muted = on),
@@ -233,6 +238,32 @@ async function checkpoint(r: Pick<Run, 'pipeline' | 'events' | 'evidence'>): Pro
   await r.evidence.send(alerts);
   r.events.devices(r.pipeline.devices());
   return alerts;
+}
+
+/** Threat-intel feed files are also checked for changes on this clock (stdin has no file boundaries). */
+export const INTEL_CHECK_MS = 10_000;
+
+function watchIntel(pipeline: Pipeline, log: Logger): NodeJS.Timeout | null {
+  if (pipeline.setup.intel.files.length === 0) return null;
+  return setInterval(() => void reloadIntel(pipeline, log), INTEL_CHECK_MS).unref();
+}
+
+/** Reads changed feeds again; one that cannot be used is logged and keeps the indicators it had. */
+async function reloadIntel(pipeline: Pipeline, log: Logger): Promise<void> {
+  const intel = pipeline.setup.intel;
+  if (intel.files.length === 0) return;
+  try {
+    for (const r of await intel.refresh()) {
+      if (!r.ok) {
+        log.error({ file: r.file, code: r.error.code }, `${r.error.message}: the feed keeps the indicators it had`);
+        continue;
+      }
+      log.info({ file: r.file, indicators: r.indicators }, 'threat-intel feed reloaded');
+      for (const n of r.notes) log.warn({ note: n }, 'threat-intel feeds: note');
+    }
+  } catch (e) {
+    log.error({ err: e }, 'threat-intel feeds could not be checked');
+  }
 }
 
 /** After the input: sends what is left, delivers until done or the drain deadline, logs the summary; returns the exit code. */

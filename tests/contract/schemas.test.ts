@@ -77,6 +77,7 @@ describe('real records are accepted', () => {
     // the records cover nullable and optional fields both ways
     expect(flows.some((f) => f.sni !== null) && flows.some((f) => f.sni === null)).toBe(true);
     expect(flows.some((f) => f.dst_country !== null) && flows.some((f) => f.http_host !== null)).toBe(true);
+    expect(flows.some((f) => f.ja4 !== null && f.tls_self_signed !== null) && flows.some((f) => f.ja3 === null)).toBe(true);
     expect(new Set(flows.map((f) => f.proto))).toEqual(new Set(['tcp', 'udp', 'icmp', '2', 'icmp6']));
     const bad = flows.filter((f) => fails(validate.flow, f)).map((f) => `${f.uid}: ${why(validate.flow).join('; ')}`);
     expect(bad.slice(0, 5)).toEqual([]);
@@ -131,6 +132,10 @@ describe('broken records are refused at the broken field', () => {
       ['an ALPN value that is not text', (r) => (r.alpn = ['h2', 11]), '/alpn/1'],
       ['null where a number is required', (r) => (r.src_bytes = null), '/src_bytes'],
       ['ASN as text', (r) => (r.dst_asn = 'AS15169'), '/dst_asn'],
+      ['JA3 as a number', (r) => (r.ja3 = 771), '/ja3'],
+      ['JA4 of 65 characters', (r) => (r.ja4 = 't'.repeat(65)), '/ja4'],
+      ['a certificate fact as text', (r) => (r.tls_self_signed = 'yes'), '/tls_self_signed'],
+      ['a certificate fact as a number', (r) => (r.tls_name_mismatch = 0), '/tls_name_mismatch'],
       ['no uid', (r) => delete r.uid, ''],
     ];
     expect(validate.flow(f)).toBe(true);

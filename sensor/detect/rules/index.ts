@@ -1,8 +1,18 @@
 import type { Rule } from '../rule.js';
+import { abnormalUpload } from './abnormal-upload.js';
 import { beaconing } from './beaconing.js';
+import { cleartextCredentials } from './cleartext-credentials.js';
+import { dga } from './dga.js';
 import { directIp } from './direct-ip.js';
+import { dnsTunnel } from './dns-tunnel.js';
 import { geoCallback } from './geo-callback.js';
+import { portMapping } from './port-mapping.js';
+import { inboundExposure } from './inbound-exposure.js';
+import { longConnection } from './long-connection.js';
+import { scan } from './scan.js';
+import { newBehaviour } from './new-behaviour.js';
 import { strobe } from './strobe.js';
+import { threatIntel } from './threat-intel.js';
 import { undocumentedDestination } from './undocumented-destination.js';
 import { unprofiledDevice } from './unprofiled-device.js';
 
@@ -14,6 +24,10 @@ import { unprofiledDevice } from './unprofiled-device.js';
  * (strobe before beaconing: a strobe is not also a beacon).
  */
 // Each rule is typed by its own parameters; the list holds them all.
-export const RULES: readonly Rule<any>[] = [undocumentedDestination, unprofiledDevice, geoCallback, directIp, strobe, beaconing];
+export const RULES: readonly Rule<any>[] = [
+  undocumentedDestination, unprofiledDevice, geoCallback, directIp, threatIntel, strobe, beaconing,
+  cleartextCredentials, portMapping, dnsTunnel, dga, scan, inboundExposure, longConnection,
+  newBehaviour, abnormalUpload,
+];
 
 export const RULE_IDS: readonly string[] = RULES.map((r) => r.id);

@@ -4,6 +4,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { openStore } from '../../../collector/store/open.js';
 import type { Store } from '../../../collector/store/store.js';
@@ -130,6 +132,27 @@ export const postgres: Backend = {
 };
 
 export const BACKENDS = [sqlite, postgres];
+
+/** Runs SQL on the database behind the store's back, as an operator or another collector version would. */
+export async function raw<T>(backend: Backend, url: string, sql: string): Promise<T[]> {
+  if (backend.name === 'sqlite') {
+    const db = new Database(url.replace(/^sqlite:/, ''));
+    try {
+      const s = db.prepare(sql);
+      return s.reader ? (s.all() as T[]) : (s.run(), []);
+    } finally {
+      db.close();
+    }
+  }
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query(sql)).rows as T[];
+  } finally {
+    await c.end();
+  }
+}
+
 
 /**
  * For one describe block: the backend's server for the block, and a fresh,

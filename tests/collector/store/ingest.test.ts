@@ -8,7 +8,7 @@ import { beforeEach, describe, expect, test } from 'vitest';
 import type { AlertRecord } from '../../../contract/types.js';
 import { openStore } from '../../../collector/store/open.js';
 import type { Store } from '../../../collector/store/store.js';
-import { alertEv, alertVariant, BACKENDS, COUNTRIES, deviceEv, evidenceEv, flowEv, fx, key, SENSOR, T0, useFixture, useFreshStore } from './backends.js';
+import { alertEv, alertVariant, BACKENDS, COUNTRIES, deviceEv, evidenceEv, flowEv, fx, key, raw, SENSOR, T0, useFixture, useFreshStore } from './backends.js';
 
 const ROOT = join(import.meta.dirname, '../../..');
 
@@ -112,6 +112,24 @@ describe.each(BACKENDS)('$name store: ingest', (backend) => {
     const [stored] = await store.listDevices();
     expect(stored.hostnames).toEqual(['cam\u0000era']);
     expect(stored.mac).toBe(mac);
+  });
+
+  test('a flow keeps its TLS fingerprints and certificate facts: the stored record is the flow as the sensor sent it', async () => {
+    const tls = fx.flows.find((f) => f.ja4 !== null && f.tls_self_signed !== null)!;
+    expect(tls, 'the fixture has a TLS 1.2 flow with a certificate').toBeDefined();
+    const hostile = { ...tls, uid: 'Ctls', ja3: null, ja4: 't13d1516h2_\u0000', tls_self_signed: true, tls_cert_expired: null, tls_name_mismatch: true };
+    const url = await backend.fresh();
+    const s = await openStore(url);
+    try {
+      expect(await s.ingest(SENSOR, [flowEv(tls), flowEv(hostile)], T0)).toMatchObject({ accepted: 2 });
+    } finally {
+      await s.close();
+    }
+    const rows = await raw<{ uid: string; record: string }>(backend, url, `SELECT uid, record FROM flows ORDER BY uid`);
+    const stored = new Map(rows.map((r) => [r.uid, JSON.parse(r.record)]));
+    expect(stored.get(tls.uid)).toEqual(tls);
+    expect(stored.get(tls.uid)).toMatchObject({ ja3: expect.stringMatching(/^[0-9a-f]{32}$/), ja4: expect.stringMatching(/^t1[0-3][di]\d{4}\w{2}_[0-9a-f]{12}_[0-9a-f]{12}$/) });
+    expect(stored.get('Ctls')).toEqual(hostile);
   });
 
   test('a callback watched for its operator or name is filed under the watched country, not where the address is hosted', async () => {

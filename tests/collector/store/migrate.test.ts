@@ -1,8 +1,6 @@
 // The one migration runner, on SQLite and on a real PostgreSQL server: safe
 // on every start and from several collectors at once, and it refuses a
 // database a newer collector has migrated.
-import Database from 'better-sqlite3';
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { StoreError } from '../../../collector/errors.js';
 import { openStore } from '../../../collector/store/open.js';
@@ -10,29 +8,9 @@ import { openPostgres } from '../../../collector/store/postgres.js';
 import { LATEST_VERSION, MIGRATIONS, migrationStatements, SCHEMA_MIGRATIONS_DDL } from '../../../collector/store/schema.js';
 import { openSqlite } from '../../../collector/store/sqlite.js';
 import type { Store } from '../../../collector/store/store.js';
-import { alertEv, BACKENDS, type Backend, fx, SENSOR, T0, useFixture } from './backends.js';
+import { alertEv, BACKENDS, fx, raw, SENSOR, T0, useFixture } from './backends.js';
 
 useFixture();
-
-/** Runs SQL on the database behind the store's back, as an operator or another collector version would. */
-async function raw<T>(backend: Backend, url: string, sql: string): Promise<T[]> {
-  if (backend.name === 'sqlite') {
-    const db = new Database(url.replace(/^sqlite:/, ''));
-    try {
-      const s = db.prepare(sql);
-      return s.reader ? (s.all() as T[]) : (s.run(), []);
-    } finally {
-      db.close();
-    }
-  }
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query(sql)).rows as T[];
-  } finally {
-    await c.end();
-  }
-}
 
 describe.each(BACKENDS)('$name migrations', (backend) => {
   let store: Store;

@@ -13,11 +13,20 @@ const ATTACK: [string, string, string][] = [
   ['T1071', 'Application Layer Protocol', 'Command and Control'],
   ['T1041', 'Exfiltration Over C2 Channel', 'Exfiltration'],
   ['T1029', 'Scheduled Transfer', 'Exfiltration'],
+  ['T1048', 'Exfiltration Over Alternative Protocol', 'Exfiltration'],
   ['T1568', 'Dynamic Resolution', 'Command and Control'],
+  ['T1568.002', 'Dynamic Resolution: Domain Generation Algorithms', 'Command and Control'],
+  ['T1071.004', 'Application Layer Protocol: DNS', 'Command and Control'],
   ['T1571', 'Non-Standard Port', 'Command and Control'],
   ['T1095', 'Non-Application Layer Protocol', 'Command and Control'],
   ['T1200', 'Hardware Additions', 'Initial Access'],
   ['T1195', 'Supply Chain Compromise', 'Initial Access'],
+  ['T1552', 'Unsecured Credentials', 'Credential Access'],
+  ['T1040', 'Network Sniffing', 'Credential Access'],
+  ['T1599.001', 'Network Boundary Bridging: Network Address Translation Traversal', 'Defense Evasion'],
+  ['T1046', 'Network Service Discovery', 'Discovery'],
+  ['T1595', 'Active Scanning', 'Reconnaissance'],
+  ['T1133', 'External Remote Services', 'Persistence'],
 ];
 
 describe('mitre', () => {

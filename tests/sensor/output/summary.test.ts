@@ -167,7 +167,7 @@ describe('the summary phonehome analyze prints', () => {
     const s: RunStats = JSON.parse(readFileSync(join(out, 'stats.json'), 'utf8'));
     const devices: DeviceRecord[] = JSON.parse(readFileSync(join(out, 'devices.json'), 'utf8'));
     const alerts = readFileSync(join(out, 'alerts.jsonl'), 'utf8').split('\n').filter(Boolean);
-    const captures = readdirSync(FIXTURES).filter((f) => f.endsWith('.pcap'));
+    const captures = readdirSync(FIXTURES, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.pcap'));
     const lens = captures.flatMap((f) => execFileSync('tshark', ['-n', '-r', join(FIXTURES, f), '-T', 'fields', '-e', 'frame.len'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim().split('\n').map(Number));
     const frames = lens.length;
     const bytes = lens.reduce((a, b) => a + b, 0);

@@ -199,7 +199,7 @@ describe('round trips', () => {
       fc.property(name, fc.array(proto, { minLength: 1, maxLength: 4 }), fc.nat(), (sni, alpn, cutSeed) => {
         const rec = clientHello({ sni, alpn });
         const b = Buffer.from(rec);
-        expect(parseClientHello(b, 0, b.length)).toEqual({ sni, alpn, version: 0x0303 });
+        expect(parseClientHello(b, 0, b.length)).toMatchObject({ sni, alpn, version: 0x0303 });
         const cut = 9 + (cutSeed % (rec.length - 9));
         expect(parseClientHello(b, 0, cut)).toEqual({ needMore: rec.length });
       }),

@@ -155,9 +155,9 @@ describe('undocumented-destination with asn entries', () => {
     const rec = {
       uid: 'Cunknownas', community_id: null, ts: T0, duration: 1, proto: 'tcp', src_ip: hub.ip, src_port: 40000, dst_ip: '1.0.0.1', dst_port: 443,
       src_mac: hub.mac, dst_mac: ROUTER.mac, src_pkts: 3, src_bytes: 200, dst_pkts: 3, dst_bytes: 200, state: 'SF', mid_stream: false, sni: null, alpn: null,
-      http_host: null, user_agent: null, dns_name: null, server_name: null, dst_country: null, dst_asn: null, dst_as_org: null, end_reason: 'closed',
+      ja3: null, ja4: null, tls_self_signed: null, tls_cert_expired: null, tls_name_mismatch: null, http_host: null, user_agent: null, dns_name: null, server_name: null, dst_country: null, dst_asn: null, dst_as_org: null, end_reason: 'closed',
     } satisfies FlowRecord;
-    d.onFlow({ rec, device: { mac: hub.mac, ip: hub.ip, vendor: null, vendor_country: null, mud_url: null }, resolved: false, dst: { country: null, asn: null, as_org: null } });
+    d.onFlow({ rec, device: { mac: hub.mac, ip: hub.ip, vendor: null, vendor_country: null, mud_url: null }, resolved: false, dst: { country: null, asn: null, as_org: null }, ends: { srcLocal: true, dstLocal: false }, app: null, responder: null, src: null });
     const [a] = d.finish(T0, T0 + 1).filter((x) => x.rule === 'undocumented-destination');
     expect(a.evidence.reason).toBe(
       `no entry in profile ${profile.profile} documents 1.0.0.1 tcp/443; its AS is unknown, so the profile's asn entries cannot match (add an ASN database with --geoip)`,

@@ -1,0 +1,225 @@
+import type { FlowRecord, ScanEvidence } from '../../../contract/types.js';
+import type { DeviceFacts } from '../../devices/inventory.js';
+import { evictOldest, lowWater } from '../../util/bounded.js';
+import { DistinctBudget, DistinctCounter } from '../distinct.js';
+import { deviceLabel, type AlertSpec, type Rule, type RuleContext, type SeenFlow } from '../rule.js';
+
+export type ScanParams = {
+  min_hosts: number;
+  min_ports: number;
+  window_s: number;
+  telnet_ports: number[];
+};
+
+/** Address and port trackers held at once (each device-port and device-host pair a device reached lately). */
+const MAX_TRACKERS = 20_000;
+/** Flows held, over all trackers, while they wait for a threshold (they become the alert's first evidence). */
+const MAX_PENDING_FLOWS = 50_000;
+/** Pending flows one tracker holds: more in its window are counted but not itemised. */
+const MAX_PENDING_PER_TRACKER = 100;
+/** Distinct targets one alert counts exactly; past it (or the rule's budget) they are estimated. */
+const MAX_EXACT = 65_536;
+const EXACT_BUDGET = 1_000_000;
+const SAMPLE = 10;
+/** Seconds of capture time between moves of a busy tracker to the end of the recently used order. */
+const TOUCH_EVERY_S = 10;
+
+/** A device's attempts towards one port (kind hosts: the hosts it reached) or one host (kind ports: its ports). */
+interface Tracker {
+  key: string;
+  /** before the alert: each target's latest attempt in the window, oldest first */
+  window: Map<string, number>;
+  /** before the alert: the window's attempts, to raise as the alert's first evidence */
+  pending: FlowRecord[];
+  /** latest attempt time seen (flows come nearly, not strictly, in time order) */
+  now: number;
+  /** when it was last moved to the end of the recently used order */
+  touched: number;
+  /** after the alert: counts, and when the alert's suppression window ends */
+  alert: { ev: ScanEvidence; distinct: DistinctCounter; until: number; spec: AlertSpec } | null;
+}
+
+/**
+ * One device reaching many hosts on one port, or many ports of one host, in
+ * a short window (Zeek's scan policy: 25 hosts or 15 ports in 5 minutes):
+ * local or Internet destinations, TCP and UDP, answered or not. Addresses a
+ * DNS answer gave the device are not scan targets (a phone app opening 40
+ * named servers is not scanning); nor are multicast and broadcast groups,
+ * nor TCP sessions whose start was not seen. One alert per device and port
+ * (or host) per suppression window, counting every target in bounded memory.
+ */
+export const scan: Rule<ScanParams> = {
+  id: 'scan',
+  summary: 'a device reaches 25 hosts on one port or 15 ports of one host within 5 minutes (a scan; Telnet scans called out)',
+  defaults: { enabled: true, severity: 'high', mitre: ['T1046', 'T1595'], params: { min_hosts: 25, min_ports: 15, window_s: 300, telnet_ports: [23, 2323] } },
+  evidence: ['scan'],
+  create: (ctx) => new ScanRun(ctx),
+};
+
+class ScanRun {
+  private readonly trackers = new Map<string, Tracker>();
+  private readonly budget = new DistinctBudget(EXACT_BUDGET);
+  private pendingFlows = 0;
+
+  constructor(private readonly ctx: RuleContext<ScanParams>) {}
+
+  seen(s: SeenFlow): void {
+    const f = s.flow;
+    const d = s.device;
+    if (d === null || !s.ends.srcLocal || d.role === 'gateway') return;
+    if ((f.proto !== 'tcp' && f.proto !== 'udp') || f.mid_stream || s.resolved || f.dns_name !== null) return;
+    if (f.dst_ip === f.src_ip || isGroup(f.dst_ip)) return;
+    const dev = d.mac ?? d.ip;
+    this.count(s, d, `${dev}|hosts|${f.proto}/${f.dst_port}`, 'hosts', f.dst_ip);
+    this.count(s, d, `${dev}|ports|${f.dst_ip}`, 'ports', `${f.proto}/${f.dst_port}`);
+  }
+
+  private count(s: SeenFlow, d: DeviceFacts, key: string, kind: ScanEvidence['kind'], target: string): void {
+    const f = s.flow;
+    let t = this.trackers.get(key);
+    if (t) {
+      // Recently used last, so the map's first trackers are the ones to forget; moved at most every few
+      // seconds, since moving a busy tracker at every flow of a scan was most of the rule's cost.
+      if (f.ts - t.touched > TOUCH_EVERY_S) {
+        t.touched = f.ts;
+        this.trackers.delete(key);
+        this.trackers.set(key, t);
+      }
+      if (t.alert && f.ts >= t.alert.until) this.reset(t);
+    } else {
+      this.trackers.set(key, (t = { key, window: new Map(), pending: [], now: f.ts, touched: f.ts, alert: null }));
+      if (this.trackers.size > MAX_TRACKERS) evictOldest(this.trackers, lowWater(MAX_TRACKERS), (x) => this.drop(x));
+    }
+    if (t.alert) return this.add(t, f, d, target);
+    t.now = Math.max(t.now, f.ts);
+    this.expire(t);
+    t.window.delete(target);
+    t.window.set(target, f.ts);
+    if (t.pending.length < MAX_PENDING_PER_TRACKER && this.pendingFlows < MAX_PENDING_FLOWS) {
+      t.pending.push(f);
+      this.pendingFlows++;
+    }
+    const p = this.ctx.settings.params;
+    const threshold = Math.max(1, kind === 'hosts' ? p.min_hosts : p.min_ports);
+    if (t.window.size >= threshold) this.open(t, s, d, kind, threshold);
+  }
+
+  /** Forgets the targets and flows of the window that are older than it. */
+  private expire(t: Tracker): void {
+    const cutoff = t.now - this.ctx.settings.params.window_s;
+    for (const [target, ts] of t.window) {
+      if (ts >= cutoff) break;
+      t.window.delete(target);
+    }
+    let n = 0;
+    while (n < t.pending.length && t.pending[n].ts < cutoff) n++;
+    if (n > 0) {
+      t.pending.splice(0, n);
+      this.pendingFlows -= n;
+    }
+  }
+
+  /** The threshold is reached: the alert opens with the window's attempts, and counts every later one. */
+  private open(t: Tracker, s: SeenFlow, d: DeviceFacts, kind: ScanEvidence['kind'], threshold: number): void {
+    const f = s.flow;
+    const p = this.ctx.settings.params;
+    const port = kind === 'hosts' ? f.dst_port : null;
+    const ev: ScanEvidence = {
+      kind, port, proto: kind === 'hosts' ? f.proto : null, host: kind === 'ports' ? f.dst_ip : null,
+      targets: 0, estimated: false, attempts: 0, failed: 0, window_s: p.window_s, threshold, sample: [],
+      telnet: port !== null && p.telnet_ports.includes(port),
+    };
+    const distinct = new DistinctCounter(this.budget, MAX_EXACT);
+    for (const target of t.window.keys()) {
+      distinct.add(target);
+      if (ev.sample.length < SAMPLE) ev.sample.push(target);
+    }
+    ev.targets = distinct.size;
+    const pending = t.pending.length > 0 ? t.pending : [f];
+    t.alert = { ev, distinct, until: pending[0].ts + this.ctx.config.suppressionWindowS, spec: this.spec(t, ev, s, d) };
+    this.pendingFlows -= t.pending.length;
+    t.pending = [];
+    t.window = new Map();
+    for (const g of pending) this.raise(t, g, d);
+  }
+
+  /** An attempt after the alert opened: one more target (if new) and one more flow of its evidence. */
+  private add(t: Tracker, f: FlowRecord, d: DeviceFacts, target: string): void {
+    const a = t.alert!;
+    if (a.distinct.add(target)) {
+      a.ev.targets = a.distinct.size;
+      a.ev.estimated = a.distinct.estimated;
+      if (a.ev.sample.length < SAMPLE) a.ev.sample.push(target);
+    }
+    this.raise(t, f, d);
+  }
+
+  private raise(t: Tracker, f: FlowRecord, d: DeviceFacts): void {
+    const a = t.alert!;
+    a.ev.attempts++;
+    if (failed(f)) a.ev.failed++;
+    this.ctx.raise({ flow: f, device: d, profile: this.ctx.profiles.profileFor(d) }, a.spec);
+  }
+
+  /** What the alert says, from the attempt that reached the threshold. */
+  private spec(t: Tracker, ev: ScanEvidence, s: SeenFlow, d: DeviceFacts): AlertSpec {
+    const f = s.flow;
+    const what = ev.kind === 'hosts' ? `${ev.threshold} hosts on ${ev.proto}/${ev.port}${ev.telnet ? ' (Telnet, as Mirai-style bots scan)' : ''}` : `${ev.threshold} ports of ${ev.host}`;
+    return {
+      key: ev.kind === 'hosts' ? `hosts|${ev.proto}/${ev.port}` : `ports|${ev.host}`,
+      destination: () =>
+        ev.kind === 'hosts'
+          ? { ip: null, port: ev.port, proto: ev.proto, name: null, country: null, asn: null, as_org: null }
+          : { ip: f.dst_ip, port: null, proto: null, name: null, country: s.dst?.country ?? null, asn: s.dst?.asn ?? null, as_org: s.dst?.as_org ?? null },
+      message: () => `${deviceLabel(d)} reached ${what} within ${ev.window_s} s: a ${ev.telnet ? 'Telnet ' : ''}scan`,
+      reason: () => `${ev.threshold} distinct ${ev.kind === 'hosts' ? 'hosts on one port' : 'ports of one host'} within ${ev.window_s} s (rules.scan.${ev.kind === 'hosts' ? 'min_hosts' : 'min_ports'})`,
+      evidence: (e) => adopt(e, t),
+    };
+  }
+
+  /** The alert's window is over: the tracker starts again from nothing. */
+  private reset(t: Tracker): void {
+    this.drop(t);
+    t.pending = [];
+    t.window = new Map();
+  }
+
+  /** The tracker is forgotten (or starts again): what it held goes back to the rule's bounds. */
+  private drop(t: Tracker): void {
+    t.alert?.distinct.release();
+    t.alert = null;
+    this.pendingFlows -= t.pending.length;
+  }
+}
+
+/**
+ * The alert's scan evidence is the tracker's, updated as it counts. A
+ * tracker forgotten (memory bound) and rebuilt while its alert is still open
+ * adds to the counts the alert already holds; targets may then count twice.
+ */
+function adopt(e: { scan?: ScanEvidence }, t: Tracker): void {
+  const a = t.alert!;
+  if (e.scan === undefined || e.scan === a.ev) {
+    e.scan = a.ev;
+    return;
+  }
+  const old = e.scan;
+  a.ev.attempts += old.attempts;
+  a.ev.failed += old.failed;
+  a.ev.targets += old.targets;
+  a.ev.estimated = true;
+  a.ev.sample = [...old.sample, ...a.ev.sample.filter((x) => !old.sample.includes(x))].slice(0, SAMPLE);
+  e.scan = a.ev;
+}
+
+/** An attempt nobody took: TCP unanswered (S0) or refused (REJ), UDP unanswered. */
+function failed(f: FlowRecord): boolean {
+  return f.proto === 'tcp' ? f.state === 'S0' || f.state === 'REJ' : f.dst_pkts === 0;
+}
+
+/** Multicast and broadcast groups (mDNS, SSDP, DHCP, a subnet's broadcast address): one packet reaches every host, it scans none. */
+export function isGroup(ip: string): boolean {
+  if (ip.includes(':')) return /^ff/i.test(ip);
+  const first = Number(ip.slice(0, ip.indexOf('.')));
+  return first >= 224 || ip.endsWith('.255');
+}
