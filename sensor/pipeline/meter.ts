@@ -14,7 +14,7 @@ import { isSharedFact } from '../flows/shard.js';
 import { DEFAULT_MAX_FLOWS, DEFAULT_TIMEOUTS, FlowTable, isEpochEnd, type FlowTimeouts } from '../flows/table.js';
 import { parseDhcp, parseDhcp6 } from '../protocols/dhcp.js';
 import { parseDns, type DnsMessage } from '../protocols/dns.js';
-import { ja3, ja4 } from '../protocols/fingerprint.js';
+import { fingerprints } from '../protocols/fingerprint.js';
 import { parseHttpRequest } from '../protocols/http.js';
 import { DNS_PORTS, isDhcp, isDhcp6, isSsdp, tcpDnsLength } from '../protocols/ports.js';
 import { parseSsdp } from '../protocols/ssdp.js';
@@ -336,8 +336,9 @@ export class FlowMeter {
     flow.alpn = r.alpn;
     // The first hello names the client (a TLS 1.3 HelloRetryRequest makes it send a second one).
     if (flow.ja4 !== null) return;
-    flow.ja3 = ja3(r);
-    flow.ja4 = ja4(r);
+    const fp = fingerprints(r);
+    flow.ja3 = fp.ja3;
+    flow.ja4 = fp.ja4;
   }
 
   /**

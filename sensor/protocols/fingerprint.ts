@@ -76,3 +76,22 @@ export function ja4(h: ClientHello): string {
   const c = r.extensions === '' ? NO_VALUES : sha12(r.sigAlgs === '' ? r.extensions : `${r.extensions}_${r.sigAlgs}`);
   return `${r.prefix}_${b}_${c}`;
 }
+
+/**
+ * Both fingerprints of a hello. A device sends the same hello over and over,
+ * and hashing is most of a fingerprint's cost, so they are remembered by what
+ * they are made of (bounded: cleared when full).
+ */
+export function fingerprints(h: ClientHello): { ja3: string; ja4: string } {
+  // every input of both, numbers first: only the ALPN value can hold a separator, and it is last
+  const key = `${h.version}|${h.ciphers}|${h.extensions}|${h.groups}|${h.pointFormats}|${h.sigAlgs}|${h.versions}|${h.sniSeen}|${h.alpn?.[0] ?? ''}`;
+  let f = remembered.get(key);
+  if (!f) {
+    if (remembered.size >= MAX_REMEMBERED) remembered.clear();
+    remembered.set(key, (f = { ja3: ja3(h), ja4: ja4(h) }));
+  }
+  return f;
+}
+
+const MAX_REMEMBERED = 4096;
+const remembered = new Map<string, { ja3: string; ja4: string }>();

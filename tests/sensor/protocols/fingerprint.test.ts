@@ -12,7 +12,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { isGrease, ja3, ja3String, ja4, ja4Alpn } from '../../../sensor/protocols/fingerprint.js';
+import { fingerprints, isGrease, ja3, ja3String, ja4, ja4Alpn } from '../../../sensor/protocols/fingerprint.js';
 import { parseClientHello, type ClientHello } from '../../../sensor/protocols/tls.js';
 import { clientHello, ext, hexList, tlsSession, type Extension } from '../../helpers/tls.js';
 import { writePcap, type TestPacket } from '../../helpers/pcap.js';
@@ -147,6 +147,21 @@ describe('JA4 reproduces FoxIO\'s published fingerprints', () => {
       expect(ja4(parsed(helloOf(v)))).toBe(v.ja4);
     });
   }
+
+  it('gives the same fingerprints remembered as computed: every vector twice over, and the same hello with another ALPN or without SNI', () => {
+    for (let round = 0; round < 2; round++) {
+      for (const v of VECTORS) expect(fingerprints(parsed(helloOf(v)))).toEqual({ ja3: ja3(parsed(helloOf(v))), ja4: v.ja4 });
+    }
+    const base = { ciphers: [0x1301, 0x1302], extensions: [ext.sni('a.example'), ext.alpn(['h2'])] };
+    const variants = [
+      clientHello(base),
+      clientHello({ ...base, extensions: [ext.sni('a.example'), ext.alpn(['http/1.1'])] }),
+      clientHello({ ...base, extensions: [ext.alpn(['h2'])] }),
+    ].map(parsed);
+    const got = variants.map((h) => fingerprints(h).ja4);
+    expect(got).toEqual(variants.map(ja4));
+    expect(new Set(got).size).toBe(3);
+  });
 
   it('hashes the extensions alone, without an underscore, when there are no signature algorithms (JA4.md: 6d807ffa2a79)', () => {
     const types = hexList('0005,000a,000b,000d,0012,0015,0017,001b,0023,002b,002d,0033,4469,ff01');
