@@ -88,6 +88,13 @@ const BEACONERS: [Endpoint, Endpoint, string][] = [
   [{ mac: '5c:cf:7f:aa:00:02', ip: '192.168.77.12', port: 40002 }, { mac: ROUTER.mac, ip: '223.5.5.5', port: 443 }, 'sync.c2-cloud.example'],
 ];
 
+// Two planted bots (Espressif OUI) sweeping 30 local hosts each on Telnet within a minute: one scan alert each.
+const SCANNERS: Endpoint[] = [
+  { mac: '5c:cf:7f:aa:00:03', ip: '192.168.77.13', port: 41000 },
+  { mac: '5c:cf:7f:aa:00:04', ip: '192.168.77.14', port: 42000 },
+];
+const SCAN_TARGETS = 30;
+
 function beaconCapture(file: string): void {
   const T0 = 1_700_000_000;
   const SPAN = 3 * 3600;
@@ -97,6 +104,12 @@ function beaconCapture(file: string): void {
     s.resolve(T0 + 5, dev, name, [server.ip]);
     for (let t = T0 + 10; t < T0 + SPAN - 60; t += 60 + (r() - 0.5) * 10) s.tls(t, { ...dev, port: 30000 + Math.floor(r() * 30000) }, server, name, Math.floor(r() * 20));
   }
+  SCANNERS.forEach((bot, b) => {
+    for (let i = 0; i < SCAN_TARGETS; i++) {
+      const target: Endpoint = { mac: `02:77:00:00:0${b}:${String(i).padStart(2, '0')}`, ip: `192.168.77.${100 + i}`, port: 23 };
+      s.failedSyn(T0 + 600 * (b + 1) + 2 * i, { ...bot, port: bot.port + i }, target);
+    }
+  });
   s.write(file);
 }
 
@@ -168,6 +181,9 @@ beforeAll(async () => {
     sensorStream(),
   ]);
   expect(planted.alerts.filter((a) => a.rule === 'beaconing').length, 'planted beacons are found').toBe(2);
+  expect(planted.alerts.filter((a) => a.rule === 'scan').map((a) => [a.device.mac, a.evidence.scan?.targets, a.evidence.scan?.telnet]).sort(), 'planted scans are found').toEqual(
+    SCANNERS.map((d) => [d.mac, SCAN_TARGETS, true]),
+  );
   const batches = spread([...eventsOf(fleet), ...eventsOf(planted)], 3);
 
   collector = await startCollector(`sqlite:${join(tmp, 'phonehome.db')}`, ['--sensor-token', `field:${FIELD_TOKEN}`]);
@@ -315,6 +331,20 @@ describe('against a real Prometheus scraping a real collector and sensor', () =>
     expect(got).toEqual(['PhonehomeBeaconing CN', 'PhonehomeGeoCallback CN', 'PhonehomeGeoCallback US']);
     const silent = await prom.get<{ alerts: Alert[] }>('/api/v1/alerts');
     expect(silent.data.alerts.filter((a) => ['PhonehomeSensorSilent', 'PhonehomeCollectorAbsent'].includes(a.labels.alertname))).toEqual([]);
+  });
+
+  it('the scan alert fires on the planted Telnet sweeps, once: its rule alone, with the count of new alerts', async () => {
+    type Alert = { labels: Record<string, string>; annotations: Record<string, string>; state: string };
+    const firing = await until('the scan alert firing', async () => {
+      const r = await prom.get<{ alerts: Alert[] }>('/api/v1/alerts');
+      const f = r.data.alerts.filter((a) => a.state === 'firing' && a.labels.alertname === 'PhonehomeScan');
+      return f.length ? f : null;
+    });
+    expect(firing.map((a) => a.labels)).toEqual([{ alertname: 'PhonehomeScan', rule: 'scan', severity: 'critical' }]);
+    // the first sweep's alert came in the first batch Prometheus saw (not new to it), the second's later
+    expect(firing[0].annotations.description).toMatch(/^1 new scan alert\(s\) in the last 5 minutes/);
+    const others = await prom.get<{ alerts: Alert[] }>('/api/v1/alerts');
+    expect(others.data.alerts.filter((a) => a.labels.rule && !['scan', 'geo-callback', 'beaconing'].includes(a.labels.rule)).map((a) => a.labels.alertname)).toEqual([]);
   });
 
   it('every variable query of every dashboard returns values, including the ones this test puts in', async () => {

@@ -84,6 +84,35 @@ describe('rules/prometheus/phonehome.rules.yml', () => {
     }
   });
 
+  it("an alert labelled with a detection rule counts that rule's new alerts and its runbook lists them", () => {
+    const labelled = alerts.filter((a) => a.labels?.rule);
+    expect(labelled.map((a) => a.labels!.rule)).toEqual(expect.arrayContaining(['threat-intel', 'scan', 'inbound-exposure', 'port-mapping', 'dns-tunnel', 'dga', 'cleartext-credentials', 'abnormal-upload', 'new-behaviour', 'long-connection']));
+    expect(new Set(labelled.map((a) => a.labels!.rule)).size, 'one alert per rule').toBe(labelled.length);
+    for (const a of labelled) {
+      const rule = a.labels!.rule;
+      expect([...a.expr.matchAll(/\{rule="([^"]+)"\}/g)].map((m) => m[1]), a.alert).toEqual([rule]);
+      expect(a.expr, a.alert).toContain('rule_severity_country:phonehome_alerts:new5m');
+      expect(a.annotations!.runbook, a.alert).toContain(`GET /api/v1/alerts?rule=${rule}`);
+      expect(a.annotations!.description, a.alert).toContain(`new ${rule} alert(s)`);
+    }
+  });
+
+  it('a copy whose scan alert watches the dga rule fails promtool test rules', () => {
+    const copy = brokenCopy((s) => s.replace('new5m{rule="scan"}) > 0', 'new5m{rule="dga"}) > 0'));
+    expect(promtool(['check', 'rules', copy.rules]).code).toBe(0);
+    const r = promtool(['test', 'rules', copy.tests]);
+    expect(r.code).not.toBe(0);
+    // quiet when scan alerts arrive
+    expect(r.output).toMatch(/alertname: PhonehomeScan, time: 17m/);
+  });
+
+  it('rules/prometheus/README.md lists every alert once, with its severity', () => {
+    const readme = readFileSync(resolve(RULES_FILE, '../README.md'), 'utf8');
+    const rows = [...readme.matchAll(/^\s*\| `(Phonehome\w+)` \| (\w+) \|/gm)].map((m) => [m[1], m[2]]);
+    const order = (name: string) => alerts.findIndex((a) => a.alert === name);
+    expect(rows.sort((a, b) => order(a[0]) - order(b[0]))).toEqual(alerts.map((a) => [a.alert, a.labels!.severity]));
+  });
+
   it('a syntax error in a copy fails promtool check rules', () => {
     const copy = brokenCopy((s) => s.replace('sum by (country) (rule_severity_country:phonehome_alerts:new5m{rule="geo-callback"})', 'sum by (country (rule_severity_country:phonehome_alerts:new5m{rule="geo-callback"})'));
     const r = promtool(['check', 'rules', copy.rules]);

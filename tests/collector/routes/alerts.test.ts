@@ -1,10 +1,15 @@
 // The alerts API against the collector as a real process, on SQLite and on a
 // real PostgreSQL server: listing, filters, pagination, acknowledging and
-// evidence downloads.
-import { describe, expect, it } from 'vitest';
-import type { StoredAlert } from '../../../contract/types.js';
-import { api } from '../../helpers/collector.js';
-import { backends, events, useBackends, useLoadedCollector } from './backends.js';
+// evidence downloads; alerts of the anomaly rules keep their own evidence.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AlertRecord, IngestEvent, StoredAlert } from '../../../contract/types.js';
+import { analyze } from '../../../sensor/run/analyze.js';
+import { api, SENSOR_TOKEN, startCollector, type RunningCollector } from '../../helpers/collector.js';
+import { batch } from '../../helpers/events.js';
+import { ROUTER, Scenario } from '../../helpers/scenarios.js';
+import { backends, events, tmp, useBackends, useLoadedCollector, writeConfig } from './backends.js';
 
 useBackends();
 
@@ -61,5 +66,58 @@ describe.each(backends)('alerts API on %s', (_name, dbUrl) => {
     if (a) expect((await api(c.url, `/api/v1/alerts/${a.id}/pcap`)).status).toBe(404);
     expect((await api(c.url, '/api/v1/alerts/nope/pcap')).status).toBe(404);
     expect((await api(c.url, '/api/v1/alerts/nope', { method: 'PATCH', body: JSON.stringify({ status: 'resolved', who: 'x' }) })).status).toBe(404);
+  });
+});
+
+/**
+ * Alerts the real pipeline raises on a planted capture: a Telnet sweep of 30
+ * local hosts (scan) and TLS to a server under a domain a feed lists
+ * (threat-intel).
+ */
+async function anomalyAlerts(): Promise<AlertRecord[]> {
+  const dir = mkdtempSync(join(tmp, 'anomalies-'));
+  const T0 = 1_700_000_000;
+  const s = new Scenario(T0, 3600);
+  const bot = { mac: '5c:cf:7f:bb:00:01', ip: '192.168.77.21', port: 41000 };
+  for (let i = 0; i < 30; i++) s.failedSyn(T0 + 60 + i, { ...bot, port: bot.port + i }, { mac: `02:77:00:00:01:${String(i).padStart(2, '0')}`, ip: `192.168.77.${100 + i}`, port: 23 });
+  const cam = { mac: '5c:cf:7f:bb:00:02', ip: '192.168.77.22', port: 40000 };
+  const c2 = { mac: ROUTER.mac, ip: '45.9.148.114', port: 443 };
+  s.resolve(T0 + 100, cam, 'update.evil-c2.example', [c2.ip]);
+  s.tls(T0 + 101, cam, c2, 'update.evil-c2.example');
+  s.write(join(dir, 'planted.pcap'));
+  writeFileSync(join(dir, 'c2-domains.txt'), '# planted feed\nevil-c2.example\n');
+  const r = await analyze([join(dir, 'planted.pcap')], { outDir: join(dir, 'out'), profilesDir: null, intel: [join(dir, 'c2-domains.txt')] });
+  return r.alerts;
+}
+
+describe.each(backends)('alerts of the anomaly rules on %s', (_name, dbUrl) => {
+  let c: RunningCollector;
+  let sent: AlertRecord[];
+  beforeAll(async () => {
+    sent = (await anomalyAlerts()).filter((a) => a.rule === 'scan' || a.rule === 'threat-intel');
+    c = await startCollector(dbUrl(), ['--config', writeConfig()]);
+    const body = batch(sent.map((a): IngestEvent => ({ kind: 'alert', key: `anomaly:${a.id}:${a.evidence.flows}`, data: a })), 'anomalies');
+    const r = await api(c.url, '/api/v1/events', { method: 'POST', body: JSON.stringify(body), token: SENSOR_TOKEN });
+    expect(await r.json()).toEqual({ accepted: sent.length, duplicates: 0, refused: [] });
+  }, 60_000);
+  afterAll(async () => {
+    expect(await c.stop()).toBe(0);
+  });
+
+  it('stores scan and threat-intel alerts with their evidence and serves them back by rule, as sent', async () => {
+    const scan = sent.find((a) => a.rule === 'scan')!;
+    expect(scan.evidence.scan).toMatchObject({ kind: 'hosts', port: 23, proto: 'tcp', targets: 30, attempts: 30, failed: 30, telnet: true });
+    const intel = sent.find((a) => a.rule === 'threat-intel')!;
+    expect(intel.evidence.intel).toMatchObject({ indicator: 'evil-c2.example', type: 'domain', feed: 'c2-domains.txt', seen: 'update.evil-c2.example', where: 'sni' });
+    for (const a of [scan, intel]) {
+      const r = await api(c.url, `/api/v1/alerts?rule=${a.rule}&status=open`);
+      expect(r.status).toBe(200);
+      const items = (await r.json()).items as StoredAlert[];
+      expect(items.map(({ sensor, state, received_at, has_pcap, ...record }) => [sensor, state.status, has_pcap, received_at > 0, record])).toEqual([['lab', 'open', false, true, a]]);
+    }
+    expect((await (await api(c.url, `/api/v1/alerts?rule=scan&device=${intel.device.mac}`)).json()).items).toEqual([]);
+    const metrics = await (await fetch(`${c.url}/metrics`)).text();
+    expect(metrics).toContain('phonehome_alerts_total{rule="scan",severity="high",country=""} 1');
+    expect(metrics).toMatch(/phonehome_alerts_open\{rule="threat-intel",severity="high"\} 1\n/);
   });
 });
