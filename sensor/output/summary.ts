@@ -55,6 +55,7 @@ export function formatSummary(stats: RunStats, devices: DeviceRecord[], alerts: 
   }
   lines.push('', `Alerts (${alerts.length})`);
   if (alerts.length === 0) lines.push('  (none)');
+  else lines.push(`  by rule: ${countsByRule(alerts)}`);
   for (const a of [...alerts].sort(bySeverityThenNewest).slice(0, MAX_ALERTS)) {
     lines.push(`  ${a.severity.padEnd(8)} ${a.rule.padEnd(24)} ${utcSeconds(a.ts)}  ${a.message}`);
   }
@@ -76,4 +77,11 @@ export function formatSummary(stats: RunStats, devices: DeviceRecord[], alerts: 
   }
   if (stats.skipped_files.length) lines.push('', `Skipped ${stats.skipped_files.length} file(s) in directories that are not captures.`);
   return `${lines.map(terminalSafe).join('\n')}\n`;
+}
+
+/** Alerts per rule, most first: one rule's flood does not hide that others fired. */
+function countsByRule(alerts: readonly AlertRecord[]): string {
+  const n = new Map<string, number>();
+  for (const a of alerts) n.set(a.rule, (n.get(a.rule) ?? 0) + 1);
+  return [...n].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1)).map(([rule, k]) => `${k} ${rule}`).join(', ');
 }

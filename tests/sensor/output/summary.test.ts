@@ -100,12 +100,13 @@ describe('formatSummary', () => {
     const alerts = [alert(1, 'low', t + 10), alert(2, 'critical', t + 20), alert(3, 'high', t), alert(4, 'critical', t + 5.75), alert(5, 'info', t), alert(6, 'low', t + 3600)];
     const lines = formatSummary(stats(), [], alerts).split('\n');
     const at = lines.indexOf('Alerts (6)');
-    const shown = lines.slice(at + 1, at + 7).map((l) => l.trim().split(/\s+/));
+    expect(lines[at + 1]).toBe('  by rule: 6 direct-ip');
+    const shown = lines.slice(at + 2, at + 8).map((l) => l.trim().split(/\s+/));
     expect(shown.map((w) => [w[0], w[3]])).toEqual([['critical', 'message'], ['critical', 'message'], ['high', 'message'], ['low', 'message'], ['low', 'message'], ['info', 'message']]);
     expect(shown.map((w) => w[4])).toEqual(['2', '4', '3', '6', '1', '5']);
-    expect(lines[at + 1]).toBe(`  ${'critical'.padEnd(8)} ${'direct-ip'.padEnd(24)} 2024-01-02T03:04:25Z  message 2`);
-    expect(lines[at + 2]).toBe(`  ${'critical'.padEnd(8)} ${'direct-ip'.padEnd(24)} 2024-01-02T03:04:10Z  message 4`);
-    expect(lines[at + 4]).toContain(' 2024-01-02T04:04:05Z  message 6');
+    expect(lines[at + 2]).toBe(`  ${'critical'.padEnd(8)} ${'direct-ip'.padEnd(24)} 2024-01-02T03:04:25Z  message 2`);
+    expect(lines[at + 3]).toBe(`  ${'critical'.padEnd(8)} ${'direct-ip'.padEnd(24)} 2024-01-02T03:04:10Z  message 4`);
+    expect(lines[at + 5]).toContain(' 2024-01-02T04:04:05Z  message 6');
     const many = Array.from({ length: 47 }, (_, i) => alert(i, 'medium', t + i));
     const text = formatSummary(stats(), [], many);
     expect(text).toContain('Alerts (47)');
@@ -115,6 +116,15 @@ describe('formatSummary', () => {
     expect(text).toContain('message 17\n');
     expect(text).not.toContain('message 16\n');
     expect(text.indexOf('message 46\n')).toBeLessThan(text.indexOf('message 45\n'));
+  });
+
+  it('counts alerts per rule, most first (ties by name), so a flood of one rule does not hide another that fired', () => {
+    const of = (rule: string, n: number) => Array.from({ length: n }, (_, i) => ({ ...alert(i, 'medium', 1000 + i), rule }));
+    const alerts = [...of('direct-ip', 40), ...of('scan', 1), ...of('dga', 1), ...of('geo-callback', 3)];
+    const lines = formatSummary(stats(), [], alerts).split('\n');
+    expect(lines[lines.indexOf('Alerts (45)') + 1]).toBe('  by rule: 40 direct-ip, 3 geo-callback, 1 dga, 1 scan');
+    // the 30 listed are all direct-ip: only the count line shows scan and dga fired
+    expect(lines.filter((l) => /^ {2}medium +scan /.test(l))).toHaveLength(0);
   });
 
   it('top talkers: the first five devices (as given, largest first) that sent bytes out', () => {
@@ -189,7 +199,12 @@ describe('the summary phonehome analyze prints', () => {
     const records: AlertRecord[] = alerts.map((l) => JSON.parse(l));
     const lines = r.stdout.split('\n');
     const at = lines.indexOf(`Alerts (${records.length})`);
-    const rows = lines.slice(at + 1, at + 1 + Math.min(30, records.length)).map((l) => /^ {2}(\w+) +(\S+) +(\S+) {2}(.*)$/.exec(l)!);
+    // the count per rule, as alerts.jsonl has them
+    const perRule = new Map<string, number>();
+    for (const a of records) perRule.set(a.rule, (perRule.get(a.rule) ?? 0) + 1);
+    const counted = lines[at + 1].replace('  by rule: ', '').split(', ').map((c) => c.split(' '));
+    expect(new Map(counted.map(([n, rule]) => [rule, Number(n)]))).toEqual(perRule);
+    const rows = lines.slice(at + 2, at + 2 + Math.min(30, records.length)).map((l) => /^ {2}(\w+) +(\S+) +(\S+) {2}(.*)$/.exec(l)!);
     expect(rows.length).toBeGreaterThan(1);
     expect(rows.every(Boolean)).toBe(true);
     const rank = ['critical', 'high', 'medium', 'low', 'info'];
