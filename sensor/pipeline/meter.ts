@@ -388,7 +388,7 @@ export class FlowMeter {
     this.dnsMessages++;
     const srcIp = orig ? flow.srcIp : flow.dstIp;
     const dstIp = orig ? flow.dstIp : flow.srcIp;
-    if (proto === 'dns' && r.query !== null) addDnsFact((flow.app ??= {}), d.ts, r.query, r.qtype, r.isResponse, r.rcode, r.answers.length);
+    if (proto === 'dns' && r.query !== null) addDnsFact((flow.app ??= {}), d.ts, r.query, r.qtype, r.isResponse, r.rcode, r.answerCount);
     if (this.sinks.dns) {
       this.sinks.dns(
         {

@@ -11,6 +11,8 @@ export interface DnsMessage {
   qtype: string | null;
   answers: DnsAnswerRR[];
   additionals: DnsAnswerRR[];
+  /** ANCOUNT of the header: answers sent, whether or not they were parsed into `answers` */
+  answerCount: number;
 }
 export type DnsError = 'dns_truncated' | 'dns_bad_pointer' | 'dns_pointer_loop' | 'dns_bad_label' | 'dns_too_many_records';
 export type DnsResult = DnsMessage | { error: DnsError };
@@ -255,5 +257,6 @@ export function parseDns(b: Buffer, off: number, len: number, addressesOnly = fa
     qtype,
     answers,
     additionals,
+    answerCount: an,
   };
 }

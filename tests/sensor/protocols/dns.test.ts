@@ -16,7 +16,7 @@ function ok(msg: number[]): DnsMessage {
 describe('parseDns', () => {
   it('parses a query', () => {
     const r = ok([...dnsHeader(0xbeef, 0x0100, 1, 0, 0, 0), ...question(dnsName('www.example.com'), 1)]);
-    expect(r).toEqual({ id: 0xbeef, isResponse: false, rcode: 0, query: 'www.example.com', qtype: 'A', answers: [], additionals: [] });
+    expect(r).toEqual({ id: 0xbeef, isResponse: false, rcode: 0, query: 'www.example.com', qtype: 'A', answers: [], additionals: [], answerCount: 0 });
   });
 
   it('parses a real response with a CNAME chain and compression pointers', () => {
@@ -38,7 +38,10 @@ describe('parseDns', () => {
         { name: 'www.fitbit.com.cdn.cloudflare.net', type: 'A', data: '104.16.66.50', ttl: 42 },
       ],
       additionals: [],
+      answerCount: 3,
     });
+    // reading addresses only, the CNAME is not read but still counted
+    expect(parseDns(msg, 0, msg.length, true)).toMatchObject({ answers: [{ type: 'A' }, { type: 'A' }], answerCount: 3 });
   });
 
   it('resolves a pointer into the middle of an earlier name and a pointer after labels', () => {

@@ -188,6 +188,7 @@ describe('round trips', () => {
           qtype: 'A',
           answers: ips.map((ip) => ({ name: q, type: 'A', ttl, data: `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}` })),
           additionals: [],
+          answerCount: ips.length,
         });
       }),
     );
