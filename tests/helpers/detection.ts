@@ -3,7 +3,9 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Ajv } from 'ajv';
 import { parse, stringify } from 'yaml';
+import { alertSchema } from '../../contract/schemas.js';
 import type { AlertRecord, DnsRecord, FlowRecord } from '../../contract/types.js';
 import { readCaptureFile } from '../../sensor/capture/reader.js';
 import { DEFAULT_CONFIG_FILE } from '../../sensor/detect/config.js';
@@ -110,3 +112,6 @@ function notInternet4(ip: string): boolean {
     (a === 192 && b === 0 && (c === 0 || c === 2)) || (a === 198 && (b === 18 || b === 19)) || (a === 198 && b === 51 && c === 100) || (a === 203 && b === 0 && c === 113)
   );
 }
+
+/** The contract's alert schema in strict mode, as the collector checks what a sensor sends: rules' evidence fields must be declared there. */
+export const contractAlert = new Ajv({ strict: true, allErrors: true }).compile(alertSchema);

@@ -8,13 +8,11 @@
 // judges the next.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Ajv } from 'ajv';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { alertSchema } from '../../../../contract/schemas.js';
 import type { AlertRecord } from '../../../../contract/types.js';
 import { packet, TCP_FLAGS, tcpFrame, tcpSession, type Endpoint } from '../../../helpers/build.js';
 import { phonehome } from '../../../helpers/cli.js';
-import { alertsOf, capture, detectionsFile, tempDir } from '../../../helpers/detection.js';
+import { alertsOf, capture, contractAlert, detectionsFile, tempDir } from '../../../helpers/detection.js';
 import { rng, ROUTER, Scenario } from '../../../helpers/scenarios.js';
 import type { TestPacket } from '../../../helpers/pcap.js';
 
@@ -123,9 +121,8 @@ describe('abnormal-upload', () => {
     // the alert's flow is the upload
     expect(a[0].evidence.bytes_out).toBeGreaterThan(30_000_000);
     expect(a[0].message).toMatch(/sent 30\.\d MB to the Internet from .* against a usual 0\.0 MB per 1 h/);
-    const validate = new Ajv({ strict: true }).compile(alertSchema);
-    expect(validate(a[0]), JSON.stringify(validate.errors)).toBe(true);
-    expect(validate({ ...a[0], evidence: { ...a[0].evidence, upload: { bytes: 1 } } })).toBe(false);
+    expect(contractAlert(a[0]), JSON.stringify(contractAlert.errors)).toBe(true);
+    expect(contractAlert({ ...a[0], evidence: { ...a[0].evidence, upload: { bytes: 1 } } })).toBe(false);
   });
 
   it('stays quiet for a camera uploading 5 MB every hour, a steady 50 MB-an-hour uploader, a burst under the floor and the corpus devices', () => {

@@ -6,14 +6,12 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Ajv } from 'ajv';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { alertSchema } from '../../../../contract/schemas.js';
 import type { AlertRecord } from '../../../../contract/types.js';
 import type { Endpoint } from '../../../helpers/build.js';
 import { phonehome } from '../../../helpers/cli.js';
 import { tcpConversation, type Turn } from '../../../helpers/conversation.js';
-import { capture, COUNTRY_DB, detectionsFile, tempDir } from '../../../helpers/detection.js';
+import { capture, contractAlert, COUNTRY_DB, detectionsFile, tempDir } from '../../../helpers/detection.js';
 import { mqttConnect } from '../../../helpers/payloads.js';
 import { ROUTER, Scenario } from '../../../helpers/scenarios.js';
 
@@ -170,10 +168,9 @@ describe('cleartext-credentials', () => {
   });
 
   it('writes alerts the contract accepts, its evidence fields declared', () => {
-    const validate = new Ajv({ strict: true, allErrors: true }).compile(alertSchema);
     const mine = alerts.filter((a) => a.rule === 'cleartext-credentials');
     expect(mine.length).toBeGreaterThan(0);
-    for (const a of mine) expect(validate(a), JSON.stringify(validate.errors)).toBe(true);
+    for (const a of mine) expect(contractAlert(a), JSON.stringify(contractAlert.errors)).toBe(true);
   });
 
   it('gives the same alerts with --workers 2', () => {

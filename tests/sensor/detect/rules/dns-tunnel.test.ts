@@ -8,20 +8,17 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
-import { alertSchema } from '../../../../contract/schemas.js';
 import type { AlertRecord } from '../../../../contract/types.js';
 import { loadDetectionConfig } from '../../../../sensor/detect/config.js';
 import type { RuleContext, SeenFlow } from '../../../../sensor/detect/rule.js';
 import { dnsTunnel, type DnsTunnelParams } from '../../../../sensor/detect/rules/dns-tunnel.js';
 import type { DeviceFacts } from '../../../../sensor/devices/inventory.js';
 import { phonehome } from '../../../helpers/cli.js';
-import { detectionsFile, tempDir } from '../../../helpers/detection.js';
+import { contractAlert, detectionsFile, tempDir } from '../../../helpers/detection.js';
 import { dnsScenarioCapture, type DnsTruth } from '../../../helpers/dns.js';
 
 /** The collector's check of what sensors send. */
-const validAlert = new Ajv({ strict: true, allErrors: true }).compile(alertSchema);
 
 const SEEDS = [1, 2, 3];
 
@@ -58,7 +55,7 @@ describe('dns-tunnel on planted tunnels and look-alikes in corpus traffic', () =
     it(`seed ${seed}: the two tunnels fire, one alert each with their domain; the CDN, the cloud, the NTP pool and the short tunnel stay quiet`, async () => {
       const { truth, alerts, out } = await run(seed);
       const tunnel = alerts.filter((a) => a.rule === 'dns-tunnel');
-      for (const a of tunnel) expect(validAlert(a), JSON.stringify(validAlert.errors)).toBe(true);
+      for (const a of tunnel) expect(contractAlert(a), JSON.stringify(contractAlert.errors)).toBe(true);
       expect(tunnel.map((a) => [a.device.mac, a.evidence.domain]).sort()).toEqual(
         [
           [truth.iodine.dev.mac, truth.iodine.domain],
