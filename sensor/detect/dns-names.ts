@@ -26,7 +26,20 @@ export interface DnsSite {
  * Private suffixes count (cloudfront.net, duckdns.org): under them the
  * registered domain is the zone its customer controls.
  */
-export function dnsSite(query: string): DnsSite | null {
+export function dnsSite(query: string): Readonly<DnsSite> | null {
+  let site = sites.get(query);
+  if (site === undefined) {
+    if (sites.size >= MAX_SITES) sites.clear();
+    sites.set(query, (site = siteOf(query)));
+  }
+  return site;
+}
+
+/** Names remembered by dnsSite: devices ask for the same few names again and again, and the suffix list look-up showed in profiles. */
+const MAX_SITES = 8192;
+const sites = new Map<string, Readonly<DnsSite> | null>();
+
+function siteOf(query: string): DnsSite | null {
   let name = query.toLowerCase();
   if (name.endsWith('.')) name = name.slice(0, -1);
   if (name.length === 0 || name.length > 253 || name.endsWith('.arpa')) return null;

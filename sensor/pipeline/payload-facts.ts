@@ -138,7 +138,11 @@ export class PayloadFacts {
  * over the segment spares reading the headers of the many requests that carry
  * no credentials and map no port.
  */
-const worthReading = (seg: Buffer): boolean => seg.includes('uthorization') || seg.includes('UTHORIZATION') || seg.includes('PortMapping');
+const worthReading = (seg: Buffer): boolean => seg.includes(AUTH_LOWER) || seg.includes(AUTH_UPPER) || seg.includes(PORT_MAPPING);
+// As buffers: a string needle is converted at every search.
+const AUTH_LOWER = Buffer.from('uthorization');
+const AUTH_UPPER = Buffer.from('UTHORIZATION');
+const PORT_MAPPING = Buffer.from('PortMapping');
 
 /** The facts of a UPnP request from its body so far. */
 function upnpFact(action: MappingAction, body: Buffer): Omit<PortMappingFact, 'ts'> {

@@ -80,18 +80,54 @@ export function ja4(h: ClientHello): string {
 /**
  * Both fingerprints of a hello. A device sends the same hello over and over,
  * and hashing is most of a fingerprint's cost, so they are remembered by what
- * they are made of (bounded: cleared when full).
+ * they are made of (bounded: cleared when full). The look-up hashes the
+ * inputs as numbers and compares them on a hit: building a string key per
+ * hello showed in profiles.
  */
 export function fingerprints(h: ClientHello): { ja3: string; ja4: string } {
-  // every input of both, numbers first: only the ALPN value can hold a separator, and it is last
-  const key = `${h.version}|${h.ciphers}|${h.extensions}|${h.groups}|${h.pointFormats}|${h.sigAlgs}|${h.versions}|${h.sniSeen}|${h.alpn?.[0] ?? ''}`;
-  let f = remembered.get(key);
-  if (!f) {
-    if (remembered.size >= MAX_REMEMBERED) remembered.clear();
-    remembered.set(key, (f = { ja3: ja3(h), ja4: ja4(h) }));
-  }
+  const key = inputsHash(h);
+  const bucket = remembered.get(key);
+  const hit = bucket?.find((r) => sameInputs(r.h, h));
+  if (hit) return hit.f;
+  if (remembered.size >= MAX_REMEMBERED) remembered.clear();
+  const f = { ja3: ja3(h), ja4: ja4(h) };
+  const entry = { h, f };
+  if (bucket) bucket.push(entry);
+  else remembered.set(key, [entry]);
   return f;
 }
 
 const MAX_REMEMBERED = 4096;
-const remembered = new Map<string, { ja3: string; ja4: string }>();
+const remembered = new Map<number, { h: ClientHello; f: { ja3: string; ja4: string } }[]>();
+
+/** The lists (and values) both fingerprints are made of, in the order fingerprints() compares them. */
+const lists = (h: ClientHello): (number[] | null)[] => [h.ciphers, h.extensions, h.groups, h.pointFormats, h.sigAlgs, h.versions];
+
+function sameInputs(a: ClientHello, b: ClientHello): boolean {
+  if (a.version !== b.version || a.sniSeen !== b.sniSeen || (a.alpn?.[0] ?? null) !== (b.alpn?.[0] ?? null)) return false;
+  const la = lists(a);
+  const lb = lists(b);
+  for (let i = 0; i < la.length; i++) if (!sameList(la[i], lb[i])) return false;
+  return true;
+}
+
+function sameList(x: number[] | null, y: number[] | null): boolean {
+  if (x === null || y === null) return x === y;
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
+/** FNV-1a over every input of both fingerprints; a list's length goes first, so lists cannot run into each other. */
+function inputsHash(h: ClientHello): number {
+  let x = mix(0x811c9dc5, h.version + (h.sniSeen ? 0x10000 : 0));
+  for (const list of lists(h)) {
+    x = mix(x, list === null ? 0x20000 : list.length);
+    if (list) for (const v of list) x = mix(x, v);
+  }
+  const alpn = h.alpn?.[0] ?? '';
+  for (let i = 0; i < alpn.length; i++) x = mix(x, alpn.charCodeAt(i));
+  return x;
+}
+
+const mix = (x: number, v: number): number => Math.imul(x ^ v, 0x01000193) >>> 0;

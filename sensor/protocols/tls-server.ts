@@ -6,6 +6,7 @@
  * the chain is split over records and segments.
  */
 
+import * as crypto from 'node:crypto';
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { evictOldest, lowWater } from '../util/bounded.js';
@@ -112,7 +113,17 @@ interface Parsed {
   selfSigned: boolean;
   /** notAfter in epoch milliseconds, NaN when unreadable */
   notAfter: number;
+  /** names asked for (SNI) and whether the certificate covers them: OpenSSL's check costs more than the rest of a flow */
+  covers: Map<string, boolean>;
 }
+
+/** Names remembered per certificate. */
+const NAMES_MAX = 64;
+
+// One-shot hashing (Node >= 20.12) is cheaper than a Hash object; older Node falls back.
+const oneShot = (crypto as { hash?: (alg: string, data: Buffer, enc: 'base64') => string }).hash;
+/** A certificate's key in the cache: a digest, since a string of the DER itself costs its length to build and to hash. */
+const certKey = oneShot ? (b: Buffer) => oneShot('sha256', b, 'base64') : (b: Buffer) => crypto.createHash('sha256').update(b).digest('base64');
 
 /** Distinct certificates remembered: devices meet the same few servers again and again. */
 const CACHE_MAX = 512;
@@ -132,7 +143,7 @@ export class CertificateJudge {
    * label. null when the DER does not parse.
    */
   facts(der: Buffer, sni: string | null, ts: number): CertificateFacts | null {
-    const key = der.toString('latin1');
+    const key = certKey(der);
     let p = this.seen.get(key);
     if (p === undefined) {
       p = parse(der);
@@ -143,7 +154,7 @@ export class CertificateJudge {
     return {
       selfSigned: p.selfSigned,
       expired: Number.isNaN(p.notAfter) ? null : ts * 1000 > p.notAfter,
-      nameMismatch: sni === null ? null : !covers(p.cert, sni),
+      nameMismatch: sni === null ? null : !coversName(p, sni),
     };
   }
 }
@@ -153,6 +164,15 @@ export function certificateFacts(der: Buffer, sni: string | null, ts: number): C
   return new CertificateJudge().facts(der, sni, ts);
 }
 
+function coversName(p: Parsed, sni: string): boolean {
+  let yes = p.covers.get(sni);
+  if (yes === undefined) {
+    if (p.covers.size >= NAMES_MAX) p.covers.clear();
+    p.covers.set(sni, (yes = covers(p.cert, sni)));
+  }
+  return yes;
+}
+
 function parse(der: Buffer): Parsed | null {
   let cert: X509Certificate;
   try {
@@ -160,7 +180,7 @@ function parse(der: Buffer): Parsed | null {
   } catch {
     return null;
   }
-  return { cert, selfSigned: selfSigned(cert), notAfter: Date.parse(cert.validTo) };
+  return { cert, selfSigned: selfSigned(cert), notAfter: Date.parse(cert.validTo), covers: new Map() };
 }
 
 function selfSigned(cert: X509Certificate): boolean {
