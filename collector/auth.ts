@@ -54,13 +54,24 @@ export function requireToken(set: TokenSet, kind: string): (req: FastifyRequest)
 /** Each role may do what the roles before it may. */
 const RANK: Record<Role, number> = { viewer: 0, analyst: 1, admin: 2 };
 
+/** True when `role` may do what `needed` may. */
+export const roleAllows = (role: Role, needed: Role): boolean => RANK[role] >= RANK[needed];
+
+/** Finds the web UI session a request's cookie names. */
+export interface SessionLookup {
+  fromRequest(req: FastifyRequest): { name: string; role: Role } | null;
+}
+
 /**
  * An onRequest hook for the analyst API: 401 without an API token, 403 when
- * the token's role is below `needed`. `action` says what was refused.
+ * the token's role is below `needed`. `action` says what was refused. With
+ * `sessions`, a GET without a token may be made with the web UI's session
+ * cookie instead (a download link in the UI); changes always need a token.
  */
-export function requireRole(set: TokenSet, needed: Role, action: string): (req: FastifyRequest) => Promise<void> {
+export function requireRole(set: TokenSet, needed: Role, action: string, sessions?: SessionLookup): (req: FastifyRequest) => Promise<void> {
   return async (req) => {
-    const who = set.identify(req.headers.authorization);
+    const byCookie = sessions && req.headers.authorization === undefined && (req.method === 'GET' || req.method === 'HEAD');
+    const who = byCookie ? sessions.fromRequest(req) : set.identify(req.headers.authorization);
     if (who === null) throw new UnauthorizedError('API');
     const role = who.role ?? 'viewer';
     if (RANK[role] < RANK[needed]) {

@@ -1,5 +1,5 @@
 import type { AlertmanagerClient } from './alertmanager.js';
-import type { TokenSet } from './auth.js';
+import type { SessionLookup, TokenSet } from './auth.js';
 import type { CollectorConfig, Role } from './config.js';
 import type { CollectorMetrics } from './metrics/registry.js';
 import type { RetentionJob } from './retention.js';
@@ -27,6 +27,8 @@ export interface CollectorContext {
   /** API tokens, each with its role */
   analysts: TokenSet;
   alertmanager: AlertmanagerClient | null;
+  /** the web UI's sessions, which may also read the API (GET) */
+  sessions: SessionLookup;
   /** set when sensors must present a client certificate signed by --tls-client-ca */
   clientCertificates: boolean;
 }

@@ -102,9 +102,10 @@ const NOT_FOUND = {
   alert: { code: 'ALERT_NOT_FOUND', message: (id: string) => `no alert ${id}` },
   evidence: { code: 'EVIDENCE_NOT_FOUND', message: (id: string) => `no evidence capture for alert ${id}` },
   device: { code: 'DEVICE_NOT_FOUND', message: (id: string) => `no device ${id}` },
+  mute: { code: 'MUTE_NOT_FOUND', message: (id: string) => `no mute ${id} in force` },
 } as const;
 
-/** A route found no alert, evidence capture or device under the id asked for. */
+/** A route found no alert, evidence capture, device or mute in force under the id asked for. */
 export class NotFoundError extends PhonehomeError {
   override readonly name = 'NotFoundError';
   readonly code: (typeof NOT_FOUND)[keyof typeof NOT_FOUND]['code'];

@@ -16,6 +16,10 @@ import { auditRoutes } from './routes/audit.js';
 import { deviceRoutes } from './routes/devices.js';
 import { healthRoutes } from './routes/health.js';
 import { ingestRoutes } from './routes/ingest.js';
+import { flowRoutes } from './routes/flows.js';
+import { muteRoutes } from './routes/mutes.js';
+import { registerUi } from './ui/index.js';
+import { Sessions } from './ui/session.js';
 import type { Store } from './store/store.js';
 import { jsonSafe } from '../contract/escape.js';
 
@@ -51,6 +55,7 @@ export async function buildCollector(config: CollectorConfig, store: Store, opts
     ...(opts.tls ? { https: httpsOptions(opts.tls) } : {}),
   });
   const metrics = new CollectorMetrics(store);
+  const sessions = new Sessions();
   const ctx: CollectorContext = {
     config,
     store,
@@ -59,6 +64,7 @@ export async function buildCollector(config: CollectorConfig, store: Store, opts
     analysts: new TokenSet(apiTokensOf(config)),
     alertmanager: config.alertmanager ? new AlertmanagerClient(config.alertmanager, config.publicUrl, app.log) : null,
     clientCertificates: Boolean(opts.tls?.ca),
+    sessions,
   };
   const retention = new RetentionJob(store, config.retentionDays, metrics.registry, app.log);
   app.decorate('retention', retention);
@@ -87,6 +93,9 @@ export async function buildCollector(config: CollectorConfig, store: Store, opts
   await app.register(async (scope) => deadLetterRoutes(scope, ctx));
   await app.register(async (scope) => healthRoutes(scope, ctx));
   await app.register(async (scope) => auditRoutes(scope, ctx));
+  await app.register(async (scope) => flowRoutes(scope, ctx));
+  await app.register(async (scope) => muteRoutes(scope, ctx));
+  await registerUi(app, ctx, sessions, Boolean(opts.tls));
   return app;
 }
 

@@ -19,6 +19,9 @@ const ALERTS_QUERY = {
     device: { type: 'string', description: 'device MAC' },
     country: { type: 'string', pattern: '^[A-Za-z]{2}$' },
     status: { enum: STATUSES },
+    sensor: { type: 'string', maxLength: 200 },
+    destination: { type: 'string', maxLength: 300, description: 'destination address or name' },
+    muted: { enum: ['hide', 'only'], description: 'hide: leave out alerts a mute in force covers; only: those alone' },
     limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
     cursor: { type: 'string', maxLength: 200 },
   },
@@ -32,14 +35,17 @@ interface AlertsQuery {
   device?: string;
   country?: string;
   status?: AlertState['status'];
+  sensor?: string;
+  destination?: string;
+  muted?: 'hide' | 'only';
   limit?: number;
   cursor?: string;
 }
 
-function filterOf(q: AlertsQuery): AlertFilter {
+export function filterOf(q: AlertsQuery): AlertFilter {
   return {
     from: parseTime(q.from, 'from'), to: parseTime(q.to, 'to'), rule: q.rule, severity: q.severity, device: q.device?.toLowerCase(),
-    country: q.country?.toUpperCase(), status: q.status, limit: q.limit ?? 100, cursor: q.cursor,
+    country: q.country?.toUpperCase(), status: q.status, sensor: q.sensor, destination: q.destination, muted: q.muted, limit: q.limit ?? 100, cursor: q.cursor,
   };
 }
 
@@ -47,6 +53,8 @@ export async function alertRoutes(app: FastifyInstance, ctx: CollectorContext): 
   const auth = requireRole(ctx.analysts, 'viewer', 'reading alerts');
   const change = requireRole(ctx.analysts, 'analyst', 'changing an alert');
   const security = [{ bearer: [] }];
+  // The UI's download link sends the session cookie instead of a token.
+  const download = requireRole(ctx.analysts, 'viewer', 'reading alerts', ctx.sessions);
 
   app.get<{ Querystring: AlertsQuery }>(
     '/api/v1/alerts',
@@ -97,7 +105,7 @@ export async function alertRoutes(app: FastifyInstance, ctx: CollectorContext): 
     },
   );
 
-  app.get<{ Params: { id: string } }>('/api/v1/alerts/:id/pcap', { onRequest: auth, schema: { summary: "The alert's evidence capture (pcap)", security } }, async (req, reply) => {
+  app.get<{ Params: { id: string } }>('/api/v1/alerts/:id/pcap', { onRequest: download, schema: { summary: "The alert's evidence capture (pcap)", security } }, async (req, reply) => {
     const pcap = await ctx.store.getEvidence(req.params.id);
     if (!pcap) throw new NotFoundError('evidence', req.params.id);
     return reply

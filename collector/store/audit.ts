@@ -19,21 +19,29 @@ export async function insertAudit(q: Queryable, e: Omit<AuditEntry, 'id'>): Prom
 
 type AlertChange = { status: AlertState['status']; note: string | null; who: string };
 
-/** Sets an alert's state and records who did it, from what to what; null (and nothing recorded) for an unknown alert. */
-export async function changeAlertAudited(db: Driver, id: string, change: AlertChange, now: number, by: AuditActor): Promise<StoredAlert | null> {
+/** Sets an alert's state and records who did it, from what to what, within a transaction; null for an unknown alert. */
+export async function changeAlertIn(q: Queryable, id: string, change: AlertChange, now: number, by: AuditActor): Promise<StoredAlert | null> {
+  const [before] = await q.all<{ status: string; note: string | null; updated_by: string | null }>(`SELECT status, note, updated_by FROM alerts WHERE id = ?`, [id]);
+  if (!before) return null;
+  await q.run(`UPDATE alerts SET status = ?, note = ?, updated_by = ?, updated_at = ? WHERE id = ?`, [change.status, change.note, change.who, now, id]);
+  await insertAudit(q, { at: now, ...by, target: id, detail: { set: change, was: { status: before.status, note: before.note, who: before.updated_by } } });
+  const [a] = await loadAlerts(q, [id]);
+  return a ?? null;
+}
+
+/** Runs an alert change in one transaction; a status the schema refuses is the client's mistake. */
+export async function alertChangeTx<T>(db: Driver, status: string, fn: (q: Queryable) => Promise<T>): Promise<T> {
   try {
-    return await db.tx(async (q) => {
-      const [before] = await q.all<{ status: string; note: string | null; updated_by: string | null }>(`SELECT status, note, updated_by FROM alerts WHERE id = ?`, [id]);
-      if (!before) return null;
-      await q.run(`UPDATE alerts SET status = ?, note = ?, updated_by = ?, updated_at = ? WHERE id = ?`, [change.status, change.note, change.who, now, id]);
-      await insertAudit(q, { at: now, ...by, target: id, detail: { set: change, was: { status: before.status, note: before.note, who: before.updated_by } } });
-      const [a] = await loadAlerts(q, [id]);
-      return a ?? null;
-    });
+    return await db.tx(fn);
   } catch (e) {
-    if (db.isDataError(e)) throw new StoreError('BAD_EVENT', `cannot set alert ${id} to ${JSON.stringify(change.status)}: ${(e as Error).message}`);
+    if (db.isDataError(e)) throw new StoreError('BAD_EVENT', `cannot set an alert to ${JSON.stringify(status)}: ${(e as Error).message}`);
     throw e;
   }
+}
+
+/** Sets an alert's state and records who did it, from what to what; null (and nothing recorded) for an unknown alert. */
+export function changeAlertAudited(db: Driver, id: string, change: AlertChange, now: number, by: AuditActor): Promise<StoredAlert | null> {
+  return alertChangeTx(db, change.status, (q) => changeAlertIn(q, id, change, now, by));
 }
 
 interface AuditRow {

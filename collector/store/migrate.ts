@@ -32,6 +32,7 @@ async function applyPending(db: Driver, q: Queryable, step: MigrationStep): Prom
     if (done.has(m.version)) continue;
     await step(async () => {
       for (const sql of migrationStatements(m, db.kind)) await q.run(sql);
+      if (m.backfill) await m.backfill(q);
       await q.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [m.version, m.name, Date.now() / 1000]);
     });
   }

@@ -43,6 +43,9 @@ export interface AlertColumns {
   device_key: string;
   device_profile: string | null;
   dst_country: string | null;
+  /** the destination's address and name, which mutes match */
+  dst_ip: string | null;
+  dst_name: string | null;
   evidence_flows: number;
   record: string;
 }
@@ -64,6 +67,8 @@ function alertColumns(a: AlertRecord): AlertColumns {
     device_key: deviceMac ?? deviceIp,
     device_profile: optStr(device.profile, 'data.device.profile'),
     dst_country: alertCountry(evidence, destination),
+    dst_ip: destination ? optStr(destination.ip, 'data.destination.ip') : null,
+    dst_name: destination ? optStr(destination.name, 'data.destination.name') : null,
     evidence_flows: int(evidence.flows, 'data.evidence.flows'),
     record: JSON.stringify(a),
   };

@@ -81,11 +81,20 @@ function conditions(): { where: string[]; params: unknown[]; add: (sql: string, 
   };
 }
 
+/**
+ * True (as SQL) when a mute in force at the time given as its one parameter
+ * covers alert `a`: each of the mute's rule, device and destination is NULL
+ * (any) or the alert's (the destination by address or by name).
+ */
+export const MUTED = `EXISTS (SELECT 1 FROM mutes m WHERE m.lifted_at IS NULL AND m.expires_at > ?
+  AND (m.rule IS NULL OR m.rule = a.rule) AND (m.device IS NULL OR m.device = a.device_key)
+  AND (m.destination IS NULL OR m.destination = a.dst_ip OR m.destination = a.dst_name))`;
+
 /** A page's size: 1 to MAX_LIMIT. */
-const pageLimit = (limit: number): number => Math.min(MAX_LIMIT, Math.max(1, Math.floor(Number.isFinite(limit) ? limit : MAX_LIMIT)));
+export const pageLimit = (limit: number): number => Math.min(MAX_LIMIT, Math.max(1, Math.floor(Number.isFinite(limit) ? limit : MAX_LIMIT)));
 
 /** A filter as WHERE conditions and their parameters; the cursor continues after the previous page's last row. */
-function alertConditions(f: AlertFilter): { where: string[]; params: unknown[] } {
+export function alertConditions(f: AlertFilter): { where: string[]; params: unknown[] } {
   const { where, params, add } = conditions();
   if (f.from !== undefined) add('a.ts >= ?', f.from);
   if (f.to !== undefined) add('a.ts <= ?', f.to);
@@ -94,6 +103,9 @@ function alertConditions(f: AlertFilter): { where: string[]; params: unknown[] }
   if (f.device !== undefined) add('(a.device_mac = ? OR a.device_ip = ?)', f.device, f.device);
   if (f.country !== undefined) add('a.dst_country = ?', f.country);
   if (f.status !== undefined) add('a.status = ?', f.status);
+  if (f.sensor !== undefined) add('a.sensor = ?', f.sensor);
+  if (f.destination !== undefined) add('(a.dst_ip = ? OR a.dst_name = ?)', f.destination, f.destination);
+  if (f.muted !== undefined) add(f.muted === 'only' ? MUTED : `NOT ${MUTED}`, f.now ?? Date.now() / 1000);
   if (f.cursor !== undefined && f.cursor !== '') {
     const c = decodeCursor(f.cursor);
     add('(a.ts < ? OR (a.ts = ? AND a.id < ?))', c.ts, c.ts, c.id);

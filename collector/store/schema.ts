@@ -3,6 +3,8 @@
 // PostgreSQL because SQLite compares bytes: sort order and keyset pagination
 // must not depend on the server's locale.
 
+import type { Queryable } from './driver.js';
+
 export type Dialect = 'sqlite' | 'postgres';
 
 interface ColumnTypes {
@@ -21,6 +23,8 @@ export interface Migration {
   version: number;
   name: string;
   statements(t: ColumnTypes): string[];
+  /** fills new columns from what rows already hold, after the statements and in the same step */
+  backfill?(q: Queryable): Promise<void>;
 }
 
 // Migration 1, split by what the tables hold; the statements run in this order.
@@ -229,6 +233,48 @@ function auditAndRetention({ text, real }: ColumnTypes): string[] {
   ];
 }
 
+/**
+ * Migration 4: what the analysts' web UI needs. Mutes: a rule, device or
+ * destination (any of them, NULL meaning any) hidden from the alert queue
+ * until it expires or is lifted; muted alerts are kept and counted. Alerts
+ * get their destination's address and name as columns, so that a mute can be
+ * matched in the queue's query; flows get indexes for the flows API.
+ */
+function mutesAndFlowLookups({ text, real }: ColumnTypes): string[] {
+  return [
+    `CREATE TABLE mutes (
+        id ${text} PRIMARY KEY,
+        rule ${text},
+        device ${text},
+        destination ${text},
+        reason ${text} NOT NULL,
+        created_by ${text} NOT NULL,
+        created_at ${real} NOT NULL,
+        expires_at ${real} NOT NULL,
+        lifted_by ${text},
+        lifted_at ${real}
+      )`,
+    `CREATE INDEX mutes_expires ON mutes (expires_at)`,
+    `ALTER TABLE alerts ADD COLUMN dst_ip ${text}`,
+    `ALTER TABLE alerts ADD COLUMN dst_name ${text}`,
+    `CREATE INDEX alerts_dst_ip ON alerts (dst_ip, ts, id)`,
+    `CREATE INDEX alerts_sensor ON alerts (sensor, ts, id)`,
+    `CREATE INDEX flows_dst ON flows (dst_ip, ts)`,
+    `CREATE INDEX flows_uid ON flows (uid)`,
+  ];
+}
+
+/** Alerts stored before migration 4 get their destination columns from their records. */
+async function backfillAlertDestinations(q: Queryable): Promise<void> {
+  const rows = await q.all<{ id: string; record: string }>(`SELECT id, record FROM alerts WHERE dst_ip IS NULL AND dst_name IS NULL`);
+  for (const r of rows) {
+    const d = (JSON.parse(r.record) as { destination?: { ip?: unknown; name?: unknown } | null }).destination;
+    const ip = typeof d?.ip === 'string' ? d.ip : null;
+    const name = typeof d?.name === 'string' ? d.name : null;
+    if (ip !== null || name !== null) await q.run(`UPDATE alerts SET dst_ip = ?, dst_name = ? WHERE id = ?`, [ip, name, r.id]);
+  }
+}
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -244,6 +290,12 @@ export const MIGRATIONS: Migration[] = [
     version: 3,
     name: 'audit log and retention',
     statements: auditAndRetention,
+  },
+  {
+    version: 4,
+    name: 'mutes, alert destinations, flow lookups',
+    statements: mutesAndFlowLookups,
+    backfill: backfillAlertDestinations,
   },
 ];
 

@@ -9,6 +9,8 @@ import { changeAlertAudited, insertAudit, listAudit } from './audit.js';
 import { migrate } from './migrate.js';
 import { listAlerts, listDeadLetters, loadAlerts, loadDevices, metricsSnapshot } from './queries.js';
 import { applyRetention } from './retention.js';
+import { listFlows } from './flows.js';
+import { changeAlertsAudited, createMute, groupAlerts, liftMute, listMutes, mutedAlerts } from './triage.js';
 import type { Store } from './store.js';
 
 export function createSqlStore(db: Driver): Store {
@@ -56,6 +58,13 @@ export function createSqlStore(db: Driver): Store {
       db.read((q) => q.all<SensorStatus>(`SELECT name, version, last_seen, lag_s, events FROM sensors ORDER BY name`)),
 
     changeAlert: (id, change, now, by) => changeAlertAudited(db, id, change, now, by),
+    changeAlerts: (ids, change, now, by) => changeAlertsAudited(db, ids, change, now, by),
+    groupAlerts: (f, by) => groupAlerts(db, f, by),
+    mutedAlerts: (ids, now) => mutedAlerts(db, ids, now),
+    listFlows: (f) => listFlows(db, f),
+    createMute: (m, who, now, by) => createMute(db, m, who, now, by),
+    listMutes: (activeAt) => listMutes(db, activeAt),
+    liftMute: (id, who, now, by) => liftMute(db, id, who, now, by),
     recordAudit: (entry) => db.tx((q) => insertAudit(q, entry)),
     listAudit: (f) => listAudit(db, f),
     applyRetention: (cutoffs, batchRows) => applyRetention(db, cutoffs, batchRows),

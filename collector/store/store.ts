@@ -1,5 +1,5 @@
 import type { Cutoffs, RetentionResult } from './retention.js';
-import type { AlertState, DeadLetter, DeviceRecord, IngestEvent, IngestResult, SensorStatus, StoredAlert } from '../../contract/types.js';
+import type { AlertState, DeadLetter, FlowRecord, DeviceRecord, IngestEvent, IngestResult, SensorStatus, StoredAlert } from '../../contract/types.js';
 
 export interface AlertFilter {
   /** epoch seconds, inclusive */
@@ -12,9 +12,63 @@ export interface AlertFilter {
   /** destination country */
   country?: string;
   status?: AlertState['status'];
+  /** the sensor that delivered it */
+  sensor?: string;
+  /** destination address or name */
+  destination?: string;
+  /** hide: only alerts no mute in force covers; only: only those one covers; absent: both */
+  muted?: 'hide' | 'only';
+  /** epoch seconds the mutes are judged at (default: now) */
+  now?: number;
   limit: number;
   /** opaque, from the previous page's next_cursor */
   cursor?: string;
+}
+
+/** Flows to list: each field narrows, the cursor continues a listing. */
+export interface FlowFilter {
+  /** flow uids (a sensor's own ids; with `sensor`, that sensor's flows only) */
+  uids?: string[];
+  sensor?: string;
+  /** the source device's MAC, or its IP for MAC-less devices */
+  device?: string;
+  /** destination IP */
+  dst?: string;
+  /** epoch seconds of the flow's first packet, inclusive */
+  from?: number;
+  to?: number;
+  limit: number;
+  cursor?: string;
+}
+
+/** A flow as the collector stored it, with the sensor that delivered it. */
+export type StoredFlow = FlowRecord & { sensor: string };
+
+/** A rule, device or destination hidden from the alert queue until it expires or is lifted (NULL: any). */
+export interface Mute {
+  id: string;
+  rule: string | null;
+  /** device MAC (IP for MAC-less devices) */
+  device: string | null;
+  /** destination address or name */
+  destination: string | null;
+  reason: string;
+  created_by: string;
+  created_at: number;
+  expires_at: number;
+  lifted_by: string | null;
+  lifted_at: number | null;
+}
+
+export type NewMute = Pick<Mute, 'rule' | 'device' | 'destination' | 'reason' | 'expires_at'>;
+
+/** Alerts counted by one field (rule, severity, device or sensor), muted ones apart. */
+export interface AlertGroup {
+  key: string;
+  count: number;
+  muted: number;
+  /** epoch seconds of the group's newest alert */
+  newest: number;
 }
 
 export interface DeadLetterFilter {
@@ -106,6 +160,19 @@ export interface Store {
   metrics(): Promise<MetricsSnapshot>;
   /** updateAlert and its audit entry (who, from what to what) in one transaction */
   changeAlert(id: string, change: { status: AlertState['status']; note: string | null; who: string }, now: number, by: AuditActor): Promise<StoredAlert | null>;
+  /** changeAlert for many alerts in one transaction, one audit entry each; the alerts changed (unknown ids are skipped) */
+  changeAlerts(ids: string[], change: { status: AlertState['status']; note: string | null; who: string }, now: number, by: AuditActor): Promise<StoredAlert[]>;
+  /** alerts matching the filter (cursor and limit ignored) counted by `by` */
+  groupAlerts(f: AlertFilter, by: 'rule' | 'severity' | 'device' | 'sensor'): Promise<AlertGroup[]>;
+  /** which of these alerts a mute in force at `now` covers */
+  mutedAlerts(ids: string[], now: number): Promise<Set<string>>;
+  listFlows(f: FlowFilter): Promise<{ items: StoredFlow[]; next_cursor: string | null }>;
+  /** a mute and its audit entry, in one transaction */
+  createMute(m: NewMute, who: string, now: number, by: AuditActor): Promise<Mute>;
+  /** mutes newest first; with `activeAt`, only those in force then */
+  listMutes(activeAt?: number): Promise<Mute[]>;
+  /** ends a mute now (recorded in the audit log); null for an unknown or already lifted mute */
+  liftMute(id: string, who: string, now: number, by: AuditActor): Promise<Mute | null>;
   recordAudit(entry: Omit<AuditEntry, 'id'>): Promise<AuditEntry>;
   /** newest first */
   listAudit(f: AuditFilter): Promise<{ items: AuditEntry[]; next_cursor: string | null }>;

@@ -45,8 +45,9 @@ describe.each(BACKENDS)('$name migrations', (backend) => {
       { version: 1, name: 'initial schema' },
       { version: 2, name: 'dead letters, alert owners, devices per sensor' },
       { version: 3, name: 'audit log and retention' },
+      { version: 4, name: 'mutes, alert destinations, flow lookups' },
     ]);
-    expect(LATEST_VERSION).toBe(3);
+    expect(LATEST_VERSION).toBe(4);
   });
 
   test('migration 2 on a database of version 1: alerts keep their first sensor as owner, devices their sensor, and a record nested too deep reads back', async () => {
@@ -77,6 +78,30 @@ describe.each(BACKENDS)('$name migrations', (backend) => {
       expect((await s.getAlert(a.id))?.severity).toBe(a.severity);
       expect((await s.ingest({ ...SENSOR, name: 'old-sensor' }, [alertEv({ ...a, severity: 'critical' })], T0 + 2)).refused).toEqual([]);
       expect((await s.getAlert(a.id))?.severity).toBe('critical');
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('migration 4 on a database of version 3: alerts stored before it get their destination, and a mute of it covers them', async () => {
+    const u = await backend.fresh();
+    await raw(backend, u, SCHEMA_MIGRATIONS_DDL(backend.name));
+    for (const m of MIGRATIONS.slice(0, 3)) {
+      for (const sql of migrationStatements(m, backend.name)) await raw(backend, u, sql);
+      await raw(backend, u, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (${m.version}, '${m.name}', 0)`);
+    }
+    const a = fx.alert;
+    expect(a.destination?.ip, 'the fixture alert has a destination').toBeTruthy();
+    const sq = (v: string) => `'${v.replace(/'/g, "''")}'`;
+    await raw(backend, u, `INSERT INTO alerts (id, ts, rule, severity, device_mac, device_ip, device_key, device_profile, dst_country, evidence_flows, record, sensor, received_at)
+      VALUES (${sq(a.id)}, ${a.ts}, ${sq(a.rule)}, ${sq(a.severity)}, NULL, ${sq(a.device.ip)}, ${sq(a.device.ip)}, NULL, NULL, ${a.evidence.flows}, ${sq(JSON.stringify(a))}, 'old-sensor', ${T0})`);
+    const s = await openStore(u);
+    try {
+      const [row] = await raw<{ dst_ip: string; dst_name: string | null }>(backend, u, `SELECT dst_ip, dst_name FROM alerts WHERE id = ${sq(a.id)}`);
+      expect(row).toEqual({ dst_ip: a.destination!.ip, dst_name: a.destination!.name });
+      const by = { actor: 'ana', role: 'analyst', action: 'test' };
+      await s.createMute({ rule: null, device: null, destination: a.destination!.ip, reason: 'vendor NTP', expires_at: T0 + 3600 }, 'ana', T0, by);
+      expect([...(await s.mutedAlerts([a.id], T0 + 1))]).toEqual([a.id]);
     } finally {
       await s.close();
     }
