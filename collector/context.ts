@@ -1,4 +1,5 @@
 import type { AlertmanagerClient } from './alertmanager.js';
+import type { Forwarder } from './forward/forwarder.js';
 import type { TokenSet } from './auth.js';
 import type { CollectorConfig, Role } from './config.js';
 import type { CollectorMetrics } from './metrics/registry.js';
@@ -27,6 +28,8 @@ export interface CollectorContext {
   /** API tokens, each with its role */
   analysts: TokenSet;
   alertmanager: AlertmanagerClient | null;
+  /** sends new alerts to the SIEM targets configured (syslog, webhook); null when none is */
+  forwarder: Forwarder | null;
   /** set when sensors must present a client certificate signed by --tls-client-ca */
   clientCertificates: boolean;
 }
