@@ -4,6 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { parse as parseYaml } from 'yaml';
 import { CollectorConfigError } from './errors.js';
+import { SIEM_FORMATS, type SiemFormat } from '../contract/siem.js';
 
 /** What an API token may do: viewer reads, analyst also changes alerts, admin also reads the audit log. */
 export type Role = 'viewer' | 'analyst' | 'admin';
@@ -46,6 +47,20 @@ export interface CollectorConfig {
   tlsClientCa: string | null;
   /** days each kind is kept; 0 keeps it forever */
   retentionDays: Record<RetentionKind, number>;
+  /** new alerts go to this syslog receiver (RFC 5424 over TCP, RFC 6587 octet counting): tcp://HOST:PORT or tls://HOST:PORT */
+  forwardSyslog: string | null;
+  /** PEM files for tls://: the CA the receiver's certificate must be signed by, and a client certificate and its key */
+  forwardSyslogCa: string | null;
+  forwardSyslogCert: string | null;
+  forwardSyslogKey: string | null;
+  /** new alerts are POSTed to this http(s) URL, a JSON array per batch */
+  forwardWebhook: string | null;
+  /** PEM CA for an https webhook signed by a private CA */
+  forwardWebhookCa: string | null;
+  /** the shape of forwarded alerts: Suricata EVE or ECS */
+  forwardFormat: SiemFormat;
+  /** the longest wait between two tries of a target that does not take alerts, seconds */
+  forwardRetryMaxS: number;
 }
 
 export const DEFAULTS: CollectorConfig = {
@@ -65,6 +80,14 @@ export const DEFAULTS: CollectorConfig = {
   tlsKey: null,
   tlsClientCa: null,
   retentionDays: { flows: 30, alerts: 365, evidence: 365, dead_letters: 30 },
+  forwardSyslog: null,
+  forwardSyslogCa: null,
+  forwardSyslogCert: null,
+  forwardSyslogKey: null,
+  forwardWebhook: null,
+  forwardWebhookCa: null,
+  forwardFormat: 'eve',
+  forwardRetryMaxS: 60,
 };
 
 /** HOST:PORT, [IPv6]:PORT, or a bare PORT on loopback: listening on every interface must be asked for by name. */
@@ -148,10 +171,17 @@ function addTokens<K extends 'sensorTokens' | 'apiTokens'>(out: ConfigSource, ke
 }
 
 /** Config-file keys that hold text or numbers, and the settings they set. */
-const TEXT_KEYS: Record<string, keyof ConfigSource> = { db: 'db', api_token: 'apiToken', metrics_token: 'metricsToken', alertmanager: 'alertmanager', public_url: 'publicUrl', log_level: 'logLevel' };
-const PATH_KEYS: Record<string, keyof ConfigSource> = { tls_cert: 'tlsCert', tls_key: 'tlsKey', tls_client_ca: 'tlsClientCa' };
-const NUMBER_KEYS: Record<string, keyof ConfigSource> = { body_limit_bytes: 'bodyLimitBytes', rate_limit_per_minute: 'rateLimitPerMinute' };
-const FILE_KEYS = ['listen', 'db', 'sensor_tokens', 'sensor_token_file', 'api_token', 'api_tokens', 'api_token_file', 'metrics_token', 'alertmanager', 'public_url', 'tls_cert', 'tls_key', 'tls_client_ca', 'retention', 'body_limit_bytes', 'rate_limit_per_minute', 'log_level'];
+const TEXT_KEYS: Record<string, keyof ConfigSource> = {
+  db: 'db', api_token: 'apiToken', metrics_token: 'metricsToken', alertmanager: 'alertmanager', public_url: 'publicUrl', log_level: 'logLevel',
+  forward_syslog: 'forwardSyslog', forward_webhook: 'forwardWebhook', forward_format: 'forwardFormat',
+};
+const PATH_KEYS: Record<string, keyof ConfigSource> = {
+  tls_cert: 'tlsCert', tls_key: 'tlsKey', tls_client_ca: 'tlsClientCa',
+  forward_syslog_ca: 'forwardSyslogCa', forward_syslog_cert: 'forwardSyslogCert', forward_syslog_key: 'forwardSyslogKey', forward_webhook_ca: 'forwardWebhookCa',
+};
+const NUMBER_KEYS: Record<string, keyof ConfigSource> = { body_limit_bytes: 'bodyLimitBytes', rate_limit_per_minute: 'rateLimitPerMinute', forward_retry_max_s: 'forwardRetryMaxS' };
+const FORWARD_KEYS = ['forward_syslog', 'forward_syslog_ca', 'forward_syslog_cert', 'forward_syslog_key', 'forward_webhook', 'forward_webhook_ca', 'forward_format', 'forward_retry_max_s'];
+const FILE_KEYS = ['listen', 'db', 'sensor_tokens', 'sensor_token_file', 'api_token', 'api_tokens', 'api_token_file', 'metrics_token', 'alertmanager', 'public_url', 'tls_cert', 'tls_key', 'tls_client_ca', 'retention', 'body_limit_bytes', 'rate_limit_per_minute', 'log_level', ...FORWARD_KEYS];
 
 function readYaml(file: string): Record<string, unknown> {
   let raw: unknown;
@@ -216,7 +246,35 @@ export function fromEnv(env: NodeJS.ProcessEnv): ConfigSource {
   if (env.PHONEHOME_BODY_LIMIT_BYTES) out.bodyLimitBytes = Number(env.PHONEHOME_BODY_LIMIT_BYTES);
   if (env.PHONEHOME_RATE_LIMIT_PER_MINUTE) out.rateLimitPerMinute = Number(env.PHONEHOME_RATE_LIMIT_PER_MINUTE);
   if (env.PHONEHOME_LOG_LEVEL) out.logLevel = env.PHONEHOME_LOG_LEVEL;
+  forwardFromEnv(env, out);
   return out;
+}
+
+/** PHONEHOME_FORWARD_*: the SIEM forwarder's settings, named as the config file's forward_* keys. */
+function forwardFromEnv(env: NodeJS.ProcessEnv, out: ConfigSource): void {
+  for (const key of FORWARD_KEYS) {
+    const v = env[`PHONEHOME_${key.toUpperCase()}`];
+    if (v) Object.assign(out, { [TEXT_KEYS[key] ?? PATH_KEYS[key] ?? NUMBER_KEYS[key]]: Object.hasOwn(NUMBER_KEYS, key) ? Number(v) : v });
+  }
+}
+
+/** A syslog receiver's address: tcp://HOST:PORT or tls://HOST:PORT (IPv6 in brackets). */
+export function parseSyslogUrl(v: string, where = 'forward_syslog'): { tls: boolean; host: string; port: number } {
+  const m = /^(tcp|tls):\/\/(\[[^\]]+\]|[^:/[\]]+):(\d{1,5})\/?$/i.exec(v);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port > 0 && port <= 65535)) throw new CollectorConfigError(`${where}: must be tcp://HOST:PORT or tls://HOST:PORT, got '${redactUrl(v).slice(0, 200)}'`);
+  return { tls: m[1].toLowerCase() === 'tls', host: m[2].replace(/^\[|\]$/g, ''), port };
+}
+
+/** The forwarder's settings checked together: a mistake names the setting, before anything listens. */
+function validateForward(c: CollectorConfig): void {
+  if (!(SIEM_FORMATS as readonly string[]).includes(c.forwardFormat)) throw new CollectorConfigError(`forward_format must be ${SIEM_FORMATS.join(' or ')}, got '${String(c.forwardFormat).slice(0, 32)}'`);
+  const syslog = c.forwardSyslog ? parseSyslogUrl(c.forwardSyslog) : null;
+  if ((c.forwardSyslogCa || c.forwardSyslogCert || c.forwardSyslogKey) && !syslog?.tls) throw new CollectorConfigError('forward_syslog_ca, forward_syslog_cert and forward_syslog_key need forward_syslog tls://HOST:PORT');
+  if (Boolean(c.forwardSyslogCert) !== Boolean(c.forwardSyslogKey)) throw new CollectorConfigError('a syslog client certificate needs both forward_syslog_cert and forward_syslog_key');
+  if (c.forwardWebhook && !/^https?:\/\/[^/]/i.test(c.forwardWebhook)) throw new CollectorConfigError(`forward_webhook must be an http(s) URL, got '${redactUrl(c.forwardWebhook).slice(0, 200)}'`);
+  if (c.forwardWebhookCa && !/^https:/i.test(c.forwardWebhook ?? '')) throw new CollectorConfigError('forward_webhook_ca needs an https forward_webhook');
+  if (!(c.forwardRetryMaxS >= 1)) throw new CollectorConfigError(`forward_retry_max_s must be a number of seconds, at least 1, got '${String(c.forwardRetryMaxS).slice(0, 32)}'`);
 }
 
 /** Every API token with its role: the named ones, and the single --api-token as an admin. */
@@ -245,6 +303,7 @@ export function validate(c: CollectorConfig): CollectorConfig {
   if (c.alertmanager && !/^https?:\/\//.test(c.alertmanager)) throw new CollectorConfigError(`--alertmanager must be an http(s) URL, got '${redactUrl(c.alertmanager)}'`);
   if (Boolean(c.tlsCert) !== Boolean(c.tlsKey)) throw new CollectorConfigError('HTTPS needs both --tls-cert and --tls-key');
   if (c.tlsClientCa && !c.tlsCert) throw new CollectorConfigError('--tls-client-ca needs HTTPS: give --tls-cert and --tls-key as well');
+  validateForward(c);
   return c;
 }
 

@@ -1,4 +1,5 @@
 import type { AlertmanagerClient } from './alertmanager.js';
+import type { Forwarder } from './forward/forwarder.js';
 import type { SessionLookup, TokenSet } from './auth.js';
 import type { CollectorConfig, Role } from './config.js';
 import type { CollectorMetrics } from './metrics/registry.js';
@@ -29,6 +30,8 @@ export interface CollectorContext {
   alertmanager: AlertmanagerClient | null;
   /** the web UI's sessions, which may also read the API (GET) */
   sessions: SessionLookup;
+  /** sends new alerts to the SIEM targets configured (syslog, webhook); null when none is */
+  forwarder: Forwarder | null;
   /** set when sensors must present a client certificate signed by --tls-client-ca */
   clientCertificates: boolean;
 }

@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { isPhonehomeError } from '../contract/errors.js';
 import { AlertmanagerClient } from './alertmanager.js';
+import { forwarderOf } from './forward/forwarder.js';
 import { requireClientCertificate, TokenSet } from './auth.js';
 import { apiTokensOf, type CollectorConfig, type TlsMaterial } from './config.js';
 import type { CollectorContext } from './context.js';
@@ -63,9 +64,15 @@ export async function buildCollector(config: CollectorConfig, store: Store, opts
     sensors: new TokenSet(config.sensorTokens),
     analysts: new TokenSet(apiTokensOf(config)),
     alertmanager: config.alertmanager ? new AlertmanagerClient(config.alertmanager, config.publicUrl, app.log) : null,
+    forwarder: forwarderOf(config, store, VERSION, metrics.registry, app.log),
     clientCertificates: Boolean(opts.tls?.ca),
     sessions,
   };
+  const forwarder = ctx.forwarder;
+  if (forwarder) {
+    app.addHook('onReady', async () => forwarder.start());
+    app.addHook('onClose', () => forwarder.stop());
+  }
   const retention = new RetentionJob(store, config.retentionDays, metrics.registry, app.log);
   app.decorate('retention', retention);
   app.addHook('onClose', () => retention.stop());

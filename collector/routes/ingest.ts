@@ -82,12 +82,13 @@ export async function ingestRoutes(app: FastifyInstance, ctx: CollectorContext):
       const sensor = req.sensorName!;
       const b = req.body;
       // The token names the sensor: a batch cannot write in another sensor's name.
-      const result = await ctx.store.ingest({ name: sensor, version: b.sensor.version, lag_s: b.sensor.lag_s ?? null }, b.events, Date.now() / 1000);
+      const result = await ctx.store.ingest({ name: sensor, version: b.sensor.version, lag_s: b.sensor.lag_s ?? null }, b.events, Date.now() / 1000, ctx.forwarder?.targets);
       const { accepted, duplicates, refused } = result;
       req.log.info({ sensor, batch: b.batch_id, accepted, duplicates, refused: refused.length }, 'batch stored');
       for (const r of refused) ctx.metrics.refused.inc({ reason: r.code });
       if (refused.length) req.log.warn({ sensor, batch: b.batch_id, refused: refused.length, first: refused[0] }, 'events refused; kept as dead letters');
       if (ctx.alertmanager && result.newAlerts.length) void ctx.alertmanager.push(result.newAlerts);
+      if (ctx.forwarder && result.newAlerts.length) ctx.forwarder.wake();
       return { accepted, duplicates, refused };
     },
   );

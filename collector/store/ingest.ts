@@ -9,6 +9,7 @@ import { boundedJson, DEAD_LETTER_EVENT_CHARS } from './bounds.js';
 import { Refusal } from './checks.js';
 import type { Driver, Queryable } from './driver.js';
 import { type AlertColumns, type FlowRow, prepare, type Prepared } from './prepare.js';
+import { enqueue } from './outbox.js';
 import { loadAlerts } from './queries.js';
 
 const FLOW_INSERT = `INSERT INTO flows (sensor, uid, ts, src_mac, src_ip, dst_ip, dst_port, proto, server_name, dst_country, src_bytes, dst_bytes, record, received_at) VALUES`;
@@ -240,10 +241,10 @@ async function countIngest(b: Batch, accepted: number, kinds: Map<string, number
 }
 
 /** Stores the good events of a batch, and keeps the refused ones as dead letters; see Store.ingest. */
-export async function ingestBatch(db: Driver, sensor: Batch['sensor'], events: readonly unknown[], now: number): Promise<IngestResult & { newAlerts: StoredAlert[] }> {
+export async function ingestBatch(db: Driver, sensor: Batch['sensor'], events: readonly unknown[], now: number, forwardTo: readonly string[] = []): Promise<IngestResult & { newAlerts: StoredAlert[] }> {
   const checked = checkAll(sensor.name, events);
   try {
-    return await storeChecked(db, sensor, checked, events, now);
+    return await storeChecked(db, sensor, checked, events, now, forwardTo);
   } catch (e) {
     // Every value was checked, so the database has nothing left to refuse but for a bug, reported as such.
     if (!db.isDataError(e)) throw e;
@@ -251,7 +252,7 @@ export async function ingestBatch(db: Driver, sensor: Batch['sensor'], events: r
   }
 }
 
-function storeChecked(db: Driver, sensor: Batch['sensor'], checked: { good: Good[]; refused: Rejected[] }, events: readonly unknown[], now: number) {
+function storeChecked(db: Driver, sensor: Batch['sensor'], checked: { good: Good[]; refused: Rejected[] }, events: readonly unknown[], now: number, forwardTo: readonly string[]) {
   return db.tx(async (q) => {
     const b: Batch = { db, q, sensor, now };
     // A transaction may be run again: start each run from the checks' result.
@@ -262,6 +263,8 @@ function storeChecked(db: Driver, sensor: Batch['sensor'], checked: { good: Good
     await applyFlows(q, applied.flows, now);
     await keepDeadLetters(b, refused);
     await countIngest(b, applied.accepted, applied.kinds);
+    // With the alerts, so that what was stored is also what will be forwarded, whatever happens next.
+    await enqueue(q, forwardTo, [...applied.fresh], now);
     refused.sort((x, y) => x.index - y.index);
     return {
       accepted: applied.accepted,

@@ -275,6 +275,31 @@ async function backfillAlertDestinations(q: Queryable): Promise<void> {
   }
 }
 
+/**
+ * Migration 5: the SIEM forwarder's outbox. A row per (target, alert) is
+ * written in the transaction that stores the alert, and deleted once the
+ * target took it: a restart or a dead receiver loses nothing. A collector
+ * claims rows (claimed_by, until claimed_until) so that collectors sharing
+ * the database do not send an alert twice; a claim of a collector that died
+ * runs out and the rows are sent by another.
+ */
+function forwardOutbox({ text, real, int }: ColumnTypes): string[] {
+  return [
+    `CREATE TABLE forward_outbox (
+        target ${text} NOT NULL,
+        alert_id ${text} NOT NULL,
+        enqueued_at ${real} NOT NULL,
+        attempts ${int} NOT NULL DEFAULT 0,
+        next_at ${real} NOT NULL,
+        claimed_by ${text},
+        claimed_until ${real},
+        last_error ${text},
+        PRIMARY KEY (target, alert_id)
+      )`,
+    `CREATE INDEX forward_outbox_due ON forward_outbox (target, next_at, enqueued_at, alert_id)`,
+  ];
+}
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -296,6 +321,11 @@ export const MIGRATIONS: Migration[] = [
     name: 'mutes, alert destinations, flow lookups',
     statements: mutesAndFlowLookups,
     backfill: backfillAlertDestinations,
+  },
+  {
+    version: 5,
+    name: 'forwarder outbox',
+    statements: forwardOutbox,
   },
 ];
 

@@ -7,6 +7,7 @@ import type { Driver } from './driver.js';
 import { ingestBatch } from './ingest.js';
 import { changeAlertAudited, insertAudit, listAudit } from './audit.js';
 import { migrate } from './migrate.js';
+import { createOutbox } from './outbox.js';
 import { listAlerts, listDeadLetters, loadAlerts, loadDevices, metricsSnapshot } from './queries.js';
 import { applyRetention } from './retention.js';
 import { listFlows } from './flows.js';
@@ -17,7 +18,8 @@ export function createSqlStore(db: Driver): Store {
   return {
     kind: db.kind,
     migrate: () => migrate(db),
-    ingest: (sensor, events, now) => ingestBatch(db, sensor, events, now),
+    ingest: (sensor, events, now, forwardTo) => ingestBatch(db, sensor, events, now, forwardTo ?? []),
+    outbox: createOutbox(db),
     listAlerts: (f) => listAlerts(db, f),
     listDeadLetters: (f) => listDeadLetters(db, f),
 

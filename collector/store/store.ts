@@ -130,6 +130,30 @@ export interface AuditFilter {
 
 export type AuditActor = Pick<AuditEntry, 'actor' | 'role' | 'action'>;
 
+/** One claimed row of the SIEM forwarder's outbox: the alert as stored now (null when retention removed it) and the flow of its first evidence uid. */
+export interface OutboxItem {
+  alertId: string;
+  attempts: number;
+  alert: StoredAlert | null;
+  flow: FlowRecord | null;
+}
+
+export interface Outbox {
+  /**
+   * Up to `limit` rows of `target` that are due and not claimed (or whose
+   * claim ran out), claimed for `owner` until `now + leaseS`: oldest first.
+   */
+  claim(target: string, owner: string, now: number, leaseS: number, limit: number): Promise<OutboxItem[]>;
+  /** the target took them: the rows go */
+  done(target: string, owner: string, alertIds: string[]): Promise<void>;
+  /** the target did not take them: tried again from `nextAt`, by whichever collector claims them then */
+  retry(target: string, owner: string, alertIds: string[], nextAt: number, error: string): Promise<void>;
+  /** gives up every claim of `owner` (a collector shutting down) */
+  release(owner: string): Promise<void>;
+  /** rows waiting, by target */
+  depth(): Promise<{ target: string; rows: number }[]>;
+}
+
 /** Storage behind the collector. SQLite and PostgreSQL implement it with the same behaviour. */
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
@@ -143,9 +167,12 @@ export interface Store {
    * once: a repeated key is counted as a duplicate and changes nothing. An
    * alert id, and its evidence, belong to the sensor that stored either
    * first. Returns the alerts that are new to the database (for
-   * Alertmanager).
+   * Alertmanager). Each new alert is put in the outbox of every target of
+   * `forwardTo` (the SIEM forwarder's), in the same transaction.
    */
-  ingest(sensor: { name: string; version: string; lag_s: number | null }, events: readonly unknown[], now: number): Promise<IngestResult & { newAlerts: StoredAlert[] }>;
+  ingest(sensor: { name: string; version: string; lag_s: number | null }, events: readonly unknown[], now: number, forwardTo?: readonly string[]): Promise<IngestResult & { newAlerts: StoredAlert[] }>;
+  /** the SIEM forwarder's outbox */
+  readonly outbox: Outbox;
   /** Refused events, newest first. */
   listDeadLetters(f: DeadLetterFilter): Promise<{ items: DeadLetter[]; next_cursor: string | null }>;
   listAlerts(f: AlertFilter): Promise<{ items: StoredAlert[]; next_cursor: string | null }>;

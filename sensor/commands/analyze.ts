@@ -1,8 +1,14 @@
-import { analyze } from '../run/analyze.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { analyze, type AnalyzeResult } from '../run/analyze.js';
+import { sensorVersion } from '../run/sensor.js';
 import { formatSummary } from '../output/summary.js';
+import { firstFlows, siemFileName, siemLines } from '../output/siem.js';
 import { jsonSafe, terminalSafe } from '../../contract/escape.js';
+import type { SiemFormat } from '../../contract/siem.js';
 import { UsageError } from '../errors.js';
-import { ANALYSIS_OPTIONS, analysisSettings, parse } from './args.js';
+import { ANALYSIS_OPTIONS, analysisSettings, parse, siemFormat } from './args.js';
 
 export const ANALYZE_HELP = `Usage: phonehome analyze <capture|dir|->... [options]
 
@@ -15,6 +21,10 @@ profile covers.
 Options:
   --out DIR              write flows.jsonl, dns.jsonl, alerts.jsonl, devices.json, stats.json
   --json                 print the summary as JSON instead of text
+  --format eve|ecs       the alerts for a SIEM, one JSON document a line: Suricata EVE
+                         alert records (eve) or Elastic Common Schema documents (ecs),
+                         with Community ID; written to DIR/alerts.eve.json or
+                         DIR/alerts.ecs.json with --out, else printed instead of the summary
   --profiles DIR         device profiles (YAML or MUD .json) [the shipped rules/devices]
   --no-profiles          use no device profiles
   --detections FILE      detection settings [the shipped rules/detections.yaml]
@@ -54,6 +64,8 @@ Examples:
   phonehome analyze big-capture.pcap --workers 2
   phonehome analyze monday/ --state state/ && phonehome analyze tuesday/ --state state/
   phonehome analyze capture.pcap --geoip GeoLite2-City.mmdb --geoip GeoLite2-ASN.mmdb
+  phonehome analyze capture.pcap --format eve | jq -c 'select(.alert.severity == 1)'
+  phonehome analyze captures/ --out results/ --format ecs
   phonehome analyze captures/ --intel feeds/feodo.csv --intel feeds/threatfox.csv --intel feeds/mine.txt
   tcpdump -i eth0 -U -w - | phonehome analyze - --out results/
 `;
@@ -61,6 +73,7 @@ Examples:
 const options = {
   out: { type: 'string' },
   json: { type: 'boolean' },
+  format: { type: 'string' },
   ...ANALYSIS_OPTIONS,
   evidence: { type: 'string' },
   workers: { type: 'string' },
@@ -76,9 +89,35 @@ export async function runAnalyze(argv: string[]): Promise<number> {
   if (positionals.length === 0) throw new UsageError("analyze needs at least one capture, directory or '-' (see phonehome analyze --help)");
   const workers = v.workers === undefined ? 1 : Number(v.workers);
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new UsageError(`--workers must be a whole number from 1 to 64, got '${v.workers}'`);
-  const result = await analyze(positionals, { ...analysisSettings(v), outDir: v.out, evidenceDir: v.evidence, workers });
-  if (v.json) process.stdout.write(`${jsonSafe(JSON.stringify({ stats: result.stats, devices: result.devices, alerts: result.alerts }, null, 2))}\n`);
+  const format = siemFormat(v.format);
+  if (format && v.json && !v.out) throw new UsageError('--format without --out prints the alerts instead of the summary, so it cannot be combined with --json (add --out DIR to have both)');
+  // The records take their 5-tuple and Community ID from flows.jsonl: without --out it is written to a folder of its own and removed.
+  const scratch = format && !v.out ? mkdtempSync(join(tmpdir(), 'phonehome-siem-')) : null;
+  try {
+    const outDir = v.out ?? scratch ?? undefined;
+    const result = await analyze(positionals, { ...analysisSettings(v), outDir, evidenceDir: v.evidence, workers });
+    if (format) await writeSiem(format, result, outDir!, scratch === null);
+    if (!format || v.out) printSummary(result, Boolean(v.json));
+    return report(result);
+  } finally {
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+function printSummary(result: AnalyzeResult, json: boolean): void {
+  if (json) process.stdout.write(`${jsonSafe(JSON.stringify({ stats: result.stats, devices: result.devices, alerts: result.alerts }, null, 2))}\n`);
   else process.stdout.write(formatSummary(result.stats, result.devices, result.alerts));
+}
+
+/** The alerts in a SIEM's shape: into the --out folder, or to stdout. */
+async function writeSiem(format: SiemFormat, result: AnalyzeResult, dir: string, toFile: boolean): Promise<void> {
+  const flows = await firstFlows(result.alerts, join(dir, 'flows.jsonl'));
+  const text = siemLines(format, result.alerts, flows, hostname(), sensorVersion());
+  if (toFile) writeFileSync(join(dir, siemFileName(format)), text);
+  else process.stdout.write(text);
+}
+
+function report(result: AnalyzeResult): number {
   for (const n of result.notes) process.stderr.write(`phonehome: note: ${terminalSafe(n)}\n`);
   for (const f of result.stats.files) {
     for (const w of f.warnings) process.stderr.write(`phonehome: warning: ${terminalSafe(w)}\n`);

@@ -1,7 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../errors.js';
 import { Locality } from '../flows/locality.js';
-
+import { SIEM_FORMATS, type SiemFormat } from '../../contract/siem.js';
 
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
   try {
@@ -46,6 +46,13 @@ export function networkList(v: string | undefined): string[] | undefined {
     throw new UsageError(`--local-networks: ${(e as Error).message}`);
   }
   return list;
+}
+
+/** --format: the SIEM shape alerts are written in (eve or ecs); undefined keeps phonehome's own outputs only. */
+export function siemFormat(v: string | undefined): SiemFormat | undefined {
+  if (v === undefined) return undefined;
+  if (!(SIEM_FORMATS as readonly string[]).includes(v)) throw new UsageError(`--format must be ${SIEM_FORMATS.join(' or ')} (Suricata EVE or Elastic Common Schema), got '${v.slice(0, 32)}'`);
+  return v as SiemFormat;
 }
 
 function stateDir(v: string | undefined): string | undefined {

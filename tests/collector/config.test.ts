@@ -129,3 +129,22 @@ describe('collector settings', () => {
     expect(refused(() => readTls({ ...VALID, tlsCert: junk, tlsKey: junk })).message).toMatch(new RegExp(`^--tls-cert ${junk} and --tls-key ${junk}: not a PEM certificate and its private key \\(`));
   });
 });
+
+describe('SIEM forwarder settings', () => {
+  it('come from forward_* file keys and PHONEHOME_FORWARD_* variables, relative paths from the file', () => {
+    const f = yaml('forward_syslog: tls://siem.example.org:6514\nforward_syslog_ca: ca.pem\nforward_format: ecs\nforward_retry_max_s: 5\n');
+    const c = validate(merge(VALID, fromFile(f), fromEnv({ PHONEHOME_FORWARD_WEBHOOK: 'https://u:p@siem/x', PHONEHOME_FORWARD_RETRY_MAX_S: '7' })));
+    expect(c).toMatchObject({ forwardSyslog: 'tls://siem.example.org:6514', forwardSyslogCa: join(tmp, 'ca.pem'), forwardFormat: 'ecs', forwardWebhook: 'https://u:p@siem/x', forwardRetryMaxS: 7 });
+  });
+
+  it('mistakes are one line naming the setting, and a webhook password is never echoed', () => {
+    expect(refused(() => validate({ ...VALID, forwardSyslog: 'udp://siem:514' })).message).toMatch(/forward_syslog: must be tcp:\/\/HOST:PORT or tls:\/\/HOST:PORT/);
+    expect(refused(() => validate({ ...VALID, forwardSyslog: 'tcp://siem:514', forwardSyslogCa: '/ca.pem' })).message).toMatch(/need forward_syslog tls:/);
+    expect(refused(() => validate({ ...VALID, forwardSyslog: 'tls://siem:6514', forwardSyslogCert: '/c.pem' })).message).toMatch(/both forward_syslog_cert and forward_syslog_key/);
+    const hook = refused(() => validate({ ...VALID, forwardWebhook: 'ftp://u:s3cret@siem/' })).message;
+    expect(hook).toMatch(/forward_webhook must be an http\(s\) URL/);
+    expect(hook).not.toContain('s3cret');
+    expect(refused(() => validate({ ...VALID, forwardFormat: 'cef' as never })).message).toMatch(/forward_format must be eve or ecs/);
+    expect(refused(() => validate({ ...VALID, forwardRetryMaxS: 0 })).message).toMatch(/forward_retry_max_s/);
+  });
+});

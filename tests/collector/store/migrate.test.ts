@@ -46,8 +46,9 @@ describe.each(BACKENDS)('$name migrations', (backend) => {
       { version: 2, name: 'dead letters, alert owners, devices per sensor' },
       { version: 3, name: 'audit log and retention' },
       { version: 4, name: 'mutes, alert destinations, flow lookups' },
+      { version: 5, name: 'forwarder outbox' },
     ]);
-    expect(LATEST_VERSION).toBe(4);
+    expect(LATEST_VERSION).toBe(5);
   });
 
   test('migration 2 on a database of version 1: alerts keep their first sensor as owner, devices their sensor, and a record nested too deep reads back', async () => {
