@@ -63,7 +63,7 @@ export async function buildCollector(config: CollectorConfig, store: Store, opts
     metrics,
     sensors: new TokenSet(config.sensorTokens),
     analysts: new TokenSet(apiTokensOf(config)),
-    alertmanager: config.alertmanager ? new AlertmanagerClient(config.alertmanager, config.publicUrl, app.log) : null,
+    alertmanager: config.alertmanager ? new AlertmanagerClient(config.alertmanager, config.publicUrl, app.log, store) : null,
     forwarder: forwarderOf(config, store, VERSION, metrics.registry, app.log),
     clientCertificates: Boolean(opts.tls?.ca),
     sessions,

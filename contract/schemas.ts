@@ -81,6 +81,16 @@ export const alertSchema = {
         bytes_out: { type: 'integer', minimum: 0 }, bytes_in: { type: 'integer', minimum: 0 },
         uids: { type: 'array', items: str, maxItems: 1000 },
         interval_s: num, jitter_s: num, score: num, connections: num, reason: str, pcap: str,
+        pcap_missing: {
+          type: 'object',
+          required: ['flows', 'packets', 'causes', 'reason'],
+          properties: {
+            flows: { type: 'integer', minimum: 0 }, packets: { type: 'integer', minimum: 0 },
+            causes: { type: 'array', maxItems: 8, items: { enum: ['alert-flows', 'series-flows', 'run-flows', 'run-series-flows', 'size', 'link-type', 'not-found'] } },
+            reason: { type: 'string', maxLength: 2048 },
+            partial: { type: 'array', items: { type: 'string', maxLength: 64 }, maxItems: 100 },
+          },
+        },
         subscores: { type: 'object', additionalProperties: num },
         watch: {
           type: 'object',

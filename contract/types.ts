@@ -298,8 +298,33 @@ export interface AlertRecord {
     intel?: IntelMatch;
     /** evidence capture file name, with --evidence */
     pcap?: string;
+    /** what the evidence capture lacks of the flows counted above, and why; absent when it holds every packet of every flow (or no capture was cut) */
+    pcap_missing?: PcapMissing;
   };
   mitre: MitreTechnique[];
+}
+
+/**
+ * Why an evidence capture lacks packets its alert counts:
+ * alert-flows / series-flows: the alert (or its device-destination series) keeps its first 2,000 flows;
+ * run-flows / run-series-flows: the run keeps 200,000 flows over all alerts (100,000 over all series);
+ * size: the capture reached its size bound (analyze 64 MiB, the sensor 5 MiB);
+ * link-type: packets seen on an interface of another link type than the capture's first packet;
+ * not-found: packets not in the files read again (removed or rotated since they were analysed).
+ */
+export type PcapMissingCause = 'alert-flows' | 'series-flows' | 'run-flows' | 'run-series-flows' | 'size' | 'link-type' | 'not-found';
+
+/** What an alert's evidence capture does not hold: `evidence.packets - packets` is what it holds. */
+export interface PcapMissing {
+  /** flows counted in the evidence with some or all of their packets not in the capture */
+  flows: number;
+  /** packets counted in the evidence that are not in the capture */
+  packets: number;
+  causes: PcapMissingCause[];
+  /** the same, in words */
+  reason: string;
+  /** uids of flows kept only in part (the first 100); flows not kept at all are those counted after the kept ones */
+  partial: string[];
 }
 
 /** Credentials a device sent in clear: that a password was sent and its length, never the password. */

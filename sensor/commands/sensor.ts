@@ -98,11 +98,13 @@ Analysis (as for 'phonehome analyze'):
 What is sent (each event has a key; the collector keeps each key once):
   flow      every flow as it ends                     flow:<uid>
   alert     when it first fires, and again whenever   alert:<id>:<evidence.flows>
-            it holds more flows (final evidence at the end)
+            it holds more flows (final evidence at    (then :<packets lacking> when
+            the end) or its evidence pcap lacks more  its evidence pcap lacks some)
   device    inventory records that changed, after each file and at exit
             (stdin: every minute and at exit)         device:<mac or ip>:<last_seen>:<flows>
-  evidence  a pcap of an alert's flows, once per alert
-            (file and directory inputs only)          evidence:<alert id>
+  evidence  a pcap of an alert's flows (at most 5 MiB),  evidence:<alert id>:<flows kept>
+            again when it keeps more flows
+            (file and directory inputs only)
 Beacons and strobes are scored over everything read so far at the end of each
 file of a directory, and at exit (for stdin and one file: only at exit). With
 --once they are scored once, at the end, exactly as 'analyze' scores them.

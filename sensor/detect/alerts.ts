@@ -3,11 +3,12 @@ import type { AlertRecord, Severity } from '../../contract/types.js';
 import type { DeviceFacts } from '../devices/inventory.js';
 import type { RuleSettings, ExtraEvidence } from './rule.js';
 import { deviceLabel } from './rule.js';
+import { keep, KeptBudget, MAX_KEPT_ALERT_FLOWS, MAX_KEPT_PER_ALERT, type FlowRef, type KeptFlows } from './kept.js';
 import { addFlow, type Series, type SlimFlow } from './series.js';
 
+export type { FlowRef, KeptFlows };
+
 const MAX_UIDS = 100;
-/** Flows per alert kept for cutting its evidence capture. */
-const MAX_EVIDENCE_FLOWS = 50;
 /**
  * Distinct destinations itemised per rule and device in a window; beyond it
  * (a scan, a flood) flows are added to one roll-up alert for the device.
@@ -24,21 +25,11 @@ const MAX_HELD_KEYS = 1 << 20;
 /** What a run-wide roll-up names as its device: it stands for many. */
 const ANY_DEVICE: DeviceFacts = { mac: null, ip: '*', vendor: null, vendor_country: null, mud_url: null };
 
-/** Enough of a flow to find its packets again. */
-export interface FlowRef {
-  proto: string;
-  src_ip: string;
-  src_port: number;
-  dst_ip: string;
-  dst_port: number;
-  ts: number;
-  end: number;
-}
-
 interface OpenAlert {
   rec: AlertRecord;
   windowEnd: number;
-  flows: FlowRef[];
+  /** the flows kept to cut its evidence capture from */
+  kept: KeptFlows;
 }
 
 /** One device's open alerts under one rule: by key, and past MAX_ALERTS_PER_DEVICE of them one that counts the rest. */
@@ -85,7 +76,9 @@ export class AlertBook {
   private readonly done: OpenAlert[] = [];
   /** series alerts by key: scoring again (a sensor scores after every file) replaces, never adds */
   private readonly seriesAlerts = new Map<string, OpenAlert>();
-  private lastRefs = new Map<string, FlowRef[]>();
+  private lastRefs = new Map<string, KeptFlows>();
+  /** flows kept for evidence over every alert of the run */
+  private readonly budget = new KeptBudget(MAX_KEPT_ALERT_FLOWS);
   /** alerts itemised so far (closed, open, per-device roll-ups, series) */
   private itemised = 0;
   /** roll-ups past the run's limit, by rule: from flows, and from the last scoring of series */
@@ -134,7 +127,7 @@ export class AlertBook {
     this.onNew?.(open.rec);
   }
 
-  /** An alert over a whole series, with the series' totals; its sampled flows are its evidence. At the rule's severity unless given one. */
+  /** An alert over a whole series, with the series' totals; the flows the series kept are its evidence. At the rule's severity unless given one. */
   raiseSeries(rule: string, s: Series, message: string, reason: string, extra: ExtraEvidence, severity?: Severity): void {
     const key = `${rule}|${s.device.mac ?? s.device.ip}|${s.name ?? s.dstIp}`;
     const dst: AlertRecord['destination'] = { ip: s.dstIp, port: null, proto: null, name: s.name, country: s.dst.country, asn: s.dst.asn, as_org: s.dst.as_org };
@@ -142,8 +135,9 @@ export class AlertBook {
     if (!known && this.itemised >= this.maxAlerts) return this.holdBackSeries(rule, s);
     const a = this.create(rule, key, s.flows[0], s.device, s.profile, dst, message, reason, extra);
     if (severity !== undefined) a.rec.severity = severity;
-    for (const f of s.flows) this.account(a, f);
-    // The kept flows are a sample; the totals cover every connection.
+    a.rec.evidence.uids = s.flows.slice(0, MAX_UIDS).map((f) => f.uid);
+    // The series keeps the flows (a copy: it goes on growing after this scoring); the totals cover every connection.
+    a.kept = { refs: s.kept.refs.slice(), unkept: new Set(s.kept.unkept) };
     Object.assign(a.rec.evidence, s.totals);
     this.seriesAlerts.set(key, a);
     if (!known) {
@@ -179,7 +173,14 @@ export class AlertBook {
     const fresh = !h;
     if (!h) this.heldSeries.set(rule, (h = this.heldBack(rule, s.flows[0], true)));
     h.alerts++;
-    for (const f of s.flows) this.sample(h.alert, f);
+    const e0 = h.alert.rec.evidence;
+    for (const f of s.flows) if (e0.uids.length < MAX_UIDS) e0.uids.push(f.uid);
+    // The roll-up points at the series' kept flows; no flow is kept twice.
+    const k = h.alert.kept;
+    const room = MAX_KEPT_PER_ALERT - k.refs.length;
+    k.refs.push(...s.kept.refs.slice(0, Math.max(0, room)));
+    if (s.kept.refs.length > room) k.unkept.add('alert-flows');
+    for (const c of s.kept.unkept) k.unkept.add(c);
     // The kept flows are a sample; the totals cover every connection.
     const e = h.alert.rec.evidence;
     const t = s.totals;
@@ -218,12 +219,12 @@ export class AlertBook {
       this.describe(h);
       all.push(h.alert);
     }
-    this.lastRefs = new Map(all.map((a) => [a.rec.id, a.flows]));
+    this.lastRefs = new Map(all.map((a) => [a.rec.id, a.kept]));
     return all.map((a) => a.rec).sort((x, y) => x.ts - y.ts || x.id.localeCompare(y.id));
   }
 
-  /** The flows behind each alert returned by all(), for evidence captures. */
-  evidenceFlows(): Map<string, FlowRef[]> {
+  /** The flows kept of each alert returned by all(), for evidence captures. */
+  evidenceFlows(): Map<string, KeptFlows> {
     return this.lastRefs;
   }
 
@@ -258,7 +259,7 @@ export class AlertBook {
         mitre: settings.mitre,
       },
       windowEnd: f.ts + this.windowS,
-      flows: [],
+      kept: { refs: [], unkept: new Set() },
     };
   }
 
@@ -272,9 +273,7 @@ export class AlertBook {
   private sample(a: OpenAlert, f: SlimFlow): void {
     const e = a.rec.evidence;
     if (e.uids.length < MAX_UIDS) e.uids.push(f.uid);
-    if (a.flows.length < MAX_EVIDENCE_FLOWS) {
-      a.flows.push({ proto: f.proto, src_ip: f.src_ip, src_port: f.src_port, dst_ip: f.dst_ip, dst_port: f.dst_port, ts: f.ts, end: f.ts + f.duration });
-    }
+    keep(a.kept, f, this.budget, 'alert-flows');
   }
 }
 

@@ -3,7 +3,7 @@ import type { DeviceFacts } from '../devices/inventory.js';
 import type { EnrichedFlow } from '../enrich/destination.js';
 import { IntelFeeds } from '../enrich/intel.js';
 import { endsOf, type FlowEnds } from '../flows/locality.js';
-import { AlertBook, type FlowRef } from './alerts.js';
+import { AlertBook, type FlowRef, type KeptFlows } from './alerts.js';
 import { ProfileMatcher } from './profiles/match.js';
 import { defaultRuleSettings } from './config.js';
 import type { DetectionConfig, JudgedFlow, Rule, RuleContext, RuleRun, SeenFlow } from './rule.js';
@@ -11,7 +11,7 @@ import { RULES } from './rules/index.js';
 import { SeriesTracker } from './series.js';
 import type { StateStore } from './state.js';
 
-export type { FlowRef };
+export type { FlowRef, KeptFlows };
 
 export interface DetectorOptions {
   config: DetectionConfig;
@@ -118,8 +118,8 @@ export class Detector {
     return this.book.all();
   }
 
-  /** The flows behind each alert returned by finish(), for evidence captures. */
-  evidenceFlows(): Map<string, FlowRef[]> {
+  /** The flows kept of each alert returned by finish(), for evidence captures. */
+  evidenceFlows(): Map<string, KeptFlows> {
     return this.book.evidenceFlows();
   }
 }

@@ -49,7 +49,7 @@ export interface WatchedOrganisation {
 }
 
 /** Evidence fields a rule may add to the ones every alert carries. */
-export type ExtraEvidence = Partial<Omit<AlertRecord['evidence'], 'first_seen' | 'last_seen' | 'flows' | 'packets' | 'bytes_out' | 'bytes_in' | 'uids' | 'reason' | 'pcap'>>;
+export type ExtraEvidence = Partial<Omit<AlertRecord['evidence'], 'first_seen' | 'last_seen' | 'flows' | 'packets' | 'bytes_out' | 'bytes_in' | 'uids' | 'reason' | 'pcap' | 'pcap_missing'>>;
 
 /** A flow detection judges: a local device opened it to an Internet address. */
 export interface JudgedFlow {

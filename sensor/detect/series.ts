@@ -2,8 +2,9 @@ import type { AlertRecord, FlowRecord } from '../../contract/types.js';
 import type { DeviceFacts } from '../devices/inventory.js';
 import type { GeoInfo } from '../enrich/geoip.js';
 import { evictOldest, lowWater } from '../util/bounded.js';
+import { keep, KeptBudget, MAX_KEPT_SERIES_FLOWS, type KeptFlows } from './kept.js';
 
-/** Flows kept per series for its evidence (all are counted). */
+/** Flows kept whole per series, for their uids (all are counted, and kept for evidence as bounded in kept.ts). */
 const MAX_SERIES_FLOWS = 20;
 /**
  * Device-destination pairs followed. A scan or flood of new destinations must
@@ -53,12 +54,16 @@ export interface Series {
   flows: SlimFlow[];
   /** every connection counted, in the alert evidence's own shape */
   totals: Totals;
+  /** the flows kept to cut an alert's evidence capture from */
+  kept: KeptFlows;
 }
 
 /** The series of every device and destination, bounded as above. */
 export class SeriesTracker {
   private readonly series = new Map<string, Series>();
   private readonly perDevice = new Map<string, number>();
+  /** flows kept for evidence over every series followed */
+  private readonly budget = new KeptBudget(MAX_KEPT_SERIES_FLOWS);
 
   add(f: FlowRecord, device: DeviceFacts, profile: string | null, dst: GeoInfo): void {
     const name = f.server_name;
@@ -74,7 +79,7 @@ export class SeriesTracker {
       if (followed >= MAX_SERIES_PER_DEVICE) return;
       if (this.series.size >= MAX_SERIES) evictOldest(this.series, lowWater(MAX_SERIES), (gone) => this.unfollow(gone));
       const totals: Totals = { flows: 0, packets: 0, bytes_out: 0, bytes_in: 0, first_seen: f.ts, last_seen: f.ts };
-      s = { device, profile, dstIp: f.dst_ip, dst, name, starts: [], sizes: [], flows: [], totals };
+      s = { device, profile, dstIp: f.dst_ip, dst, name, starts: [], sizes: [], flows: [], totals, kept: { refs: [], unkept: new Set() } };
       this.series.set(key, s);
       this.perDevice.set(d, followed + 1);
     }
@@ -84,6 +89,7 @@ export class SeriesTracker {
       s.sizes.push(f.src_bytes + f.dst_bytes);
     }
     if (s.flows.length < MAX_SERIES_FLOWS) s.flows.push(slim(f));
+    keep(s.kept, f, this.budget, 'series-flows');
   }
 
   values(): IterableIterator<Series> {
@@ -91,6 +97,7 @@ export class SeriesTracker {
   }
 
   private unfollow(s: Series): void {
+    this.budget.release(s.kept.refs.length);
     const d = s.device.mac ?? s.device.ip;
     const n = (this.perDevice.get(d) ?? 1) - 1;
     if (n > 0) this.perDevice.set(d, n);

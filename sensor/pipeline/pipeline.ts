@@ -1,6 +1,6 @@
 import type { AlertRecord, DeviceRecord, DnsRecord, FlowRecord } from '../../contract/types.js';
 import type { PacketSink } from '../capture/packet.js';
-import type { Detector, FlowRef } from '../detect/engine.js';
+import type { Detector, KeptFlows } from '../detect/engine.js';
 import { enrichDevices, enrichFlow, type EnrichedFlow } from '../enrich/destination.js';
 import { FlowMeter } from './meter.js';
 import { detectorOf, loadAnalysis, type AnalysisOptions, type AnalysisSetup } from './setup.js';
@@ -103,7 +103,7 @@ export class Pipeline {
   }
 
   /** Flow packets of each alert returned by the last alerts() call, for evidence captures. */
-  evidenceFlows(): Map<string, FlowRef[]> {
+  evidenceFlows(): Map<string, KeptFlows> {
     return this.detector.evidenceFlows();
   }
 

@@ -7,7 +7,7 @@ import { expandInputs, type ExpandedInputs } from '../capture/inputs.js';
 import { firstTimestamp, readCaptureFile, readCaptureStream, type ReadResult } from '../capture/reader.js';
 import type { Detector } from '../detect/engine.js';
 import { enrichDevices } from '../enrich/destination.js';
-import { writeEvidence } from '../output/evidence.js';
+import { pcapMissing, writeEvidence } from '../output/evidence.js';
 import { JsonlWriter } from '../output/jsonl.js';
 import { analyzeSharded, type ShardedInput } from '../parallel/shards.js';
 import { Pipeline } from '../pipeline/pipeline.js';
@@ -182,10 +182,13 @@ async function finishRun(run: Run, detector: Detector, counts: RunCounts, notes:
 
 async function addEvidence(run: Run, detector: Detector, alerts: AlertRecord[], dir: string): Promise<void> {
   const copy = run.stdin?.copy ?? null;
-  const names = await writeEvidence([...run.files, ...(copy ? [copy] : [])], detector.evidenceFlows(), dir);
+  const kept = detector.evidenceFlows();
+  const cuts = await writeEvidence([...run.files, ...(copy ? [copy] : [])], new Map([...kept].map(([id, k]) => [id, k.refs])), dir);
   for (const a of alerts) {
-    const name = names.get(a.id);
-    if (name) a.evidence.pcap = name;
+    const cut = cuts.get(a.id);
+    if (cut?.file) a.evidence.pcap = cut.file;
+    const missing = pcapMissing(a.evidence, kept.get(a.id) ?? { refs: [], unkept: new Set() }, cut);
+    if (missing) a.evidence.pcap_missing = missing;
   }
   if (copy) rmSync(copy, { force: true });
 }

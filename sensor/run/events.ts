@@ -2,9 +2,10 @@ import type { AlertRecord, DeviceRecord, FlowRecord, IngestEvent } from '../../c
 
 /** Turns pipeline output into events, sending each record again only when it grew. */
 export class Events {
-  private readonly alertFlows = new Map<string, number>();
+  private readonly alertFlows = new Map<string, string>();
   private readonly deviceState = new Map<string, string>();
-  private readonly evidenceTried = new Set<string>();
+  /** alert id -> flows kept when its evidence was last cut */
+  private readonly evidenceTried = new Map<string, number>();
   /**
    * Records are followed but nothing is sent: the files being read again
    * after an unclean stop produced these events before, and they were sent.
@@ -21,11 +22,16 @@ export class Events {
     this.add({ kind: 'flow', key: `flow:${r.uid}`, data: r });
   }
 
-  /** The first firing, and every later change in how many flows it holds (the key changes with it). */
+  /**
+   * The first firing, and every later change in how many flows it holds or
+   * in how many packets its evidence capture lacks (the key changes with it).
+   */
   alert(a: AlertRecord): void {
-    if (this.alertFlows.get(a.id) === a.evidence.flows) return;
-    this.alertFlows.set(a.id, a.evidence.flows);
-    this.add({ kind: 'alert', key: `alert:${a.id}:${a.evidence.flows}`, data: a });
+    const missing = a.evidence.pcap_missing;
+    const state = missing ? `${a.evidence.flows}:${missing.packets}` : `${a.evidence.flows}`;
+    if (this.alertFlows.get(a.id) === state) return;
+    this.alertFlows.set(a.id, state);
+    this.add({ kind: 'alert', key: `alert:${a.id}:${state}`, data: a });
   }
 
   /**
@@ -49,15 +55,17 @@ export class Events {
     this.deviceState.delete(d.mac ?? d.ips[0] ?? '');
   }
 
-  needsEvidence(id: string): boolean {
-    return !this.evidenceTried.has(id);
+  /** The alert keeps more flows than when its evidence was last cut (or it never was). */
+  needsEvidence(id: string, kept: number): boolean {
+    return (this.evidenceTried.get(id) ?? 0) < kept;
   }
 
-  evidenceTriedFor(id: string): void {
-    this.evidenceTried.add(id);
+  evidenceTriedFor(id: string, kept: number): void {
+    this.evidenceTried.set(id, kept);
   }
 
-  evidence(alertId: string, pcap: Buffer): void {
-    this.add({ kind: 'evidence', key: `evidence:${alertId}`, data: { alert_id: alertId, pcap_base64: pcap.toString('base64') } });
+  /** A capture of the alert's kept flows; one cut from more flows replaces it (the key changes with their count). */
+  evidence(alertId: string, kept: number, pcap: Buffer): void {
+    this.add({ kind: 'evidence', key: `evidence:${alertId}:${kept}`, data: { alert_id: alertId, pcap_base64: pcap.toString('base64') } });
   }
 }

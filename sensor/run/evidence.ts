@@ -2,13 +2,13 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { AlertRecord } from '../../contract/types.js';
-import type { FlowRef } from '../detect/engine.js';
-import { writeEvidence } from '../output/evidence.js';
+import type { FlowRef, KeptFlows } from '../detect/engine.js';
+import { pcapMissing, writeEvidence, type CutResult } from '../output/evidence.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { SpoolNoSpaceError } from '../errors.js';
 import type { Events } from './events.js';
 
-/** Larger evidence captures are not sent (logged): base64 of this stays under the collector's default 8 MiB body limit. */
+/** Evidence captures stop growing at this size (the alert says what they lack): base64 of it stays under the collector's default 8 MiB body limit. */
 const MAX_EVIDENCE_BYTES = 5 << 20;
 const EVIDENCE_TMP = '.evidence-';
 
@@ -36,13 +36,17 @@ interface ReadFile {
 }
 
 /**
- * Sends a pcap of each alert's flows, once per alert, cut from the files
- * read in this run. A stream (stdin) cannot be read again, so it has none.
- * The captures are cut into a temporary folder in the spool directory.
+ * Sends a pcap of each alert's kept flows, cut from the files read in this
+ * run, and again whenever the alert keeps more flows; each alert says what
+ * its capture lacks (evidence.pcap_missing). A stream (stdin) cannot be read
+ * again, so it has none. The captures are cut into a temporary folder in the
+ * spool directory.
  */
 export class EvidenceSender {
   private readonly files: ReadFile[] = [];
   private tmp: string | null = null;
+  /** what the last cut of each alert's capture holds */
+  private readonly cuts = new Map<string, CutResult>();
   /** alerts whose evidence could not be cut because the disk stayed full */
   dropped = 0;
 
@@ -60,38 +64,68 @@ export class EvidenceSender {
     this.files.push({ path, first, last });
   }
 
-  /** Cuts and sends the evidence of those alerts that have flows and none tried yet. */
+  /**
+   * Cuts the evidence of those alerts that keep flows not cut yet, notes in
+   * every alert what its capture lacks, then sends the alerts that changed
+   * and the new captures.
+   */
   async send(alerts: AlertRecord[]): Promise<void> {
     if (!this.enabled) return;
-    const ids = new Set(alerts.map((a) => a.id));
-    const want = new Map([...this.pipeline.evidenceFlows()].filter(([id, flows]) => ids.has(id) && flows.length > 0 && this.events.needsEvidence(id)));
-    if (want.size === 0) return;
+    const kept = this.pipeline.evidenceFlows();
+    const want = new Map<string, FlowRef[]>();
+    for (const a of alerts) {
+      const k = kept.get(a.id);
+      if (k && k.refs.length > 0 && this.events.needsEvidence(a.id, k.refs.length)) want.set(a.id, k.refs);
+    }
+    const pcaps = want.size === 0 ? new Map<string, string>() : await this.cutAll(want);
+    for (const a of alerts) this.describe(a, kept.get(a.id));
+    for (const a of alerts) this.events.alert(a);
+    for (const [id, path] of pcaps) this.sendFile(id, want.get(id)!.length, path);
+  }
+
+  /** Cuts the captures; returns alert id -> path of those that hold packets. */
+  private async cutAll(want: Map<string, FlowRef[]>): Promise<Map<string, string>> {
+    const pcaps = new Map<string, string>();
     // Read again after an unclean stop: these alerts' evidence was cut and sent the first time.
-    if (this.events.muted) return void [...want.keys()].forEach((id) => this.events.evidenceTriedFor(id));
-    const names = await this.cut(this.sourcesOf(want), want);
-    if (names === null) {
+    if (this.events.muted) {
+      for (const [id, refs] of want) this.events.evidenceTriedFor(id, refs.length);
+      return pcaps;
+    }
+    const cuts = await this.cut(this.sourcesOf(want), want);
+    if (cuts === null) {
       this.dropped += want.size;
       this.log.error({ alerts: want.size, spool: this.spoolDir }, `the evidence captures of ${want.size} alert(s) could not be written: the disk of the spool stayed full`);
-      return;
+      return pcaps;
     }
-    for (const id of want.keys()) {
-      this.events.evidenceTriedFor(id);
-      const file = names.get(id);
-      if (file) this.sendFile(id, join(this.tmp!, file));
+    for (const [id, refs] of want) {
+      this.events.evidenceTriedFor(id, refs.length);
+      const cut = cuts.get(id)!;
+      this.cuts.set(id, cut);
+      if (cut.file) pcaps.set(id, join(this.tmp!, cut.file));
     }
+    return pcaps;
+  }
+
+  /** Notes what the alert's capture lacks, as of its last cut (none yet: nothing is said). */
+  private describe(a: AlertRecord, kept: KeptFlows | undefined): void {
+    const cut = this.cuts.get(a.id);
+    if (!kept || (kept.refs.length > 0 && !cut)) return;
+    const missing = pcapMissing(a.evidence, kept, cut, MAX_EVIDENCE_BYTES);
+    if (missing) a.evidence.pcap_missing = missing;
+    else delete a.evidence.pcap_missing;
   }
 
   /**
    * Writes the captures into the temporary folder, waiting while the disk is
    * full (the caller, and so reading, waits too); null when it stayed full.
    */
-  private async cut(sources: string[], want: Map<string, FlowRef[]>): Promise<Map<string, string> | null> {
+  private async cut(sources: string[], want: Map<string, FlowRef[]>): Promise<Map<string, CutResult> | null> {
     for (;;) {
       try {
         const tmp = (this.tmp ??= mkdtempSync(join(this.spoolDir, EVIDENCE_TMP)));
-        const names = await writeEvidence(sources, want, tmp);
-        for (const file of names.values()) this.space?.hold(statSync(join(tmp, file)).size);
-        return names;
+        const cuts = await writeEvidence(sources, want, tmp, MAX_EVIDENCE_BYTES);
+        for (const c of cuts.values()) if (c.file) this.space?.hold(statSync(join(tmp, c.file)).size);
+        return cuts;
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code ?? '';
         if (!NO_SPACE.has(code) || !this.space) throw e;
@@ -119,14 +153,10 @@ export class EvidenceSender {
     return this.files.filter((f) => f.first <= to + 1 && f.last >= from - 1 && existsSync(f.path)).map((f) => f.path);
   }
 
-  private sendFile(alertId: string, path: string): void {
+  private sendFile(alertId: string, kept: number, path: string): void {
     const pcap = readFileSync(path);
     rmSync(path, { force: true });
     this.space?.release(pcap.length);
-    if (pcap.length > MAX_EVIDENCE_BYTES) {
-      this.log.warn({ alert: alertId, bytes: pcap.length }, `evidence capture of alert ${alertId} is larger than ${MAX_EVIDENCE_BYTES} bytes; not sent`);
-      return;
-    }
-    this.events.evidence(alertId, pcap);
+    this.events.evidence(alertId, kept, pcap);
   }
 }

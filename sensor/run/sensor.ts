@@ -231,11 +231,12 @@ async function serveMetrics(metrics: SensorMetrics, host: string, port: number, 
   return server;
 }
 
-/** What a file boundary sends: beacons scored so far, grown alerts, evidence of new alerts, device updates. Returns the alerts. */
+/** What a file boundary sends: beacons scored so far, grown alerts (saying what their captures lack), new evidence, device updates. Returns the alerts. */
 async function checkpoint(r: Pick<Run, 'pipeline' | 'events' | 'evidence'>): Promise<AlertRecord[]> {
   const alerts = r.pipeline.alerts();
-  for (const a of alerts) r.events.alert(a);
+  // Cut first: an alert goes out saying what its capture lacks.
   await r.evidence.send(alerts);
+  for (const a of alerts) r.events.alert(a);
   r.events.devices(r.pipeline.devices());
   return alerts;
 }

@@ -36,6 +36,7 @@ const values = (uid?: string): Record<string, string> => ({
   sensor: 'lab',
   sensor_job: 'phonehome-sensor',
   instance: sensorInstance,
+  phonehome_url: 'https://phonehome.example.org',
   // Grafana's own; with a 1 s scrape a minute holds plenty of samples
   __rate_interval: '1m',
   __interval: '5s',
@@ -60,9 +61,10 @@ const ZERO_IS_RIGHT: Record<string, string> = {
 };
 
 interface Target { refId?: string; expr?: string; instant?: boolean; range?: boolean; format?: string; datasource?: { type?: string; uid?: string } }
-interface Panel { id?: number; type?: string; title?: string; datasource?: { type?: string; uid?: string }; targets?: Target[]; gridPos?: { x: number; y: number; w: number; h: number }; panels?: Panel[] }
+interface Link { title?: string; url?: string; type?: string; targetBlank?: boolean }
+interface Panel { id?: number; type?: string; title?: string; datasource?: { type?: string; uid?: string }; targets?: Target[]; gridPos?: { x: number; y: number; w: number; h: number }; panels?: Panel[]; fieldConfig?: { defaults?: { links?: Link[] } } }
 interface Variable { name?: string; type?: string; query?: string | { query?: string }; definition?: string; datasource?: { type?: string; uid?: string }; allValue?: string }
-interface Dashboard { uid?: string; title?: string; schemaVersion?: number; tags?: string[]; panels?: Panel[]; templating?: { list?: Variable[] } }
+interface Dashboard { uid?: string; title?: string; schemaVersion?: number; tags?: string[]; panels?: Panel[]; templating?: { list?: Variable[] }; links?: Link[] }
 
 const files = readdirSync(DASHBOARDS).filter((f) => f.endsWith('.json')).sort();
 const dashboards = files.map((f) => ({ file: f, d: JSON.parse(readFileSync(join(DASHBOARDS, f), 'utf8')) as Dashboard }));
@@ -80,6 +82,22 @@ function substitute(expr: string, d: Dashboard): string {
     if (v === undefined) throw new Error(`no test value for $${name}`);
     return v;
   });
+}
+
+/** The web UI's pages, as the collector serves them: an alert, a device (lower-case colon-separated MAC), the queue with its filters. */
+const UI_PAGE = /^https:\/\/phonehome\.example\.org\/ui(\/alerts\/[A-Za-z0-9_-]+|\/devices\/([0-9a-f]{2}:){5}[0-9a-f]{2}|\?(rule|device|severity|status)=[^&=]+(&(rule|device|severity|status)=[^&=]+)*)$/;
+
+/**
+ * A data link's URL for one series, as Grafana fills it in: the dashboard's
+ * variables, the series' labels (__field.labels.X) and, in a table of an
+ * instant query, the row's fields (__data.fields.X, the labels too).
+ */
+function resolveLink(url: string, d: Dashboard, labels: Record<string, string>): string {
+  const filled = url.replace(/\$\{__(?:field\.labels|data\.fields)\.(\w+)\}/g, (_m, label: string) => {
+    if (labels[label] === undefined) throw new Error(`${d.uid}: ${url} names ${label}, which the series does not have`);
+    return labels[label];
+  });
+  return substitute(filled, d);
 }
 
 // Two planted beaconing devices (Espressif OUI, made in CN) calling two servers in China.
@@ -292,6 +310,33 @@ describe('dashboards JSON', () => {
     }
   });
 
+  it('panels showing devices or alerts link to their pages in the web UI, through $phonehome_url', () => {
+    const linked = dashboards.flatMap(({ d }) => allPanels(d).filter((p) => p.fieldConfig?.defaults?.links?.length).map((p) => ({ d, p })));
+    // every panel by device links to the device page
+    for (const { d } of dashboards) {
+      for (const p of allPanels(d)) {
+        const byDevice = p.targets?.some((t) => /by \(device\)/.test(t.expr ?? ''));
+        if (byDevice) expect(p.fieldConfig?.defaults?.links?.map((l) => l.url), `${d.uid} ${p.title}`).toContain('${phonehome_url}/ui/devices/${__field.labels.device}');
+        const byRule = p.targets?.some((t) => /by \([^)]*\brule\b/.test(t.expr ?? ''));
+        if (byRule) expect(p.fieldConfig?.defaults?.links?.some((l) => l.url?.includes('?rule=${__')), `${d.uid} ${p.title}`).toBe(true);
+      }
+    }
+    expect(linked.length).toBeGreaterThanOrEqual(10);
+    for (const { d, p } of linked) {
+      expect(d.templating?.list?.find((v) => v.name === 'phonehome_url'), d.uid).toMatchObject({ type: 'textbox' });
+      for (const l of p.fieldConfig!.defaults!.links!) {
+        expect(l.title, `${d.uid} ${p.title}`).toBeTruthy();
+        expect(l.url, `${d.uid} ${p.title}`).toMatch(/^\$\{phonehome_url\}\/ui[/?]/);
+      }
+    }
+    // the device dashboard links to its device's page and alerts
+    const device = dashboards.find(({ d }) => d.uid === 'phonehome-device-behaviour')!.d;
+    expect(device.links!.filter((l) => l.type === 'link').map((l) => resolveLink(l.url!, device, {}))).toEqual([
+      `https://phonehome.example.org/ui/devices/${DEVICE}`,
+      `https://phonehome.example.org/ui?device=${DEVICE}`,
+    ]);
+  });
+
   it('provisioning loads the dashboards folder and a Prometheus datasource with uid prometheus', () => {
     const ds = parse(readFileSync(join(PROVISIONING, 'datasources/prometheus.yml'), 'utf8'));
     expect(ds.apiVersion).toBe(1);
@@ -380,6 +425,10 @@ describe('against a real Prometheus scraping a real collector and sensor', () =>
         }
         if (MAY_BE_EMPTY[`${d.uid}/${title}`]) continue;
         for (const r of results) expect(r.length, `${what} returned nothing`).toBeGreaterThan(0);
+        // every data link resolves, for every series the query gives, to a page of the web UI
+        for (const l of p.fieldConfig?.defaults?.links ?? []) {
+          for (const series of results.at(-1)!) expect(resolveLink(l.url!, d, series.metric), `${what}: ${l.title}`).toMatch(UI_PAGE);
+        }
         if (/\b(rate|increase)\(/.test(expr) && t.range !== false && !ZERO_IS_RIGHT[`${d.uid}/${title}`]) {
           const peak = Math.max(...results.at(-1)!.flatMap((x) => (x.values ?? []).map(([, v]) => Number(v))));
           expect(peak, `${what} never moves`).toBeGreaterThan(0);

@@ -191,17 +191,20 @@ describe('AlertBook', () => {
     expect(again.find((a) => a.rule === 'undocumented-destination' && a.device.ip === '*')!.id).toBe(r.id);
   });
 
-  it('keeps the first 100 uids and the first 50 flows for the evidence capture, while counting every flow', () => {
-    const flows = Array.from({ length: 150 }, (_, i) => at(hue[i % hue.length].rec, 20_000 + i * 0.5));
+  it('keeps the first 100 uids and the first 2,000 flows for the evidence capture, while counting every flow', () => {
+    const flows = Array.from({ length: 2150 }, (_, i) => at(hue[i % hue.length].rec, 20_000 + i * 0.5));
     const { b, spec } = book(86_400);
     for (const f of flows) b.raise('direct-ip', 'k', f, spec(hue[0].device));
     const [a] = b.all();
-    expect(a.evidence.flows).toBe(150);
+    expect(a.evidence.flows).toBe(2150);
     expect(a.evidence.packets).toBe(sum(flows, (r) => r.src_pkts + r.dst_pkts));
     expect(a.evidence.uids).toEqual(flows.slice(0, 100).map((r) => r.uid));
-    expect(b.evidenceFlows().get(a.id)).toEqual(
-      flows.slice(0, 50).map((r) => ({ proto: r.proto, src_ip: r.src_ip, src_port: r.src_port, dst_ip: r.dst_ip, dst_port: r.dst_port, ts: r.ts, end: r.ts + r.duration })),
+    const kept = b.evidenceFlows().get(a.id)!;
+    expect(kept.refs).toEqual(
+      flows.slice(0, 2000).map((r) => ({ uid: r.uid, proto: r.proto, src_ip: r.src_ip, src_port: r.src_port, dst_ip: r.dst_ip, dst_port: r.dst_port, ts: r.ts, end: r.ts + r.duration, pkts: r.src_pkts + r.dst_pkts })),
     );
+    // and it knows why the other 150 are not kept
+    expect([...kept.unkept]).toEqual(['alert-flows']);
   });
 
   it('gives the same ids for the same flows, and another id when an alert starts with another flow', () => {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { FlowRecord } from '../../../contract/types.js';
 import type { FlowRef } from '../../../sensor/detect/engine.js';
-import { writeEvidence } from '../../../sensor/output/evidence.js';
+import { pcapMissing, writeEvidence, type CutResult } from '../../../sensor/output/evidence.js';
 import { packet, tcpSession, udpFrame, type Endpoint } from '../../helpers/build.js';
 import { fixture } from '../../helpers/corpus.js';
 import { LINKTYPE, reencapsulate } from '../../helpers/encap.js';
@@ -50,7 +50,9 @@ function scenario(): TestPacket[] {
   return p.sort((a, b) => a.tsSec - b.tsSec || a.tsUsec - b.tsUsec);
 }
 
-const ref = (f: FlowRecord): FlowRef => ({ proto: f.proto, src_ip: f.src_ip, src_port: f.src_port, dst_ip: f.dst_ip, dst_port: f.dst_port, ts: f.ts, end: f.ts + f.duration });
+const ref = (f: FlowRecord): FlowRef => ({ uid: f.uid, proto: f.proto, src_ip: f.src_ip, src_port: f.src_port, dst_ip: f.dst_ip, dst_port: f.dst_port, ts: f.ts, end: f.ts + f.duration, pkts: f.src_pkts + f.dst_pkts });
+/** The file names of the captures that hold packets, by alert. */
+const fileNames = (cuts: Map<string, CutResult>) => new Map([...cuts].filter(([, c]) => c.file).map(([id, c]) => [id, c.file!]));
 
 /** tshark's frame numbers (1-based) in `file` matching a display filter. */
 function tsharkFrames(file: string, filter: string): number[] {
@@ -98,7 +100,7 @@ describe('writeEvidence', () => {
       ['alert-3', [ref(v6), ref(ping)]],
     ]);
     const dir = outDir();
-    const names = await writeEvidence([capture], refs, dir);
+    const names = fileNames(await writeEvidence([capture], refs, dir));
     expect(new Map(names)).toEqual(new Map([['alert-1', 'alert-1.pcap'], ['alert-2', 'alert-2.pcap'], ['alert-3', 'alert-3.pcap']]));
     const want: Record<string, FlowRecord[]> = { 'alert-1': [first, dns], 'alert-2': [first], 'alert-3': [v6, ping] };
     for (const [id, fl] of Object.entries(want)) {
@@ -116,12 +118,15 @@ describe('writeEvidence', () => {
   });
 
   it('an alert whose flows have no packets in the files gets no file', async () => {
-    const ghost: FlowRef = { proto: 'tcp', src_ip: '10.9.9.9', src_port: 1, dst_ip: '10.8.8.8', dst_port: 2, ts: T0, end: T0 + 10 };
+    const ghost: FlowRef = { uid: 'Cghost', proto: 'tcp', src_ip: '10.9.9.9', src_port: 1, dst_ip: '10.8.8.8', dst_port: 2, ts: T0, end: T0 + 10, pkts: 3 };
     const late: FlowRef = { ...ref(flow((f) => f.proto === 'udp' && f.dst_ip === s2.ip, 'DNS')), ts: T0 + 5000, end: T0 + 5001 };
     const dir = outDir();
-    const names = await writeEvidence([capture], new Map([['ghost', [ghost]], ['late', [late]]]), dir);
-    expect(names.size).toBe(0);
+    const cuts = await writeEvidence([capture], new Map([['ghost', [ghost]], ['late', [late]]]), dir);
+    expect(fileNames(cuts).size).toBe(0);
     expect(readdirSync(dir)).toEqual([]);
+    // and the alert says its capture lacks them, not found in the files
+    const e = { first_seen: T0, last_seen: T0 + 10, flows: 1, packets: 3, bytes_out: 0, bytes_in: 0, uids: ['Cghost'] };
+    expect(pcapMissing(e, { refs: [ghost], unkept: new Set() }, cuts.get('ghost'))).toMatchObject({ flows: 1, packets: 3, causes: ['not-found'], partial: ['Cghost'] });
   });
 
   it('a capture split in two files gives the same evidence as the whole', async () => {
@@ -175,7 +180,7 @@ describe('writeEvidence', () => {
     }
   });
 
-  it('a flow of more than 2000 packets is cut at its first 2000', async () => {
+  it('a capture stops growing at its size bound, and the alert says how many packets of which flow it lacks and why', async () => {
     const many: TestPacket[] = [];
     for (let i = 0; i < 2300; i++) many.push(packet(T0 + i * 0.001, udpFrame(dev, { ...s2, port: 9999 }, Buffer.from(String(i)))));
     const f = join(tmp, 'many.pcap');
@@ -183,10 +188,23 @@ describe('writeEvidence', () => {
     const big = (await phonehomeView([f])).flows;
     expect(big).toHaveLength(1);
     const dir = outDir();
-    await writeEvidence([f], new Map([['big', [ref(big[0])]]]), dir);
+    // room for the header and exactly 1000 records of this size
+    const recBytes = 16 + many[500].data.length;
+    expect(many.slice(0, 1000).every((p) => p.data.length <= many[500].data.length)).toBe(true);
+    const bound = 24 + 1000 * recBytes;
+    const cuts = await writeEvidence([f], new Map([['big', [ref(big[0])]]]), dir, bound);
     const got = (await readWithPcapParser(join(dir, 'big.pcap'))).packets;
-    expect(got).toHaveLength(2000);
-    expect(got).toEqual(many.slice(0, 2000));
+    expect(got.length).toBeGreaterThanOrEqual(1000);
+    expect(got).toEqual(many.slice(0, got.length));
+    const e = { first_seen: T0, last_seen: T0 + 3, flows: 1, packets: 2300, bytes_out: 0, bytes_in: 0, uids: [big[0].uid] };
+    const missing = pcapMissing(e, { refs: [ref(big[0])], unkept: new Set() }, cuts.get('big'), bound);
+    expect(missing).toMatchObject({ flows: 1, packets: 2300 - got.length, causes: ['size'], partial: [big[0].uid] });
+    expect(missing!.reason).toContain(`size bound (${bound.toLocaleString('en-US')} bytes)`);
+    // without a bound worth the name, the capture holds all 2,300
+    const all = outDir();
+    const whole = await writeEvidence([f], new Map([['big', [ref(big[0])]]]), all);
+    expect((await readWithPcapParser(join(all, 'big.pcap'))).packets).toEqual(many);
+    expect(pcapMissing(e, { refs: [ref(big[0])], unkept: new Set() }, whole.get('big'))).toBeNull();
   });
 
   it('on a real capture: the evidence of every flow of a device is every packet tshark gives for its conversations', async () => {

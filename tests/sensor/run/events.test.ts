@@ -70,17 +70,29 @@ describe('Events', () => {
     expect(sent.at(-1)!.key).toBe(`device:10.9.8.7:${ipOnly.last_seen}:${ipOnly.flows}`);
   });
 
-  it('sends evidence once per alert: tried alerts need none; the pcap travels in base64', async () => {
+  it('sends evidence again only when the alert keeps more flows; the key names them; the pcap travels in base64', async () => {
     const { alerts, evidence } = await records();
     const [id, pcap] = [...evidence][0];
-    expect(alerts.some((a) => a.id === id)).toBe(true);
-    const { events, sent } = recorder();
-    expect(events.needsEvidence(id)).toBe(true);
-    events.evidenceTriedFor(id);
-    expect(events.needsEvidence(id)).toBe(false);
-    expect(events.needsEvidence(alerts.find((a) => a.id !== id)!.id)).toBe(true);
-    events.evidence(id, pcap);
-    expect(sent).toEqual([{ kind: 'evidence', key: `evidence:${id}`, data: { alert_id: id, pcap_base64: pcap.toString('base64') } }]);
-    expect(Buffer.from((sent[0].data as { pcap_base64: string }).pcap_base64, 'base64')).toEqual(pcap);
+    const sent: IngestEvent[] = [];
+    const events = new Events((e) => sent.push(e));
+    expect(events.needsEvidence(id, 3)).toBe(true);
+    events.evidenceTriedFor(id, 3);
+    expect(events.needsEvidence(id, 3)).toBe(false);
+    expect(events.needsEvidence(id, 4)).toBe(true);
+    expect(events.needsEvidence(alerts.find((a) => a.id !== id)!.id, 1)).toBe(true);
+    events.evidence(id, 3, pcap);
+    expect(sent).toEqual([{ kind: 'evidence', key: `evidence:${id}:3`, data: { alert_id: id, pcap_base64: pcap.toString('base64') } }]);
+  });
+
+  it('an alert is sent again when what its capture lacks changes, with the packets lacking in its key', async () => {
+    const { alerts } = await records();
+    const a = alerts[0];
+    const sent: IngestEvent[] = [];
+    const events = new Events((e) => sent.push(e));
+    events.alert(a);
+    const lacking = { ...structuredClone(a), evidence: { ...a.evidence, pcap_missing: { flows: 1, packets: 7, causes: ['size' as const], reason: 'r', partial: [] } } };
+    events.alert(lacking);
+    events.alert(lacking);
+    expect(sent.map((e) => e.key)).toEqual([`alert:${a.id}:${a.evidence.flows}`, `alert:${a.id}:${a.evidence.flows}:7`]);
   });
 });

@@ -1,15 +1,15 @@
 // EvidenceSender: the sensor sends a pcap of each alert's flows once, cut
 // from the files it read (the bytes analyze --evidence writes for the same
 // alert), reading again only files whose time span can hold those flows;
-// none for a stream, none when disabled; a capture too large for a batch is
-// logged instead of sent; cuts live in a temporary folder of the spool that
+// none for a stream, none when disabled; a capture stops at 5 MiB (what a
+// batch takes) and its alert says what it lacks; cuts live in a temporary folder of the spool that
 // a later run clears if this one was killed.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { IngestEvent } from '../../../contract/types.js';
+import type { AlertRecord, IngestEvent } from '../../../contract/types.js';
 import { readCaptureFile } from '../../../sensor/capture/reader.js';
 import { Pipeline } from '../../../sensor/pipeline/pipeline.js';
 import { Events } from '../../../sensor/run/events.js';
@@ -57,7 +57,8 @@ async function analysed(files: string[]): Promise<Run> {
   return { pipeline, events, sent, logs, spans, sender: (enabled = true) => new EvidenceSender(spool, pipeline, events, log, enabled) };
 }
 
-const evidenceOf = (sent: IngestEvent[]) => new Map(sent.filter((e) => e.kind === 'evidence').map((e) => [e.key.slice('evidence:'.length), Buffer.from((e.data as { pcap_base64: string }).pcap_base64, 'base64')]));
+const evidenceOf = (sent: IngestEvent[]) => new Map(sent.filter((e) => e.kind === 'evidence').map((e) => [(e.data as { alert_id: string }).alert_id, Buffer.from((e.data as { pcap_base64: string }).pcap_base64, 'base64')]));
+const keptOf = (r: Run, id: string) => r.pipeline.evidenceFlows().get(id)?.refs.length ?? 0;
 
 describe('EvidenceSender', () => {
   it("sends, once per alert, the capture analyze --evidence cuts for it; a second send sends nothing", async () => {
@@ -74,7 +75,14 @@ describe('EvidenceSender', () => {
     expect([...mine.keys()].sort()).toEqual([...analyze.evidence.keys()].sort());
     for (const [id, pcap] of analyze.evidence) expect(mine.get(id)!.equals(pcap), id).toBe(true);
     // Tried: every alert with flows, whether a capture came of it or not.
-    for (const a of alerts) expect(r.events.needsEvidence(a.id), a.id).toBe((r.pipeline.evidenceFlows().get(a.id)?.length ?? 0) === 0);
+    for (const a of alerts) expect(r.events.needsEvidence(a.id, keptOf(r, a.id)), a.id).toBe(false);
+    // each capture's key names the alert and the flows it was cut from
+    for (const e of r.sent.filter((x) => x.kind === 'evidence')) {
+      const id = (e.data as { alert_id: string }).alert_id;
+      expect(e.key).toBe(`evidence:${id}:${keptOf(r, id)}`);
+    }
+    // every alert went out after its capture was cut, saying it lacks nothing
+    for (const a of alerts) expect(a.evidence.pcap_missing, a.id).toBeUndefined();
     const before = r.sent.length;
     await ev.send(r.pipeline.alerts());
     expect(r.sent.length).toBe(before);
@@ -115,12 +123,14 @@ describe('EvidenceSender', () => {
     const alerts = stream.pipeline.alerts();
     await stream.sender().send(alerts);
     expect(evidenceOf(stream.sent).size).toBe(0);
-    const withFlows = alerts.filter((a) => (stream.pipeline.evidenceFlows().get(a.id)?.length ?? 0) > 0);
+    const withFlows = alerts.filter((a) => keptOf(stream, a.id) > 0);
     expect(withFlows.length).toBeGreaterThan(0);
-    for (const a of withFlows) expect(stream.events.needsEvidence(a.id), a.id).toBe(false);
+    for (const a of withFlows) expect(stream.events.needsEvidence(a.id, keptOf(stream, a.id)), a.id).toBe(false);
+    // none of their packets was in a file read: each alert says so
+    for (const a of withFlows) expect(a.evidence.pcap_missing, a.id).toMatchObject({ flows: a.evidence.flows, packets: a.evidence.packets, causes: ['not-found'] });
   });
 
-  it('a capture larger than 5 MiB is not sent: a warning names the alert and its size', async () => {
+  it('a capture stops at 5 MiB: it is sent, and its alert says how many packets it lacks and why', async () => {
     // A device uploading 6 MB to an address it never resolved: direct-ip and unprofiled-device alerts.
     const dev: Endpoint = { mac: '02:30:00:00:00:01', ip: '192.168.1.20', port: 40000 };
     const srv: Endpoint = { mac: '02:30:00:00:00:fe', ip: '52.49.65.150', port: 443 };
@@ -141,16 +151,31 @@ describe('EvidenceSender', () => {
     const ev = r.sender();
     ev.fileRead(file, r.spans.get(file)!.first, r.spans.get(file)!.last);
     await ev.send(alerts);
-    expect(evidenceOf(r.sent).size).toBe(0);
-    const warned = r.logs.filter((l) => l.level === 40 && String(l.msg).includes('larger than'));
-    expect(warned.map((l) => l.alert).sort()).toEqual(alerts.map((a) => a.id).sort());
-    // The capture it would have sent: every packet of the flow.
+    const sent = evidenceOf(r.sent);
+    expect([...sent.keys()].sort()).toEqual(alerts.map((a) => a.id).sort());
     const { packets } = await readWithPcapParser(file);
-    const size = 24 + packets.reduce((s, p) => s + 16 + p.data.length, 0);
-    for (const w of warned) expect(w.bytes).toBe(size);
-    expect(size).toBeGreaterThan(5 * 2 ** 20);
-    for (const a of alerts) expect(r.events.needsEvidence(a.id)).toBe(false);
-  });
+    expect(24 + packets.reduce((s, p) => s + 16 + p.data.length, 0)).toBeGreaterThan(5 * 2 ** 20);
+    // each capture holds the flow's first packets, up to 5 MiB
+    let bytes = 24;
+    const fits = packets.findIndex((p) => (bytes += 16 + p.data.length) > 5 * 2 ** 20);
+    for (const [id, pcap] of sent) {
+      expect(pcap.length, id).toBeLessThanOrEqual(5 * 2 ** 20);
+      const f = join(fresh('cut'), 'cut.pcap');
+      writeFileSync(f, pcap);
+      const held = (await readWithPcapParser(f)).packets;
+      expect(held.length, id).toBeGreaterThanOrEqual(fits);
+      const sig = (p: { tsSec: number; tsUsec: number; data: Buffer }) => `${p.tsSec}.${p.tsUsec}/${p.data.length}`;
+      // the packets that fitted, then only smaller ones that still fit (the closing FINs), in order
+      expect(held.slice(0, fits).map(sig), id).toEqual(packets.slice(0, fits).map(sig));
+      let j = 0;
+      for (const h of held) while (j < packets.length && sig(packets[j++]) !== sig(h)) expect(j, `${id}: in order`).toBeLessThan(packets.length);
+      const a = alerts.find((x) => x.id === id)!;
+      expect(a.evidence.pcap_missing, id).toMatchObject({ flows: 1, packets: packets.length - held.length, causes: ['size'] });
+    }
+    // the alerts went out (after the cut) saying so
+    const keys = r.sent.filter((e) => e.kind === 'alert').map((e) => e.key);
+    for (const a of alerts) expect(keys, a.id).toContain(`alert:${a.id}:${a.evidence.flows}:${a.evidence.pcap_missing!.packets}`);
+  }, 60_000);
 
   it('cuts in a temporary folder of the spool, removed by dispose(); a killed run\'s folders are removed at the next start', async () => {
     const file = fixture('HueBridge');
