@@ -36,6 +36,12 @@ flags win over the environment, which wins over the file):
                            (PHONEHOME_RETENTION); applied at start and hourly
   --alertmanager URL       push new alerts to this Alertmanager    (PHONEHOME_ALERTMANAGER)
   --public-url URL         where analysts reach this collector, for alert links (PHONEHOME_PUBLIC_URL)
+  --forward-syslog URL     send each new alert to a syslog receiver, RFC 5424 over
+                           tcp://HOST:PORT or tls://HOST:PORT (PHONEHOME_FORWARD_SYSLOG;
+                           CA and client certificate: forward_syslog_ca/_cert/_key in --config)
+  --forward-webhook URL    POST each new alert to this HTTP(S) URL (PHONEHOME_FORWARD_WEBHOOK)
+  --forward-format FORMAT  eve (Suricata EVE alert) or ecs (Elastic Common Schema) [eve]
+                           (PHONEHOME_FORWARD_FORMAT)
   --config FILE            YAML with listen, db, sensor_tokens, api_tokens, retention, ...
   --log-level LEVEL        pino level [info]                       (PHONEHOME_LOG_LEVEL)
   -h, --help               show this help
@@ -54,6 +60,11 @@ Examples:
     --sensor-token-file /etc/phonehome/sensors.tokens --api-token-file /etc/phonehome/api.tokens \\
     --retention flows=7
 
+  # every new alert to a SIEM as ECS JSON over syslog with TLS, and to a webhook
+  phonehome collector --listen 0.0.0.0:8080 --api-token-file /etc/phonehome/api.tokens \\
+    --forward-syslog tls://siem.example.org:6514 --forward-format ecs \\
+    --forward-webhook https://hooks.example.org/phonehome
+
   # tokens from the environment
   PHONEHOME_SENSOR_TOKENS=lab:s3cret-lab-token-123 PHONEHOME_API_TOKEN=analyst-token-4567890 \\
     phonehome collector --listen 8080
@@ -63,7 +74,7 @@ const OPTIONS = {
   listen: { type: 'string' }, db: { type: 'string' }, 'sensor-token': { type: 'string', multiple: true }, 'sensor-token-file': { type: 'string' },
   'api-token': { type: 'string' }, 'api-token-file': { type: 'string' }, 'metrics-token': { type: 'string' }, 'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' }, 'tls-client-ca': { type: 'string' }, retention: { type: 'string' }, alertmanager: { type: 'string' },
-  'public-url': { type: 'string' }, config: { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  'public-url': { type: 'string' }, 'forward-syslog': { type: 'string' }, 'forward-webhook': { type: 'string' }, 'forward-format': { type: 'string' }, config: { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 type Flags = ReturnType<typeof parseArgs<{ args: string[]; strict: true; options: typeof OPTIONS }>>['values'];
@@ -84,6 +95,9 @@ function fromFlags(v: Flags): ConfigSource {
   if (v.retention) flags.retentionDays = parseRetention(v.retention, '--retention');
   if (v.alertmanager) flags.alertmanager = v.alertmanager;
   if (v['public-url']) flags.publicUrl = v['public-url'];
+  if (v['forward-syslog']) flags.forwardSyslog = v['forward-syslog'];
+  if (v['forward-webhook']) flags.forwardWebhook = v['forward-webhook'];
+  if (v['forward-format']) flags.forwardFormat = v['forward-format'] as CollectorConfig['forwardFormat'];
   if (v['log-level']) flags.logLevel = v['log-level'];
   return flags;
 }
@@ -111,6 +125,7 @@ function readyFields(config: CollectorConfig, address: AddressInfo | string | nu
     client_certificates: Boolean(config.tlsClientCa),
     retention_days: config.retentionDays,
     alertmanager: config.alertmanager ? redactUrl(config.alertmanager) : null,
+    forward: [config.forwardSyslog, config.forwardWebhook && redactUrl(config.forwardWebhook)].filter(Boolean),
   };
 }
 

@@ -61,6 +61,8 @@ describe('phonehome collector', () => {
     const bad = refusal(['--db', 'mysql://root:hunter2@db/x', ...SENSOR, ...API]);
     expect(bad).toMatch(/^phonehome: database URL must be sqlite:PATH or postgres:\/\/\.\.\., got /);
     expect(bad).not.toContain('hunter2');
+    expect(refusal(['--db', db(), ...SENSOR, ...API, '--forward-format', 'xml'])).toBe("phonehome: forward_format must be eve or ecs, got 'xml'");
+    expect(refusal(['--db', db(), ...SENSOR, ...API, '--forward-syslog', 'udp://siem:514'])).toBe("phonehome: forward_syslog: must be tcp://HOST:PORT or tls://HOST:PORT, got 'udp://siem:514'");
   });
 
   it('a port already in use is one line with exit 2, not an internal error', async () => {
@@ -118,12 +120,15 @@ describe('phonehome collector', () => {
   }, 30_000);
 
   it('tokens from files and the environment work, and no secret reaches the log, whatever is asked', async () => {
-    const secrets = { sensor: 'file-sensor-secret-0123456789', api: 'file-analyst-secret-0123456789', env: 'env-admin-secret-0123456789', metrics: 'metrics-secret-0123456789', am: 'am-password-0123456789', wrong: 'wrong-secret-0123456789' };
+    const secrets = { sensor: 'file-sensor-secret-0123456789', api: 'file-analyst-secret-0123456789', env: 'env-admin-secret-0123456789', metrics: 'metrics-secret-0123456789', am: 'am-password-0123456789', hook: 'hook-password-0123456789', wrong: 'wrong-secret-0123456789' };
     const sensors = join(tmp, 'sensors.tokens');
     writeFileSync(sensors, `# the lab\nlab:${secrets.sensor}\n`);
     const apiTokens = join(tmp, 'api.tokens');
     writeFileSync(apiTokens, `soc:analyst:${secrets.api}\n`);
-    const args = ['--listen', '127.0.0.1:0', '--db', db(), '--sensor-token-file', sensors, '--api-token-file', apiTokens, '--log-level', 'trace', '--alertmanager', `http://phonehome:${secrets.am}@127.0.0.1:9/`];
+    const args = [
+      '--listen', '127.0.0.1:0', '--db', db(), '--sensor-token-file', sensors, '--api-token-file', apiTokens, '--log-level', 'trace', '--alertmanager', `http://phonehome:${secrets.am}@127.0.0.1:9/`,
+      '--forward-webhook', `http://siem:${secrets.hook}@127.0.0.1:9/hook`, '--forward-syslog', 'tcp://127.0.0.1:9', '--forward-format', 'ecs',
+    ];
     const c = await launch(args, { PHONEHOME_API_TOKEN: secrets.env, PHONEHOME_METRICS_TOKEN: secrets.metrics });
     try {
       const url = `http://127.0.0.1:${/"listening":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(c.out())![1]}`;
@@ -140,6 +145,8 @@ describe('phonehome collector', () => {
       expect(await c.stop()).toBe(0);
     }
     expect(c.out()).toContain('"api_tokens":["api-token:admin","soc:analyst"]');
+    // the forward targets the flags gave, the webhook's password left out
+    expect(c.out()).toMatch(/"forward":\["tcp:\/\/127\.0\.0\.1:9","http:\/\/siem:[^"@]*@127\.0\.0\.1:9\/hook"\]/);
     expect(c.out()).toContain('incoming request');
     for (const [what, secret] of Object.entries(secrets)) expect(c.out(), what).not.toContain(secret);
   }, 30_000);
