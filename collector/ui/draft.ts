@@ -2,7 +2,10 @@
 // destination it reached, by name where it had one (a registered domain
 // with several names as `*.domain`), else by address, with its protocols and
 // ports. YAML in the format of rules/devices/*.yaml, for a person to check
-// and copy; nothing here is loaded by anything.
+// and copy; nothing here is loaded by anything. Names came off the wire: one
+// that is not a host name (markup, bytes that are not text, a wildcard) is
+// never written as a domain; its destination is documented by address.
+import { isIP } from 'node:net';
 import { getDomain } from 'tldts';
 import { stringify } from 'yaml';
 import type { DeviceDestination, DocumentedDestination } from '../../contract/types.js';
@@ -22,17 +25,28 @@ function profileName(d: StoredDevice): string {
   return base.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60) || 'device';
 }
 
+const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
+
+/** The name in lower case if it is a host name a profile's `domain` can hold (the rules of the profile loader), else null. */
+export function hostName(name: string | null | undefined): string | null {
+  const s = name?.toLowerCase().replace(/\.$/, '');
+  if (!s || s.length > 253 || isIP(s) !== 0 || !s.includes('.')) return null;
+  return s.split('.').every((l) => LABEL.test(l)) ? s : null;
+}
+
 function keyOf(dst: DeviceDestination, multi: Set<string>): DocumentedDestination {
-  if (!dst.name) return { cidr: dst.ip };
-  const domain = getDomain(dst.name);
-  return domain && multi.has(domain) ? { domain: `*.${domain}` } : { domain: dst.name };
+  const name = hostName(dst.name);
+  if (!name) return { cidr: dst.ip };
+  const domain = getDomain(name);
+  return domain && multi.has(domain) ? { domain: `*.${domain}` } : { domain: name };
 }
 
 function group(dests: DeviceDestination[]): Group[] {
   const perDomain = new Map<string, Set<string>>();
   for (const d of dests) {
-    const dom = d.name ? getDomain(d.name) : null;
-    if (dom) perDomain.set(dom, (perDomain.get(dom) ?? new Set()).add(d.name!));
+    const name = hostName(d.name);
+    const dom = name ? getDomain(name) : null;
+    if (name && dom) perDomain.set(dom, (perDomain.get(dom) ?? new Set()).add(name));
   }
   const multi = new Set([...perDomain].filter(([, names]) => names.size > 1).map(([dom]) => dom));
   const groups = new Map<string, Group>();
@@ -43,7 +57,8 @@ function group(dests: DeviceDestination[]): Group[] {
     d.ports.forEach((p) => g.ports.add(p));
     d.protos.forEach((p) => g.protos.add(p));
     g.flows += d.flows;
-    if (d.name) g.names.add(d.name);
+    const name = hostName(d.name);
+    if (name) g.names.add(name);
     groups.set(k, g);
   }
   return [...groups.values()].sort((a, b) => b.flows - a.flows);
@@ -55,7 +70,7 @@ export function draftProfile(d: StoredDevice): string {
     const e: DocumentedDestination = { ...g.entry };
     if (g.protos.size === 1) e.proto = [...g.protos][0];
     if (g.ports.size && g.ports.size <= 10) e.ports = [...g.ports].sort((x, y) => x - y);
-    e.note = `seen: ${g.flows} flows${g.names.size > 1 ? ` (${[...g.names].slice(0, 5).join(', ')})` : ''}; check it is documented by the vendor`;
+    e.note = `seen: ${g.flows} flow${g.flows === 1 ? '' : 's'}${g.names.size > 1 ? ` (${[...g.names].slice(0, 5).join(', ')})` : ''}; check it is documented by the vendor`;
     return e;
   });
   const profile = {

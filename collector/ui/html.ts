@@ -39,6 +39,15 @@ export function html(strings: TemplateStringsArray, ...values: Value[]): Html {
   return new Html(out);
 }
 
+/**
+ * Text of several lines for a <pre>: each line escaped as any value is, the
+ * line breaks kept (escapeHtml alone shows a newline as `\x0a`, so that a
+ * value never starts a line of its own).
+ */
+export function lines(text: string): Html {
+  return new Html(text.split('\n').map(escapeHtml).join('\n'));
+}
+
 /** Markup written in this code base (never a value from a request or the database). */
 export function trusted(markup: string): Html {
   return new Html(markup);

@@ -84,4 +84,19 @@ dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2em 1em;
 dl.facts dt { font-weight: bold; }
 dl.facts dd { margin: 0; overflow-wrap: anywhere; }
 .chart { min-height: 220px; }
+.geo { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }
+.geo-table { flex: 1; min-width: 22em; }
+figure.world-map { margin: 0; flex: 0 1 640px; }
+figure.world-map svg { width: 100%; height: auto; background: #eef3f7; border: 1px solid #ddd; }
+figure.world-map path { stroke: #fff; stroke-width: .5; }
+figure.world-map path:hover { stroke: #22303c; stroke-width: 1.2; }
+figure.world-map figcaption { font-size: .85em; color: #555; }
+ul.map-legend { list-style: none; padding: 0; margin: .3em 0; display: flex; flex-wrap: wrap; gap: .2em 1em; font-size: .85em; }
+.swatch { display: inline-block; width: 1em; height: 1em; vertical-align: middle; margin-right: .3em; border: 1px solid #ccc; }
+.shade-0 { fill: #d9dde1; background: #d9dde1; }
+.shade-1 { fill: #fde0c5; background: #fde0c5; }
+.shade-2 { fill: #facba6; background: #facba6; }
+.shade-3 { fill: #f59e72; background: #f59e72; }
+.shade-4 { fill: #e4643c; background: #e4643c; }
+.shade-5 { fill: #b22a1c; background: #b22a1c; }
 `;

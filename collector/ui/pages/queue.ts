@@ -72,9 +72,9 @@ export function destinationCell(d: StoredAlert['destination']): Html {
 
 export const statusBadge = (s: AlertState['status']): Html => html`<span class="badge ${s}">${s}</span>`;
 
-function alertRow(a: StoredAlert, muted: boolean): Html {
+function alertRow(a: StoredAlert, muted: boolean, selectable: boolean): Html {
   return html`<tr class="alert-row" data-id="${a.id}">
-  <td><input type="checkbox" name="ids" value="${a.id}" form="bulk" aria-label="select"></td>
+  <td>${selectable ? html`<input type="checkbox" name="ids" value="${a.id}" form="bulk" aria-label="select">` : ''}</td>
   <td>${time(a.ts)}</td><td class="sev-${a.severity}">${a.severity}</td>
   <td><a href="${href(['ui', 'alerts', a.id])}" class="alert-link">${a.rule}</a></td>
   <td>${deviceCell(a)}</td><td>${destinationCell(a.destination)}</td><td>${cut(a.message, 160)}</td>
@@ -92,10 +92,11 @@ function bulkForm(v: View, back: string): Html {
 </form>`;
 }
 
-function alertTable(items: StoredAlert[], muted: Set<string>): Html {
+/** The alerts; `selectable` (a role that may change them) adds the boxes the bulk form takes. */
+function alertTable(items: StoredAlert[], muted: Set<string>, selectable: boolean): Html {
   if (!items.length) return html`<p class="notice" id="no-alerts">No alerts match.</p>`;
   return html`<table id="alerts"><tr><th></th><th>time (UTC)</th><th>severity</th><th>rule</th><th>device</th><th>destination</th><th>message</th><th>status</th></tr>
-${items.map((a) => alertRow(a, muted.has(a.id)))}</table>`;
+${items.map((a) => alertRow(a, muted.has(a.id), selectable))}</table>`;
 }
 
 function groupTable(q: QueueQuery, by: 'rule' | 'device', groups: AlertGroup[]): Html {
@@ -120,7 +121,7 @@ async function queueBody(ui: UiContext, v: View, q: QueueQuery, url: string): Pr
   const list = await ui.ctx.store.listAlerts(f);
   const muted = f.muted === 'hide' ? new Set<string>() : await ui.ctx.store.mutedAlerts(list.items.map((a) => a.id), now);
   const more = list.next_cursor ? html`<p><a href="${href(['ui'], { ...q, cursor: list.next_cursor })}" id="next-page">Older alerts</a></p>` : '';
-  return html`${head}${bulkForm(v, url)}${alertTable(list.items, muted)}${more}`;
+  return html`${head}${bulkForm(v, url)}${alertTable(list.items, muted, canChange(v))}${more}`;
 }
 
 export async function queuePages(app: FastifyInstance, ui: UiContext): Promise<void> {

@@ -1,7 +1,7 @@
 // The one way the UI writes HTML: interpolations are escaped, controls are
 // shown as escapes, links stay inside the collector whatever they carry.
 import { describe, expect, it } from 'vitest';
-import { cut, escapeHtml, href, html, trusted } from '../../../collector/ui/html.js';
+import { cut, escapeHtml, href, html, lines, trusted } from '../../../collector/ui/html.js';
 
 const HOSTILE = ['<script>alert(1)</script>', '"><img src=x onerror=alert(1)>', "' onmouseover='alert(1)", 'javascript:alert(1)', '`${x}`'];
 
@@ -36,5 +36,9 @@ describe('html', () => {
     expect(href(['ui', 'alerts', 'javascript:alert(1)'])).toBe('/ui/alerts/javascript:alert(1)');
     expect(href(['ui', 'alerts', '../../x?y#z'])).toBe('/ui/alerts/..%2F..%2Fx%3Fy%23z');
     expect(href(['ui'], { rule: 'a&b=c', device: undefined, sensor: '' })).toBe('/ui?rule=a%26b%3Dc');
+  });
+
+  it('keeps the line breaks of text for a <pre>, escaping each line', () => {
+    expect(lines('a: <b>\n  - "x"\x1b\n').text).toBe('a: &lt;b&gt;\n  - &quot;x&quot;\\x1b\n');
   });
 });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredAlert } from '../../../contract/types.js';
+import type { StoredDevice, StoredFlow } from '../../../collector/store/store.js';
 import { chromiumAvailable, clickAndWait, launch, screenshot, watchedPage, type WatchedPage } from '../../helpers/browser.js';
 import { phonehome } from '../../helpers/cli.js';
 import { api, API_TOKEN, SENSOR_TOKEN, startCollector, type RunningCollector } from '../../helpers/collector.js';
@@ -105,8 +106,28 @@ describe.skipIf(!run)('web UI in chromium', () => {
     const yaml = await page.$eval('#draft-yaml', (e) => e.textContent ?? '');
     expect(yaml).toContain(`- ${mac}`);
     expect(yaml).toContain('documented:');
+    // The map shades exactly the countries of the device's destinations; shaded by bytes, the one it sent most to is darkest.
+    const dev = await json<StoredDevice>(c, `/api/v1/devices/${mac}`);
+    const countries = [...new Set(dev.destinations.map((d) => d.country).filter((x): x is string => !!x))].sort();
+    expect(countries.length).toBeGreaterThan(0);
+    const shadedCountries = async () => [...new Set(await page.$$eval('#country-map path:not(.shade-0)', (ps) => ps.map((p) => p.getAttribute('data-country'))))].sort();
+    expect(await shadedCountries()).toEqual(countries);
+    expect((await texts(page, '#by-country tr[data-country] td:nth-child(2)')).map((t) => t.split(' ')[0]).sort()).toEqual(countries);
+    // The charts of flows per day by country and operator, from the flows the API lists.
+    await page.waitForSelector('#timeline-country[data-drawn] canvas');
+    await page.waitForSelector('#timeline-operator[data-drawn] canvas');
+    const flowsOfDevice = (await json<{ items: StoredFlow[] }>(c, `/api/v1/flows?device=${mac}&limit=1000`)).items.filter((f) => f.dst_country);
+    const perCountry = new Map<string, number>();
+    for (const f of flowsOfDevice) perCountry.set(f.dst_country!, (perCountry.get(f.dst_country!) ?? 0) + 1);
+    const timeline = await page.evaluate(async (u) => (await fetch(u)).json(), `/ui/devices/${mac}/timeline.json?by=country`) as { series: { label: string; flows: number[] }[] };
+    expect(new Map(timeline.series.map((x) => [x.label, x.flows.reduce((a, b) => a + b, 0)]))).toEqual(perCountry);
+    expect(await texts(page, '#timeline-country .u-legend .u-series:not(:first-child) .u-label')).toEqual(timeline.series.map((x) => x.label));
     await screenshot(page, 'device');
-    await page.goBack({ waitUntil: 'load' });
+    await clickAndWait(page, '#shade-by');
+    expect(new URL(page.url()).searchParams.get('map')).toBe('bytes');
+    const most = dev.destinations.filter((d) => d.country).sort((a, b) => b.bytes_out - a.bytes_out)[0].country;
+    expect(await page.$eval(`#country-map path[data-country="${most}"]`, (p) => p.getAttribute('class'))).toBe('shade-5');
+    await page.goto(`${c.url}/ui/alerts/${target.id}`, { waitUntil: 'load' });
 
     // Acknowledge with a note.
     await page.select('#status-select', 'acknowledged');
