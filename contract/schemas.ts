@@ -86,7 +86,7 @@ export const alertSchema = {
           required: ['flows', 'packets', 'causes', 'reason'],
           properties: {
             flows: { type: 'integer', minimum: 0 }, packets: { type: 'integer', minimum: 0 },
-            causes: { type: 'array', maxItems: 8, items: { enum: ['alert-flows', 'series-flows', 'run-flows', 'run-series-flows', 'size', 'link-type', 'not-found'] } },
+            causes: { type: 'array', maxItems: 8, items: { enum: ['alert-flows', 'series-flows', 'run-flows', 'run-series-flows', 'size', 'link-type', 'not-found', 'no-space'] } },
             reason: { type: 'string', maxLength: 2048 },
             partial: { type: 'array', items: { type: 'string', maxLength: 64 }, maxItems: 100 },
           },

@@ -312,7 +312,7 @@ export interface AlertRecord {
  * link-type: packets seen on an interface of another link type than the capture's first packet;
  * not-found: packets not in the files read again (removed or rotated since they were analysed).
  */
-export type PcapMissingCause = 'alert-flows' | 'series-flows' | 'run-flows' | 'run-series-flows' | 'size' | 'link-type' | 'not-found';
+export type PcapMissingCause = 'alert-flows' | 'series-flows' | 'run-flows' | 'run-series-flows' | 'size' | 'link-type' | 'not-found' | 'no-space';
 
 /** What an alert's evidence capture does not hold: `evidence.packets - packets` is what it holds. */
 export interface PcapMissing {

@@ -163,6 +163,7 @@ const CAUSES: Record<PcapMissingCause, string> = {
   size: 'the capture reached its size bound',
   'link-type': 'some packets came on an interface of another link type than the capture\'s first packet',
   'not-found': 'some packets were not in the files read again (removed or rotated since they were analysed)',
+  'no-space': 'the disk of the spool had no room for the capture',
 };
 
 /**

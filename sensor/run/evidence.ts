@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { AlertRecord } from '../../contract/types.js';
@@ -10,6 +10,21 @@ import type { Events } from './events.js';
 
 /** Evidence captures stop growing at this size (the alert says what they lack): base64 of it stays under the collector's default 8 MiB body limit. */
 const MAX_EVIDENCE_BYTES = 5 << 20;
+
+/**
+ * The size bound of the captures cut now: MAX_EVIDENCE_BYTES, or less on a
+ * spool disk with little room, since a capture is spooled again as a batch
+ * (base64, a third larger) and one that can never fit would hold back the
+ * alerts queued with it.
+ */
+function evidenceBound(spoolDir: string): number {
+  try {
+    const fs = statfsSync(spoolDir);
+    return Math.max(64 << 10, Math.min(MAX_EVIDENCE_BYTES, Math.floor((fs.bavail * fs.bsize) / 4)));
+  } catch {
+    return MAX_EVIDENCE_BYTES;
+  }
+}
 const EVIDENCE_TMP = '.evidence-';
 
 /** Removes evidence captures cut by a run that was killed; the spool lock says no one else uses them. */
@@ -22,7 +37,7 @@ export interface EvidenceSpace {
   /** bytes written to the spool directory count against its bound until released */
   hold(bytes: number): void;
   release(bytes: number): void;
-  /** the disk is full: resolves true to try again (after a wait), false to give up (a stop's deadline passed) */
+  /** the disk is full: resolves true to try again (after a wait), false to give up (nothing queued will free room, or a stop's deadline passed) */
   full(e: SpoolNoSpaceError): Promise<boolean>;
 }
 
@@ -49,6 +64,8 @@ export class EvidenceSender {
   private readonly cuts = new Map<string, CutResult>();
   /** alerts whose evidence could not be cut because the disk stayed full */
   dropped = 0;
+  /** the size bound of the last cut (evidenceBound) */
+  private bound = MAX_EVIDENCE_BYTES;
 
   constructor(
     private readonly spoolDir: string,
@@ -94,7 +111,8 @@ export class EvidenceSender {
     const cuts = await this.cut(this.sourcesOf(want), want);
     if (cuts === null) {
       this.dropped += want.size;
-      this.log.error({ alerts: want.size, spool: this.spoolDir }, `the evidence captures of ${want.size} alert(s) could not be written: the disk of the spool stayed full`);
+      this.log.error({ alerts: want.size, spool: this.spoolDir }, `the evidence captures of ${want.size} alert(s) could not be written: the disk of the spool had no room (the alerts say so and go out without them)`);
+      for (const [id, refs] of want) this.cuts.set(id, { file: null, written: refs.map(() => 0), causes: new Set(['no-space']), refused: refs.reduce((s, r) => s + r.pkts, 0) });
       return pcaps;
     }
     for (const [id, refs] of want) {
@@ -110,7 +128,7 @@ export class EvidenceSender {
   private describe(a: AlertRecord, kept: KeptFlows | undefined): void {
     const cut = this.cuts.get(a.id);
     if (!kept || (kept.refs.length > 0 && !cut)) return;
-    const missing = pcapMissing(a.evidence, kept, cut, MAX_EVIDENCE_BYTES);
+    const missing = pcapMissing(a.evidence, kept, cut, this.bound);
     if (missing) a.evidence.pcap_missing = missing;
     else delete a.evidence.pcap_missing;
   }
@@ -123,7 +141,8 @@ export class EvidenceSender {
     for (;;) {
       try {
         const tmp = (this.tmp ??= mkdtempSync(join(this.spoolDir, EVIDENCE_TMP)));
-        const cuts = await writeEvidence(sources, want, tmp, MAX_EVIDENCE_BYTES);
+        this.bound = evidenceBound(tmp);
+        const cuts = await writeEvidence(sources, want, tmp, this.bound);
         for (const c of cuts.values()) if (c.file) this.space?.hold(statSync(join(tmp, c.file)).size);
         return cuts;
       } catch (e) {

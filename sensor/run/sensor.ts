@@ -198,7 +198,9 @@ async function assemble(o: SensorOptions, kind: InputKind | null, version: strin
 /**
  * Evidence captures are cut in the spool directory: they count against its
  * bound, and a full disk makes the cut wait (and reading with it), retried
- * on a timer until there is room or a stop's deadline passes.
+ * on a timer until there is room or a stop's deadline passes. With no batch
+ * queued, no delivery will free room: the capture is given up at once (its
+ * alerts say so) rather than holding the alerts back.
  */
 function evidenceSpace(spool: Spool, batcher: Batcher, drain: Drain): EvidenceSpace {
   return {
@@ -206,7 +208,7 @@ function evidenceSpace(spool: Spool, batcher: Batcher, drain: Drain): EvidenceSp
     release: (bytes) => spool.releaseExternal(bytes),
     async full(e: SpoolNoSpaceError) {
       batcher.noSpace(e);
-      if (Date.now() >= drain.deadline()) return false;
+      if (spool.batches === 0 || Date.now() >= drain.deadline()) return false;
       await drain.pause(Math.min(SPACE_RETRY_MS, Math.max(0, drain.deadline() - Date.now())));
       return Date.now() < drain.deadline();
     },
