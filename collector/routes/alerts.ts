@@ -21,6 +21,7 @@ const ALERTS_QUERY = {
     status: { enum: STATUSES },
     sensor: { type: 'string', maxLength: 200 },
     destination: { type: 'string', maxLength: 300, description: 'destination address or name' },
+    operator: { type: 'string', maxLength: 300, description: "the destination's AS organisation, or its AS number (AS16509)" },
     muted: { enum: ['hide', 'only'], description: 'hide: leave out alerts a mute in force covers; only: those alone' },
     limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
     cursor: { type: 'string', maxLength: 200 },
@@ -37,6 +38,7 @@ interface AlertsQuery {
   status?: AlertState['status'];
   sensor?: string;
   destination?: string;
+  operator?: string;
   muted?: 'hide' | 'only';
   limit?: number;
   cursor?: string;
@@ -45,7 +47,7 @@ interface AlertsQuery {
 export function filterOf(q: AlertsQuery): AlertFilter {
   return {
     from: parseTime(q.from, 'from'), to: parseTime(q.to, 'to'), rule: q.rule, severity: q.severity, device: q.device?.toLowerCase(),
-    country: q.country?.toUpperCase(), status: q.status, sensor: q.sensor, destination: q.destination, muted: q.muted, limit: q.limit ?? 100, cursor: q.cursor,
+    country: q.country?.toUpperCase(), status: q.status, sensor: q.sensor, destination: q.destination, operator: q.operator, muted: q.muted, limit: q.limit ?? 100, cursor: q.cursor,
   };
 }
 

@@ -73,19 +73,19 @@ async function applyFlows(q: Queryable, rows: FlowRow[], now: number): Promise<v
 /** Stores an alert its sensor owns; returns true when it is new to the database. */
 async function applyAlert(q: Queryable, sensor: string, a: AlertColumns, now: number): Promise<boolean> {
   const inserted = await q.run(
-    `INSERT INTO alerts (id, ts, rule, severity, device_mac, device_ip, device_key, device_profile, dst_country, dst_ip, dst_name, evidence_flows, record, sensor, received_at, status)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open')
+    `INSERT INTO alerts (id, ts, rule, severity, device_mac, device_ip, device_key, device_profile, dst_country, dst_ip, dst_name, dst_asn, dst_as_org, evidence_flows, record, sensor, received_at, status)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open')
      ON CONFLICT (id) DO NOTHING`,
-    [a.id, a.ts, a.rule, a.severity, a.device_mac, a.device_ip, a.device_key, a.device_profile, a.dst_country, a.dst_ip, a.dst_name, a.evidence_flows, a.record, sensor, now],
+    [a.id, a.ts, a.rule, a.severity, a.device_mac, a.device_ip, a.device_key, a.device_profile, a.dst_country, a.dst_ip, a.dst_name, a.dst_asn, a.dst_as_org, a.evidence_flows, a.record, sensor, now],
   );
   if (inserted) return true;
   // A sensor re-sends an alert as more flows match it. The analyst's state
   // and received_at stay; a stale copy (fewer flows) is ignored.
   await q.run(
     `UPDATE alerts SET ts = ?, rule = ?, severity = ?, device_mac = ?, device_ip = ?, device_key = ?, device_profile = ?, dst_country = ?,
-       dst_ip = ?, dst_name = ?, evidence_flows = ?, record = ?
+       dst_ip = ?, dst_name = ?, dst_asn = ?, dst_as_org = ?, evidence_flows = ?, record = ?
      WHERE id = ? AND sensor = ? AND evidence_flows <= ?`,
-    [a.ts, a.rule, a.severity, a.device_mac, a.device_ip, a.device_key, a.device_profile, a.dst_country, a.dst_ip, a.dst_name, a.evidence_flows, a.record, a.id, sensor, a.evidence_flows],
+    [a.ts, a.rule, a.severity, a.device_mac, a.device_ip, a.device_key, a.device_profile, a.dst_country, a.dst_ip, a.dst_name, a.dst_asn, a.dst_as_org, a.evidence_flows, a.record, a.id, sensor, a.evidence_flows],
   );
   return false;
 }

@@ -46,6 +46,9 @@ export interface AlertColumns {
   /** the destination's address and name, which mutes match */
   dst_ip: string | null;
   dst_name: string | null;
+  /** the destination's autonomous system and its operator, which the queue filters by */
+  dst_asn: number | null;
+  dst_as_org: string | null;
   evidence_flows: number;
   record: string;
 }
@@ -69,6 +72,8 @@ function alertColumns(a: AlertRecord): AlertColumns {
     dst_country: alertCountry(evidence, destination),
     dst_ip: destination ? optStr(destination.ip, 'data.destination.ip') : null,
     dst_name: destination ? optStr(destination.name, 'data.destination.name') : null,
+    dst_asn: destination && destination.asn !== null && destination.asn !== undefined ? int(destination.asn, 'data.destination.asn') : null,
+    dst_as_org: destination ? optStr(destination.as_org, 'data.destination.as_org') : null,
     evidence_flows: int(evidence.flows, 'data.evidence.flows'),
     record: JSON.stringify(a),
   };

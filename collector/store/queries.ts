@@ -105,6 +105,11 @@ export function alertConditions(f: AlertFilter): { where: string[]; params: unkn
   if (f.status !== undefined) add('a.status = ?', f.status);
   if (f.sensor !== undefined) add('a.sensor = ?', f.sensor);
   if (f.destination !== undefined) add('(a.dst_ip = ? OR a.dst_name = ?)', f.destination, f.destination);
+  if (f.operator !== undefined) {
+    const asn = /^(?:AS)?(\d{1,10})$/i.exec(f.operator);
+    if (asn) add('a.dst_asn = ?', Number(asn[1]));
+    else add('a.dst_as_org = ?', f.operator);
+  }
   if (f.muted !== undefined) add(f.muted === 'only' ? MUTED : `NOT ${MUTED}`, f.now ?? Date.now() / 1000);
   if (f.cursor !== undefined && f.cursor !== '') {
     const c = decodeCursor(f.cursor);

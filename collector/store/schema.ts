@@ -300,6 +300,27 @@ function forwardOutbox({ text, real, int }: ColumnTypes): string[] {
   ];
 }
 
+/** Migration 6: the destination's operator on alerts, for the queue's operator filter. */
+function alertOperators({ text, int }: ColumnTypes): string[] {
+  return [
+    `ALTER TABLE alerts ADD COLUMN dst_asn ${int}`,
+    `ALTER TABLE alerts ADD COLUMN dst_as_org ${text}`,
+    `CREATE INDEX alerts_dst_asn ON alerts (dst_asn, ts, id)`,
+    `CREATE INDEX alerts_dst_as_org ON alerts (dst_as_org, ts, id)`,
+  ];
+}
+
+/** Alerts stored before migration 6 get their operator columns from their records. */
+async function backfillAlertOperators(q: Queryable): Promise<void> {
+  const rows = await q.all<{ id: string; record: string }>(`SELECT id, record FROM alerts WHERE dst_ip IS NOT NULL OR dst_name IS NOT NULL`);
+  for (const r of rows) {
+    const d = (JSON.parse(r.record) as { destination?: { asn?: unknown; as_org?: unknown } | null }).destination;
+    const asn = typeof d?.asn === 'number' && Number.isInteger(d.asn) ? d.asn : null;
+    const org = typeof d?.as_org === 'string' ? d.as_org : null;
+    if (asn !== null || org !== null) await q.run(`UPDATE alerts SET dst_asn = ?, dst_as_org = ? WHERE id = ?`, [asn, org, r.id]);
+  }
+}
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -326,6 +347,12 @@ export const MIGRATIONS: Migration[] = [
     version: 5,
     name: 'forwarder outbox',
     statements: forwardOutbox,
+  },
+  {
+    version: 6,
+    name: 'alert operators',
+    statements: alertOperators,
+    backfill: backfillAlertOperators,
   },
 ];
 

@@ -16,6 +16,8 @@ export interface AlertFilter {
   sensor?: string;
   /** destination address or name */
   destination?: string;
+  /** the destination's operator: its AS organisation as GeoIP names it, or its AS number ("AS16509" or "16509") */
+  operator?: string;
   /** hide: only alerts no mute in force covers; only: only those one covers; absent: both */
   muted?: 'hide' | 'only';
   /** epoch seconds the mutes are judged at (default: now) */

@@ -12,7 +12,7 @@ import { send, viewOf, type UiContext } from '../view.js';
 
 export const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'] as const;
 export const STATUSES = ['open', 'acknowledged', 'resolved'] as const;
-const FILTERS = ['rule', 'device', 'severity', 'status', 'country', 'sensor', 'destination', 'from', 'to'] as const;
+const FILTERS = ['rule', 'device', 'severity', 'status', 'country', 'operator', 'sensor', 'destination', 'from', 'to'] as const;
 
 /** The queue's query string, as the filter form and the links of other pages write it. */
 export type QueueQuery = Partial<Record<(typeof FILTERS)[number] | 'group' | 'muted' | 'cursor', string>>;
@@ -25,7 +25,7 @@ export function queueFilter(q: QueueQuery, now: number): AlertFilter {
   const muted = q.muted === 'show' ? undefined : q.muted === 'only' ? 'only' : 'hide';
   return {
     rule: given(q.rule), device: given(q.device)?.toLowerCase(), severity: oneOf(q.severity, SEVERITIES), status: oneOf(q.status, STATUSES),
-    country: given(q.country)?.toUpperCase(), sensor: given(q.sensor), destination: given(q.destination),
+    country: given(q.country)?.toUpperCase(), operator: given(q.operator), sensor: given(q.sensor), destination: given(q.destination),
     from: parseTime(given(q.from), 'from'), to: parseTime(given(q.to), 'to'), muted, now, limit: 50, cursor: given(q.cursor),
   };
 }
@@ -41,7 +41,7 @@ function filterForm(q: QueueQuery, rules: string[]): Html {
   <label>Rule ${select('rule', q.rule, [['', 'any'], ...rules.map((r) => [r, r] as const)])}</label>
   <label>Severity ${select('severity', q.severity, [['', 'any'], ...SEVERITIES.map((s) => [s, s] as const)])}</label>
   <label>Status ${select('status', q.status, [['', 'any'], ...STATUSES.map((s) => [s, s] as const)])}</label>
-  ${text('device', 'Device', 'MAC')} ${text('destination', 'Destination', 'address or name')} ${text('country', 'Country', 'CN')}
+  ${text('device', 'Device', 'MAC')} ${text('destination', 'Destination', 'address or name')} ${text('country', 'Country', 'CN')} ${text('operator', 'Operator', 'AS organisation or AS16509')}
   ${text('sensor', 'Sensor')} ${text('from', 'From', 'ISO 8601 or epoch')} ${text('to', 'To')}
   <label>Group by ${select('group', q.group, [['', 'nothing'], ['rule', 'rule'], ['device', 'device']])}</label>
   <label>Muted ${select('muted', q.muted, [['', 'hidden'], ['show', 'shown'], ['only', 'only muted']])}</label>
@@ -67,7 +67,9 @@ function deviceCell(a: StoredAlert): Html {
 
 export function destinationCell(d: StoredAlert['destination']): Html {
   if (!d) return html`<span class="none">–</span>`;
-  return html`${d.name ? html`${cut(d.name, 60)}<br>` : ''}<small>${d.ip ?? ''}${d.port !== null ? `:${d.port}` : ''} ${d.country ?? ''} ${d.as_org ? cut(d.as_org, 40) : ''}</small>`;
+  const operator = d.as_org ?? (d.asn !== null ? `AS${d.asn}` : null);
+  const link = operator ? html`<a href="${href(['ui'], { operator })}" class="operator-link" title="alerts to this operator">${cut(operator, 40)}</a>` : '';
+  return html`${d.name ? html`${cut(d.name, 60)}<br>` : ''}<small>${d.ip ?? ''}${d.port !== null ? `:${d.port}` : ''} ${d.country ?? ''} ${link}</small>`;
 }
 
 export const statusBadge = (s: AlertState['status']): Html => html`<span class="badge ${s}">${s}</span>`;

@@ -47,8 +47,9 @@ describe.each(BACKENDS)('$name migrations', (backend) => {
       { version: 3, name: 'audit log and retention' },
       { version: 4, name: 'mutes, alert destinations, flow lookups' },
       { version: 5, name: 'forwarder outbox' },
+      { version: 6, name: 'alert operators' },
     ]);
-    expect(LATEST_VERSION).toBe(5);
+    expect(LATEST_VERSION).toBe(6);
   });
 
   test('migration 2 on a database of version 1: alerts keep their first sensor as owner, devices their sensor, and a record nested too deep reads back', async () => {
@@ -103,6 +104,54 @@ describe.each(BACKENDS)('$name migrations', (backend) => {
       const by = { actor: 'ana', role: 'analyst', action: 'test' };
       await s.createMute({ rule: null, device: null, destination: a.destination!.ip, reason: 'vendor NTP', expires_at: T0 + 3600 }, 'ana', T0, by);
       expect([...(await s.mutedAlerts([a.id], T0 + 1))]).toEqual([a.id]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('migration 5 on a database of version 4: alerts stored before it get their operator, and the operator filter finds them', async () => {
+    const u = await backend.fresh();
+    await raw(backend, u, SCHEMA_MIGRATIONS_DDL(backend.name));
+    for (const m of MIGRATIONS.slice(0, 4)) {
+      for (const sql of migrationStatements(m, backend.name)) await raw(backend, u, sql);
+      await raw(backend, u, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (${m.version}, '${m.name}', 0)`);
+    }
+    const a = { ...fx.alert, destination: { ...fx.alert.destination!, asn: 16509, as_org: "Amazon.com, Inc. 'x'" } };
+    const sq = (v: string) => `'${v.replace(/'/g, "''")}'`;
+    await raw(backend, u, `INSERT INTO alerts (id, ts, rule, severity, device_mac, device_ip, device_key, device_profile, dst_country, dst_ip, dst_name, evidence_flows, record, sensor, received_at)
+      VALUES (${sq(a.id)}, ${a.ts}, ${sq(a.rule)}, ${sq(a.severity)}, NULL, ${sq(a.device.ip)}, ${sq(a.device.ip)}, NULL, NULL, ${sq(a.destination.ip!)}, NULL, ${a.evidence.flows}, ${sq(JSON.stringify(a))}, 'old-sensor', ${T0})`);
+    const s = await openStore(u);
+    try {
+      const ids = async (operator: string) => (await s.listAlerts({ operator, limit: 10 })).items.map((x) => x.id);
+      expect(await ids("Amazon.com, Inc. 'x'")).toEqual([a.id]);
+      expect(await ids('AS16509')).toEqual([a.id]);
+      expect(await ids('16509')).toEqual([a.id]);
+      expect(await ids('Amazon')).toEqual([]);
+      expect(await ids('AS1')).toEqual([]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('migration 6 on a database of version 5: alerts stored before it get their operator, and the operator filter finds them', async () => {
+    const u = await backend.fresh();
+    await raw(backend, u, SCHEMA_MIGRATIONS_DDL(backend.name));
+    for (const m of MIGRATIONS.slice(0, 5)) {
+      for (const sql of migrationStatements(m, backend.name)) await raw(backend, u, sql);
+      await raw(backend, u, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (${m.version}, '${m.name}', 0)`);
+    }
+    const a = { ...fx.alert, destination: { ...fx.alert.destination!, asn: 16509, as_org: "Amazon.com, Inc. 'x'" } };
+    const sq = (v: string) => `'${v.replace(/'/g, "''")}'`;
+    await raw(backend, u, `INSERT INTO alerts (id, ts, rule, severity, device_mac, device_ip, device_key, device_profile, dst_country, dst_ip, dst_name, evidence_flows, record, sensor, received_at)
+      VALUES (${sq(a.id)}, ${a.ts}, ${sq(a.rule)}, ${sq(a.severity)}, NULL, ${sq(a.device.ip)}, ${sq(a.device.ip)}, NULL, NULL, ${sq(a.destination.ip!)}, NULL, ${a.evidence.flows}, ${sq(JSON.stringify(a))}, 'old-sensor', ${T0})`);
+    const s = await openStore(u);
+    try {
+      const ids = async (operator: string) => (await s.listAlerts({ operator, limit: 10 })).items.map((x) => x.id);
+      expect(await ids("Amazon.com, Inc. 'x'")).toEqual([a.id]);
+      expect(await ids('AS16509')).toEqual([a.id]);
+      expect(await ids('16509')).toEqual([a.id]);
+      expect(await ids('Amazon')).toEqual([]);
+      expect(await ids('AS1')).toEqual([]);
     } finally {
       await s.close();
     }

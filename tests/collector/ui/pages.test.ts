@@ -75,6 +75,19 @@ describe.skipIf(!run)('web UI in chromium', () => {
     expect(ruleCells.length).toBe(all.filter((a) => a.rule === target.rule).length);
     expect(new Set(ruleCells)).toEqual(new Set([target.rule]));
 
+    // Filter by operator, through the form (the AS organisation) and by AS number: the alerts to that operator, as the API has them.
+    const operator = target.destination!.as_org!;
+    expect(operator, 'the corpus alert has an operator').toBeTruthy();
+    await page.goto(`${c.url}/ui?muted=show`, { waitUntil: 'load' });
+    await page.type('#f-operator', operator);
+    await clickAndWait(page, '#apply');
+    const ofOperator = (as: (a: StoredAlert) => boolean) => all.filter(as).map((a) => a.id).sort();
+    const shown = async () => (await page.$$eval('tr.alert-row', (rows) => rows.map((r) => (r as HTMLElement).dataset.id!))).sort();
+    expect(await shown()).toEqual(ofOperator((a) => a.destination?.as_org === operator));
+    await page.goto(`${c.url}/ui?muted=show&operator=AS${target.destination!.asn}`, { waitUntil: 'load' });
+    expect(await shown()).toEqual(ofOperator((a) => a.destination?.asn === target.destination!.asn));
+    await page.goto(`${c.url}/ui?rule=${encodeURIComponent(target.rule)}`, { waitUntil: 'load' });
+
     // Open the alert: its message, why it fired, and its evidence flows as the flows API has them.
     await clickAndWait(page, `tr.alert-row[data-id="${target.id}"] a.alert-link`);
     expect(new URL(page.url()).pathname).toBe(`/ui/alerts/${target.id}`);
