@@ -10,6 +10,7 @@
 // come from the generator's plan. PHONEHOME_PLANT_SEED=N runs seed N alone.
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { AlertRecord } from '../../../contract/types.js';
+import { phonehome } from '../../helpers/cli.js';
 import { ASN_DB, COUNTRY_DB } from '../../helpers/detection.js';
 import { analyzeOut, type Analysis } from '../../helpers/plant.js';
 import { BEHAVIOURS, plantedCapture, SEED_ENV, type PlantedCapture } from '../../helpers/plant-scenario.js';
@@ -19,7 +20,7 @@ if (fromEnv !== undefined && !/^\d+$/.test(fromEnv)) throw new Error(`${SEED_ENV
 const SEEDS = fromEnv !== undefined ? [Number(fromEnv)] : [1, 2, 3];
 const NEW_RULES: readonly string[] = BEHAVIOURS;
 
-const runs = new Map<number, { plan: PlantedCapture; out: Analysis; background: Set<string> }>();
+const runs = new Map<number, { plan: PlantedCapture; out: Analysis; background: Set<string>; summary: AlertRecord[] }>();
 const GEO = ['--geoip', COUNTRY_DB, '--geoip', ASN_DB];
 
 /** The planted expectation as a matcher: objects in part ({$approx} within half a unit), arrays whole. */
@@ -45,7 +46,12 @@ describe('planted behaviours in real background traffic', () => {
       console.log(describeRun(plan));
       // what the real capture raises alone (a phone logging in to a plug with HTTP Basic, say) is the background's, not a planted device's
       const alone = analyzeOut(plan.background, ['--no-profiles', '--intel', plan.feed, ...GEO]);
-      runs.set(seed, { plan, out: analyzeOut(plan.file, ['--no-profiles', '--intel', plan.feed, ...GEO]), background: new Set(newAlerts(alone.alerts).map(key)) });
+      const args = ['--no-profiles', '--intel', plan.feed, ...GEO];
+      // without --out no flow is written out, and the flow meter builds records only for what detection looks at
+      const json = phonehome(['analyze', plan.file, '--json', ...args]);
+      if (json.code !== 0) throw new Error(`analyze --json exited ${json.code}: ${json.stderr}`);
+      const summary = (JSON.parse(json.stdout) as { alerts: AlertRecord[] }).alerts;
+      runs.set(seed, { plan, out: analyzeOut(plan.file, args), background: new Set(newAlerts(alone.alerts).map(key)), summary });
     }
   }, 120_000);
 
@@ -72,6 +78,12 @@ describe('planted behaviours in real background traffic', () => {
     const planted = new Set(plan.plants.map((p) => p.dev.mac));
     // the background raises here what it raises alone, no more, no less
     expect([...new Set(newAlerts(out.alerts).filter((a) => !planted.has(a.device.mac!)).map(key))].sort()).toEqual([...background].sort());
+  });
+
+  it.each(SEEDS)('seed %i: the alerts are the same whether flows are written out or not (without --out only the flows detection looks at get a record)', (seed) => {
+    const { out, summary } = runs.get(seed)!;
+    expect(summary.length).toBeGreaterThan(BEHAVIOURS.length);
+    expect(summary).toEqual(out.alerts);
   });
 
   it.each(SEEDS)('seed %i: the capture holds what the plan says (every planted device sent packets)', (seed) => {
