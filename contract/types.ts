@@ -492,6 +492,13 @@ export interface IngestBatch {
 }
 
 /**
+ * Request headers of POST /api/v1/events: what waits in the sensor's spool
+ * as the batch is sent (that batch included), a whole number each. The body
+ * was written when the batch was queued, so it cannot say this.
+ */
+export const SPOOL_HEADERS = { batches: 'phonehome-spool-batches', bytes: 'phonehome-spool-bytes' } as const;
+
+/**
  * Why the collector refused one event of a batch (stable, lower_snake):
  * invalid_event (a field is missing or of the wrong type or value),
  * unknown_kind, too_deep (JSON nested beyond the bound), too_large (a
@@ -559,5 +566,8 @@ export interface SensorStatus {
   version: string;
   last_seen: number;
   lag_s: number | null;
+  /** what waited in its spool when its last batch came; null until a sensor reports it */
+  spool_batches: number | null;
+  spool_bytes: number | null;
   events: number;
 }

@@ -1,5 +1,6 @@
 import { errorCodes, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { IngestBatch } from '../../contract/types.js';
+import type { IncomingHttpHeaders } from 'node:http';
+import { SPOOL_HEADERS, type IngestBatch } from '../../contract/types.js';
 import { ingestEnvelopeSchema } from '../../contract/schemas.js';
 import { requireToken } from '../auth.js';
 import type { CollectorContext } from '../context.js';
@@ -82,9 +83,10 @@ export async function ingestRoutes(app: FastifyInstance, ctx: CollectorContext):
       const sensor = req.sensorName!;
       const b = req.body;
       // The token names the sensor: a batch cannot write in another sensor's name.
-      const result = await ctx.store.ingest({ name: sensor, version: b.sensor.version, lag_s: b.sensor.lag_s ?? null }, b.events, Date.now() / 1000, ctx.forwarder?.targets);
+      const report = { name: sensor, version: b.sensor.version, lag_s: b.sensor.lag_s ?? null, ...spoolDepth(req.headers) };
+      const result = await ctx.store.ingest(report, b.events, Date.now() / 1000, ctx.forwarder?.targets);
       const { accepted, duplicates, refused } = result;
-      req.log.info({ sensor, batch: b.batch_id, accepted, duplicates, refused: refused.length }, 'batch stored');
+      req.log.info({ sensor, batch: b.batch_id, accepted, duplicates, refused: refused.length, spool_batches: report.spool_batches }, 'batch stored');
       for (const r of refused) ctx.metrics.refused.inc({ reason: r.code });
       if (refused.length) req.log.warn({ sensor, batch: b.batch_id, refused: refused.length, first: refused[0] }, 'events refused; kept as dead letters');
       if (ctx.alertmanager && result.newAlerts.length) void ctx.alertmanager.push(result.newAlerts);
@@ -92,4 +94,10 @@ export async function ingestRoutes(app: FastifyInstance, ctx: CollectorContext):
       return { accepted, duplicates, refused };
     },
   );
+}
+
+/** The spool headers of a batch (SPOOL_HEADERS); a value that is not a whole number is taken as absent. */
+function spoolDepth(h: IncomingHttpHeaders): { spool_batches: number | null; spool_bytes: number | null } {
+  const whole = (v: string | string[] | undefined): number | null => (typeof v === 'string' && /^\d{1,15}$/.test(v) ? Number(v) : null);
+  return { spool_batches: whole(h[SPOOL_HEADERS.batches]), spool_bytes: whole(h[SPOOL_HEADERS.bytes]) };
 }

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { IngestResult, RefusedEvent, StoredAlert } from '../../contract/types.js';
 import { StoreError } from '../errors.js';
 import { boundedJson, DEAD_LETTER_EVENT_CHARS } from './bounds.js';
+import type { SensorReport } from './store.js';
 import { Refusal } from './checks.js';
 import type { Driver, Queryable } from './driver.js';
 import { type AlertColumns, type FlowRow, prepare, type Prepared } from './prepare.js';
@@ -114,7 +115,7 @@ async function applyEvidence(q: Queryable, e: { alertId: string; pcap: Buffer },
 interface Batch {
   db: Driver;
   q: Queryable;
-  sensor: { name: string; version: string; lag_s: number | null };
+  sensor: SensorReport;
   now: number;
 }
 
@@ -226,10 +227,10 @@ async function keepDeadLetters(b: Batch, refused: Rejected[]): Promise<void> {
 
 async function countIngest(b: Batch, accepted: number, kinds: Map<string, number>): Promise<void> {
   await b.q.run(
-    `INSERT INTO sensors (name, version, last_seen, lag_s, events) VALUES (?, ?, ?, ?, ?)
+    `INSERT INTO sensors (name, version, last_seen, lag_s, spool_batches, spool_bytes, events) VALUES (?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (name) DO UPDATE SET version = excluded.version, last_seen = excluded.last_seen, lag_s = excluded.lag_s,
-             events = sensors.events + excluded.events`,
-    [b.sensor.name, b.sensor.version, b.now, b.sensor.lag_s, accepted],
+             spool_batches = excluded.spool_batches, spool_bytes = excluded.spool_bytes, events = sensors.events + excluded.events`,
+    [b.sensor.name, b.sensor.version, b.now, b.sensor.lag_s, b.sensor.spool_batches ?? null, b.sensor.spool_bytes ?? null, accepted],
   );
   for (const [kind, n] of kinds) {
     await b.q.run(

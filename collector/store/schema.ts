@@ -300,13 +300,19 @@ function forwardOutbox({ text, real, int }: ColumnTypes): string[] {
   ];
 }
 
-/** Migration 6: the destination's operator on alerts, for the queue's operator filter. */
+/**
+ * Migration 6: the destination's operator on alerts, for the queue's
+ * operator filter; and what waited in each sensor's spool when its last
+ * batch came (its spool headers), for the sensors page.
+ */
 function alertOperators({ text, int }: ColumnTypes): string[] {
   return [
     `ALTER TABLE alerts ADD COLUMN dst_asn ${int}`,
     `ALTER TABLE alerts ADD COLUMN dst_as_org ${text}`,
     `CREATE INDEX alerts_dst_asn ON alerts (dst_asn, ts, id)`,
     `CREATE INDEX alerts_dst_as_org ON alerts (dst_as_org, ts, id)`,
+    `ALTER TABLE sensors ADD COLUMN spool_batches ${int}`,
+    `ALTER TABLE sensors ADD COLUMN spool_bytes ${int}`,
   ];
 }
 
@@ -350,7 +356,7 @@ export const MIGRATIONS: Migration[] = [
   },
   {
     version: 6,
-    name: 'alert operators',
+    name: 'alert operators, sensor spool depth',
     statements: alertOperators,
     backfill: backfillAlertOperators,
   },

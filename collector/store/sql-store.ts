@@ -57,7 +57,7 @@ export function createSqlStore(db: Driver): Store {
     },
 
     listSensors: () =>
-      db.read((q) => q.all<SensorStatus>(`SELECT name, version, last_seen, lag_s, events FROM sensors ORDER BY name`)),
+      db.read((q) => q.all<SensorStatus>(`SELECT name, version, last_seen, lag_s, spool_batches, spool_bytes, events FROM sensors ORDER BY name`)),
 
     changeAlert: (id, change, now, by) => changeAlertAudited(db, id, change, now, by),
     changeAlerts: (ids, change, now, by) => changeAlertsAudited(db, ids, change, now, by),

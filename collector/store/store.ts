@@ -1,6 +1,15 @@
 import type { Cutoffs, RetentionResult } from './retention.js';
 import type { AlertState, DeadLetter, FlowRecord, DeviceRecord, IngestEvent, IngestResult, SensorStatus, StoredAlert } from '../../contract/types.js';
 
+/** What a batch says of the sensor that sent it: its body (name, version, lag) and its spool headers (SPOOL_HEADERS; null when absent). */
+export interface SensorReport {
+  name: string;
+  version: string;
+  lag_s: number | null;
+  spool_batches?: number | null;
+  spool_bytes?: number | null;
+}
+
 export interface AlertFilter {
   /** epoch seconds, inclusive */
   from?: number;
@@ -172,7 +181,7 @@ export interface Store {
    * Alertmanager). Each new alert is put in the outbox of every target of
    * `forwardTo` (the SIEM forwarder's), in the same transaction.
    */
-  ingest(sensor: { name: string; version: string; lag_s: number | null }, events: readonly unknown[], now: number, forwardTo?: readonly string[]): Promise<IngestResult & { newAlerts: StoredAlert[] }>;
+  ingest(sensor: SensorReport, events: readonly unknown[], now: number, forwardTo?: readonly string[]): Promise<IngestResult & { newAlerts: StoredAlert[] }>;
   /** the SIEM forwarder's outbox */
   readonly outbox: Outbox;
   /** Refused events, newest first. */

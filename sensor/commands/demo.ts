@@ -274,6 +274,7 @@ function printSummary(s: { url: string; apiToken: string; captures: string[]; di
     ...shown.map((a) => terminalSafe(`  ${a.severity.padEnd(8)} ${a.rule.padEnd(24)} ${a.message}`)),
     ...(s.alerts.length > shown.length ? [`  ... and ${s.alerts.length - shown.length} more`] : []),
     '',
+    `Web UI:    ${s.url}/ui (log in with the token below)`,
     'Alerts:',
     `  curl ${auth} ${s.url}/api/v1/alerts`,
     'Devices:',

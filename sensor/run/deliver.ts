@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { IngestBatch, IngestEvent } from '../../contract/types.js';
+import { SPOOL_HEADERS, type IngestBatch, type IngestEvent } from '../../contract/types.js';
 import type { FailureReason, SensorMetrics } from './metrics.js';
 import { SpoolFullError, SpoolNoSpaceError } from '../errors.js';
 import { joinBody, splitBody } from './batchfile.js';
@@ -371,7 +371,8 @@ export class Sender {
     this.stopAbort.signal.addEventListener('abort', onStop, { once: true });
     this.log.debug({ seq, bytes: body.length }, 'sending batch');
     try {
-      return await postJson(this.endpoint, body, { token: this.opts.token, ca: this.opts.ca, timeoutMs: REQUEST_TIMEOUT_MS, signal: ctl.signal });
+      const headers = { [SPOOL_HEADERS.batches]: String(this.spool.batches), [SPOOL_HEADERS.bytes]: String(this.spool.bytes) };
+      return await postJson(this.endpoint, body, { token: this.opts.token, ca: this.opts.ca, timeoutMs: REQUEST_TIMEOUT_MS, signal: ctl.signal, headers });
     } catch (e) {
       if (this.stopAbort.signal.aborted) return null;
       const f = e instanceof PostFailure ? e : new PostFailure(false, (e as Error).message);

@@ -10,6 +10,8 @@ export interface PostOptions {
   ca?: Buffer;
   timeoutMs: number;
   signal: AbortSignal;
+  /** more request headers */
+  headers?: Record<string, string>;
 }
 
 export interface Answer {
@@ -39,7 +41,7 @@ export function postJson(url: URL, body: string, o: PostOptions): Promise<Answer
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = send(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${o.token}` },
+      headers: { ...o.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${o.token}` },
       ...(o.ca ? { ca: o.ca } : {}),
       signal: o.signal,
     });

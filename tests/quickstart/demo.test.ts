@@ -46,6 +46,7 @@ describe('npm start (phonehome demo)', () => {
     expect(r.stdout).toMatch(new RegExp(`^  curl -H 'Authorization: Bearer ${p.token}' ${p.url}/api/v1/devices$`, 'm'));
     expect(r.stdout).toContain(`${p.url}/metrics`);
     expect(r.stdout).toContain(`${p.url}/docs`);
+    expect(r.stdout).toMatch(new RegExp(`^Web UI: +${p.url}/ui `, 'm'));
     // what the shipped profiles and detection settings make of the plug and the bridge
     expect(r.stdout).toMatch(new RegExp(`undocumented-destination .*${TPLINK}.*time-b\\.nist\\.gov`));
     expect(r.stdout).toMatch(new RegExp(`beaconing .*${HUE}.*bridge\\.meethue\\.com`));
@@ -122,6 +123,11 @@ describe('npm start (phonehome demo)', () => {
       expect(metrics.status).toBe(200);
       expect(metrics.body).toMatch(/^phonehome_alerts_total\{rule="geo-callback",severity="\w+",country="IE"\} [1-9]/m);
       expect((await get(p, '/docs', false)).status).toBe(200);
+      // the printed web UI address leads to its login page
+      const ui = await fetch(`${p.url}/ui`, { redirect: 'manual' });
+      expect(ui.status).toBe(302);
+      expect(ui.headers.get('location')).toMatch(/^\/ui\/login/);
+      expect((await fetch(`${p.url}/ui/login`)).status).toBe(200);
 
       proc!.kill('SIGTERM');
       expect(await exited).toBe(0);

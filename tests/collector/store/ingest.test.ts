@@ -54,7 +54,7 @@ describe.each(BACKENDS)('$name store: ingest', (backend) => {
     const after = await store.metrics();
     expect({ ...after, sensors: [] }).toEqual({ ...before.metrics, sensors: [] });
     // The sensor itself is still seen: last_seen moves, its event count does not.
-    expect(await store.listSensors()).toEqual([{ ...SENSOR, last_seen: T0 + 60, events: events.length }]);
+    expect(await store.listSensors()).toEqual([{ ...SENSOR, spool_batches: null, spool_bytes: null, last_seen: T0 + 60, events: events.length }]);
 
     // Keys are per sensor: another sensor sending the same keys is not a duplicate.
     const other = await store.ingest({ ...SENSOR, name: 'second-sensor' }, [alertEv(alertVariant(2), events[events.length - 1].key)], T0 + 61);

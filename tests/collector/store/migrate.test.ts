@@ -47,7 +47,7 @@ describe.each(BACKENDS)('$name migrations', (backend) => {
       { version: 3, name: 'audit log and retention' },
       { version: 4, name: 'mutes, alert destinations, flow lookups' },
       { version: 5, name: 'forwarder outbox' },
-      { version: 6, name: 'alert operators' },
+      { version: 6, name: 'alert operators, sensor spool depth' },
     ]);
     expect(LATEST_VERSION).toBe(6);
   });

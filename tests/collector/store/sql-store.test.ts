@@ -53,13 +53,16 @@ describe.each(BACKENDS)('$name store', (backend) => {
     expect((await store.getAlert(b.id))?.has_pcap).toBe(false);
   });
 
-  test('sensors: upserted per batch, sorted by name', async () => {
-    await store.ingest({ name: 'zeta', version: '0.1.0', lag_s: null }, [flowEv(fx.flows[0])], T0);
-    await store.ingest({ name: 'alpha', version: '0.1.0', lag_s: 3 }, [], T0 + 1);
+  test('sensors: upserted per batch, sorted by name, with the spool depth of their last batch', async () => {
+    await store.ingest({ name: 'zeta', version: '0.1.0', lag_s: null, spool_batches: 40, spool_bytes: 9_000_000_000 }, [flowEv(fx.flows[0])], T0);
+    await store.ingest({ name: 'alpha', version: '0.1.0', lag_s: 3, spool_batches: 2, spool_bytes: 2048 }, [], T0 + 1);
     await store.ingest({ name: 'zeta', version: '0.2.0', lag_s: 0.5 }, [flowEv(fx.flows[1]), flowEv(fx.flows[2])], T0 + 2);
     expect(await store.listSensors()).toEqual([
-      { name: 'alpha', version: '0.1.0', last_seen: T0 + 1, lag_s: 3, events: 0 },
-      { name: 'zeta', version: '0.2.0', last_seen: T0 + 2, lag_s: 0.5, events: 3 },
+      { name: 'alpha', version: '0.1.0', last_seen: T0 + 1, lag_s: 3, spool_batches: 2, spool_bytes: 2048, events: 0 },
+      // a batch that does not say leaves it unknown, not the last value said
+      { name: 'zeta', version: '0.2.0', last_seen: T0 + 2, lag_s: 0.5, spool_batches: null, spool_bytes: null, events: 3 },
     ]);
+    await store.ingest({ name: 'zeta', version: '0.2.0', lag_s: 0.5, spool_batches: 40, spool_bytes: 9_000_000_000 }, [], T0 + 3);
+    expect((await store.listSensors())[1]).toMatchObject({ spool_batches: 40, spool_bytes: 9_000_000_000 });
   });
 });
