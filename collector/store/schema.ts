@@ -266,12 +266,21 @@ function mutesAndFlowLookups({ text, real }: ColumnTypes): string[] {
 
 /** Alerts stored before migration 4 get their destination columns from their records. */
 async function backfillAlertDestinations(q: Queryable): Promise<void> {
-  const rows = await q.all<{ id: string; record: string }>(`SELECT id, record FROM alerts WHERE dst_ip IS NULL AND dst_name IS NULL`);
+  const text = (v: unknown) => (typeof v === 'string' ? v : null);
+  await backfillFromDestination(q, 'dst_ip IS NULL AND dst_name IS NULL', ['dst_ip', 'dst_name'], (d) => [text(d.ip), text(d.name)]);
+}
+
+/**
+ * Sets new alert columns from the destination of each stored record the
+ * `where` condition selects; a row whose values would all be NULL is left.
+ */
+async function backfillFromDestination(q: Queryable, where: string, columns: string[], values: (d: Record<string, unknown>) => unknown[]): Promise<void> {
+  const rows = await q.all<{ id: string; record: string }>(`SELECT id, record FROM alerts WHERE ${where}`);
+  const set = columns.map((c) => `${c} = ?`).join(', ');
   for (const r of rows) {
-    const d = (JSON.parse(r.record) as { destination?: { ip?: unknown; name?: unknown } | null }).destination;
-    const ip = typeof d?.ip === 'string' ? d.ip : null;
-    const name = typeof d?.name === 'string' ? d.name : null;
-    if (ip !== null || name !== null) await q.run(`UPDATE alerts SET dst_ip = ?, dst_name = ? WHERE id = ?`, [ip, name, r.id]);
+    const d = (JSON.parse(r.record) as { destination?: Record<string, unknown> | null }).destination;
+    const v = d ? values(d) : [];
+    if (v.some((x) => x !== null)) await q.run(`UPDATE alerts SET ${set} WHERE id = ?`, [...v, r.id]);
   }
 }
 
@@ -318,13 +327,10 @@ function alertOperators({ text, int }: ColumnTypes): string[] {
 
 /** Alerts stored before migration 6 get their operator columns from their records. */
 async function backfillAlertOperators(q: Queryable): Promise<void> {
-  const rows = await q.all<{ id: string; record: string }>(`SELECT id, record FROM alerts WHERE dst_ip IS NOT NULL OR dst_name IS NOT NULL`);
-  for (const r of rows) {
-    const d = (JSON.parse(r.record) as { destination?: { asn?: unknown; as_org?: unknown } | null }).destination;
-    const asn = typeof d?.asn === 'number' && Number.isInteger(d.asn) ? d.asn : null;
-    const org = typeof d?.as_org === 'string' ? d.as_org : null;
-    if (asn !== null || org !== null) await q.run(`UPDATE alerts SET dst_asn = ?, dst_as_org = ? WHERE id = ?`, [asn, org, r.id]);
-  }
+  await backfillFromDestination(q, 'dst_ip IS NOT NULL OR dst_name IS NOT NULL', ['dst_asn', 'dst_as_org'], (d) => [
+    typeof d.asn === 'number' && Number.isInteger(d.asn) ? d.asn : null,
+    typeof d.as_org === 'string' ? d.as_org : null,
+  ]);
 }
 
 export const MIGRATIONS: Migration[] = [

@@ -1,9 +1,11 @@
 // Debian's chromium driven through puppeteer-core (nothing is downloaded),
 // with every Content-Security-Policy violation and console error of a page
 // collected, so a test can prove the UI runs under its CSP.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { phonehome } from './cli.js';
+import { SENSOR_TOKEN, startCollector, type RunningCollector } from './collector.js';
 
 export const CHROMIUM = process.env.PHONEHOME_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -54,4 +56,40 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 /** Submits the form a button belongs to by clicking it, and waits for the page it leads to. */
 export async function clickAndWait(page: Page, selector: string): Promise<void> {
   await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click(selector)]);
+}
+
+/** What every browser test of the UI starts from: a real collector fed by the real sensor with one capture, and a watched chromium page. */
+export interface UiRig {
+  c: RunningCollector;
+  browser: Browser;
+  w: WatchedPage;
+  /** stops the browser and the collector (exit 0 expected) and removes the folder */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a collector on SQLite in `dir` (with `collectorArgs`), has `phonehome
+ * sensor --once` deliver `capture` to it (with `sensorArgs`), then opens
+ * chromium on a watched page.
+ */
+export async function uiRig(dir: string, capture: string, o: { sensorArgs?: string[]; collectorArgs?: string[] } = {}): Promise<UiRig> {
+  const c = await startCollector(`sqlite:${join(dir, 'ui.db')}`, o.collectorArgs ?? []);
+  const sensor = phonehome(['sensor', '--input', capture, '--collector', c.url, '--token', SENSOR_TOKEN, '--spool', join(dir, 'spool'), '--once', '--name', 'lab', '--log-level', 'warn', ...(o.sensorArgs ?? [])]);
+  if (sensor.code !== 0) {
+    await c.stop();
+    throw new Error(`the sensor exited ${sensor.code}: ${sensor.stderr}`);
+  }
+  const browser = await launch();
+  const w = await watchedPage(browser);
+  return {
+    c,
+    browser,
+    w,
+    async close() {
+      await browser.close();
+      const code = await c.stop();
+      rmSync(dir, { recursive: true, force: true });
+      if (code !== 0) throw new Error(`the collector exited ${code}`);
+    },
+  };
 }

@@ -2,15 +2,15 @@
 // page, is offered no form that changes anything, and a change posted anyway
 // (with a valid CSRF token of its own session) is refused with 403 and
 // changes nothing. Logging out ends the session on the collector.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredAlert } from '../../../contract/types.js';
-import { chromiumAvailable, clickAndWait, launch, screenshot, watchedPage, type WatchedPage } from '../../helpers/browser.js';
+import { chromiumAvailable, clickAndWait, screenshot, uiRig, type UiRig, type WatchedPage } from '../../helpers/browser.js';
 import { phonehome } from '../../helpers/cli.js';
-import { api, SENSOR_TOKEN, startCollector, type RunningCollector } from '../../helpers/collector.js';
+import { api, type RunningCollector } from '../../helpers/collector.js';
 import { FIXTURES } from '../../helpers/corpus.js';
 import { HOSTILE_DEVICE, HOSTILE_SERVER_IP, writeHostileCapture } from '../../helpers/hostile.js';
 
@@ -26,26 +26,23 @@ describe.skipIf(!run)('a viewer session in the web UI', () => {
   let alert: StoredAlert;
   let muteId: string;
 
+  let rig: UiRig | undefined;
+
   beforeAll(async () => {
     writeHostileCapture(join(tmp, 'capture.pcap'));
     writeFileSync(join(tmp, 'api.tokens'), `anna:viewer:${VIEWER}\nbob:analyst:${ANALYST}\n`);
-    c = await startCollector(`sqlite:${join(tmp, 'ui.db')}`, ['--api-token-file', join(tmp, 'api.tokens')]);
     const geoip = ['--geoip', join(FIXTURES, 'geoip', 'GeoLite2-Country-Test.mmdb')];
-    const sensor = phonehome(['sensor', '--input', join(tmp, 'capture.pcap'), '--collector', c.url, '--token', SENSOR_TOKEN, '--spool', join(tmp, 'spool'), '--once', '--name', 'lab', ...geoip, '--log-level', 'warn']);
-    expect(sensor.code, sensor.stderr).toBe(0);
+    rig = await uiRig(tmp, join(tmp, 'capture.pcap'), { sensorArgs: geoip, collectorArgs: ['--api-token-file', join(tmp, 'api.tokens')] });
+    ({ c, browser, w } = rig);
     const alerts = ((await (await api(c.url, '/api/v1/alerts', { token: VIEWER })).json()) as { items: StoredAlert[] }).items;
     alert = alerts.find((a) => a.rule === 'geo-callback')!;
     const mute = await api(c.url, '/api/v1/mutes', { token: ANALYST, method: 'POST', body: JSON.stringify({ rule: 'unprofiled-device', hours: 1, reason: 'lab device' }) });
     expect(mute.status).toBe(201);
     muteId = ((await mute.json()) as { id: string }).id;
-    browser = await launch();
-    w = await watchedPage(browser);
   }, 120_000);
 
   afterAll(async () => {
-    await browser?.close();
-    if (c) expect(await c.stop()).toBe(0);
-    rmSync(tmp, { recursive: true, force: true });
+    await rig?.close();
   });
 
   it('reads every page and is offered no change', async () => {

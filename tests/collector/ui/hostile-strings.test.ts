@@ -4,16 +4,16 @@
 // into a real collector; in chromium, every page that shows those strings
 // shows them as text: nothing runs, no element of the payloads exists, no
 // CSP violation is reported, and long values are cut.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { StoredAlert } from '../../../contract/types.js';
-import { chromiumAvailable, clickAndWait, launch, screenshot, watchedPage, type WatchedPage } from '../../helpers/browser.js';
+import { chromiumAvailable, clickAndWait, screenshot, uiRig, type UiRig, type WatchedPage } from '../../helpers/browser.js';
 import { phonehome } from '../../helpers/cli.js';
-import { api, API_TOKEN, SENSOR_TOKEN, startCollector, type RunningCollector } from '../../helpers/collector.js';
+import { api, API_TOKEN, type RunningCollector } from '../../helpers/collector.js';
 import { FIXTURES } from '../../helpers/corpus.js';
 import { HOSTILE, HOSTILE_DEVICE, HOSTILE_SERVER_IP, writeHostileCapture } from '../../helpers/hostile.js';
 
@@ -67,15 +67,14 @@ describe.skipIf(!run)('hostile strings in the web UI', () => {
     return w.page.evaluate(() => document.body.innerText);
   }
 
+  let rig: UiRig | undefined;
+
   beforeAll(async () => {
     writeHostileCapture(join(tmp, 'hostile.pcap'));
-    c = await startCollector(`sqlite:${join(tmp, 'ui.db')}`);
     const geoip = ['Country', 'ASN'].flatMap((k) => ['--geoip', join(FIXTURES, 'geoip', `GeoLite2-${k}-Test.mmdb`)]);
-    const sensor = phonehome(['sensor', '--input', join(tmp, 'hostile.pcap'), '--collector', c.url, '--token', SENSOR_TOKEN, '--spool', join(tmp, 'spool'), '--once', '--name', 'lab', ...geoip, '--log-level', 'warn']);
-    expect(sensor.code, sensor.stderr).toBe(0);
+    rig = await uiRig(tmp, join(tmp, 'hostile.pcap'), { sensorArgs: geoip });
+    ({ c, browser, w } = rig);
     alerts = ((await (await api(c.url, '/api/v1/alerts?limit=1000')).json()) as { items: StoredAlert[] }).items;
-    browser = await launch();
-    w = await watchedPage(browser);
     w.page.on('dialog', (d) => {
       dialogs.push(d.message());
       void d.dismiss();
@@ -86,9 +85,7 @@ describe.skipIf(!run)('hostile strings in the web UI', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await browser?.close();
-    if (c) expect(await c.stop()).toBe(0);
-    rmSync(tmp, { recursive: true, force: true });
+    await rig?.close();
   });
 
   it('raises the alerts whose pages show the strings', () => {

@@ -3,16 +3,16 @@
 // an alert, follows it to its flows, device and pcap, acknowledges it with a
 // note and mutes its destination; after a reload the changes are still
 // there. Every page runs under the strict CSP without a violation.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredAlert } from '../../../contract/types.js';
 import type { StoredDevice, StoredFlow } from '../../../collector/store/store.js';
-import { chromiumAvailable, clickAndWait, launch, screenshot, watchedPage, type WatchedPage } from '../../helpers/browser.js';
+import { chromiumAvailable, clickAndWait, screenshot, uiRig, type UiRig, type WatchedPage } from '../../helpers/browser.js';
 import { phonehome } from '../../helpers/cli.js';
-import { api, API_TOKEN, SENSOR_TOKEN, startCollector, type RunningCollector } from '../../helpers/collector.js';
+import { api, API_TOKEN, type RunningCollector } from '../../helpers/collector.js';
 import { CORPUS_DIR, corpusAvailable } from '../../helpers/corpus.js';
 
 const run = corpusAvailable() && chromiumAvailable();
@@ -32,18 +32,15 @@ describe.skipIf(!run)('web UI in chromium', () => {
   let browser: Browser;
   let w: WatchedPage;
 
+  let rig: UiRig | undefined;
+
   beforeAll(async () => {
-    c = await startCollector(`sqlite:${join(tmp, 'ui.db')}`);
-    const sensor = phonehome(['sensor', '--input', CAPTURE, '--collector', c.url, '--token', SENSOR_TOKEN, '--spool', join(tmp, 'spool'), '--once', '--name', 'lab', '--watch-countries', 'US,CN', '--log-level', 'warn']);
-    expect(sensor.code, sensor.stderr).toBe(0);
-    browser = await launch();
-    w = await watchedPage(browser);
+    rig = await uiRig(tmp, CAPTURE, { sensorArgs: ['--watch-countries', 'US,CN'] });
+    ({ c, browser, w } = rig);
   }, 120_000);
 
   afterAll(async () => {
-    await browser?.close();
-    if (c) expect(await c.stop()).toBe(0);
-    rmSync(tmp, { recursive: true, force: true });
+    await rig?.close();
   });
 
   it('logs in, filters, follows an alert to its flows, device and pcap, acknowledges and mutes it, and keeps that over a reload', async () => {
