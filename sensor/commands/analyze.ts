@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyze, type AnalyzeResult } from '../run/analyze.js';
-import { sensorVersion } from '../run/sensor.js';
+import { phonehomeVersion } from '../util/paths.js';
 import { formatSummary } from '../output/summary.js';
 import { firstFlows, siemFileName, siemLines } from '../output/siem.js';
 import { jsonSafe, terminalSafe } from '../../contract/escape.js';
@@ -112,7 +112,7 @@ function printSummary(result: AnalyzeResult, json: boolean): void {
 /** The alerts in a SIEM's shape: into the --out folder, or to stdout. */
 async function writeSiem(format: SiemFormat, result: AnalyzeResult, dir: string, toFile: boolean): Promise<void> {
   const flows = await firstFlows(result.alerts, join(dir, 'flows.jsonl'));
-  const text = siemLines(format, result.alerts, flows, hostname(), sensorVersion());
+  const text = siemLines(format, result.alerts, flows, hostname(), phonehomeVersion());
   if (toFile) writeFileSync(join(dir, siemFileName(format)), text);
   else process.stdout.write(text);
 }

@@ -5,6 +5,7 @@ import type { RuleSettings, ExtraEvidence } from './rule.js';
 import { deviceLabel } from './rule.js';
 import { keep, KeptBudget, MAX_KEPT_ALERT_FLOWS, MAX_KEPT_PER_ALERT, type FlowRef, type KeptFlows } from './kept.js';
 import { addFlow, type Series, type SlimFlow } from './series.js';
+import { grouped } from '../util/format.js';
 
 export type { FlowRef, KeptFlows };
 
@@ -201,9 +202,9 @@ export class AlertBook {
   /** A roll-up's message and reason say how many alerts it stands for, as counted so far. */
   private describe(h: HeldBack): AlertRecord {
     const r = h.alert.rec;
-    const n = `${h.saturated ? 'more than ' : ''}${h.alerts.toLocaleString('en-US')}`;
+    const n = `${h.saturated ? 'more than ' : ''}${grouped(h.alerts)}`;
     const what = h.series ? `${r.rule} alerts on device-destination series` : `${r.rule} alerts`;
-    r.message = `${n} further ${what} past this run's limit of ${this.maxAlerts.toLocaleString('en-US')} alerts (a flood?): counted here, not itemised`;
+    r.message = `${n} further ${what} past this run's limit of ${grouped(this.maxAlerts)} alerts (a flood?): counted here, not itemised`;
     r.evidence.reason = `the run reached ${this.maxAlerts} alerts; this roll-up stands for ${n} ${r.rule} alerts and holds the totals of their ${r.evidence.flows} flows`;
     return r;
   }

@@ -10,6 +10,7 @@ import type { FlowRef, KeptFlows } from '../detect/engine.js';
 import { MAX_KEPT_ALERT_FLOWS, MAX_KEPT_PER_ALERT, MAX_KEPT_SERIES_FLOWS } from '../detect/kept.js';
 import { protoName } from '../flows/flow.js';
 import { ip4String, ip6String } from '../util/addr.js';
+import { grouped } from '../util/format.js';
 
 /** Bytes of one evidence capture written by analyze --evidence; past it the alert says what was left out. */
 export const MAX_EVIDENCE_FILE_BYTES = 64 << 20;
@@ -156,10 +157,10 @@ export async function writeEvidence(files: string[], refs: Map<string, FlowRef[]
 }
 
 const CAUSES: Record<PcapMissingCause, string> = {
-  'alert-flows': `the alert keeps the packets of its first ${MAX_KEPT_PER_ALERT.toLocaleString('en-US')} flows`,
-  'series-flows': `the device-destination series keeps the packets of its first ${MAX_KEPT_PER_ALERT.toLocaleString('en-US')} flows`,
-  'run-flows': `the run keeps the packets of ${MAX_KEPT_ALERT_FLOWS.toLocaleString('en-US')} flows over all alerts, and had kept them when these flows came`,
-  'run-series-flows': `the run keeps the packets of ${MAX_KEPT_SERIES_FLOWS.toLocaleString('en-US')} flows over all device-destination series, and had kept them when these flows came`,
+  'alert-flows': `the alert keeps the packets of its first ${grouped(MAX_KEPT_PER_ALERT)} flows`,
+  'series-flows': `the device-destination series keeps the packets of its first ${grouped(MAX_KEPT_PER_ALERT)} flows`,
+  'run-flows': `the run keeps the packets of ${grouped(MAX_KEPT_ALERT_FLOWS)} flows over all alerts, and had kept them when these flows came`,
+  'run-series-flows': `the run keeps the packets of ${grouped(MAX_KEPT_SERIES_FLOWS)} flows over all device-destination series, and had kept them when these flows came`,
   size: 'the capture reached its size bound',
   'link-type': 'some packets came on an interface of another link type than the capture\'s first packet',
   'not-found': 'some packets were not in the files read again (removed or rotated since they were analysed)',
@@ -187,7 +188,7 @@ export function pcapMissing(e: AlertRecord['evidence'], kept: KeptFlows, cut: Cu
   if (flows === 0 && packets === 0) return null;
   for (const c of cut?.causes ?? []) causes.add(c);
   if (shortKept > (cut?.refused ?? 0)) causes.add('not-found');
-  const words = [...causes].map((c) => (c === 'size' ? `${CAUSES.size} (${maxBytes.toLocaleString('en-US')} bytes)` : CAUSES[c]));
-  const reason = `the capture lacks ${packets.toLocaleString('en-US')} packet(s) of ${flows.toLocaleString('en-US')} flow(s) counted here: ${words.join('; ')}`;
+  const words = [...causes].map((c) => (c === 'size' ? `${CAUSES.size} (${grouped(maxBytes)} bytes)` : CAUSES[c]));
+  const reason = `the capture lacks ${grouped(packets)} packet(s) of ${grouped(flows)} flow(s) counted here: ${words.join('; ')}`;
   return { flows, packets, causes: [...causes], reason, partial };
 }

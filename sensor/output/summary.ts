@@ -1,5 +1,6 @@
 import type { AlertRecord, DeviceRecord, RunStats } from '../../contract/types.js';
 import { terminalSafe } from '../../contract/escape.js';
+import { grouped } from '../util/format.js';
 
 const MAX_DESTINATIONS = 10;
 const MAX_ALERTS = 30;
@@ -36,8 +37,8 @@ export function formatSummary(stats: RunStats, devices: DeviceRecord[], alerts: 
   const lines: string[] = [];
   const nFiles = stats.files.length;
   lines.push(
-    `${nFiles} capture${nFiles === 1 ? '' : 's'}, ${stats.packets.toLocaleString('en')} packets, ${humanBytes(stats.bytes)}, ` +
-      `${stats.flows.toLocaleString('en')} flows, ${stats.dns_messages.toLocaleString('en')} DNS messages, ${devices.length} local devices, ${alerts.length} alerts`,
+    `${nFiles} capture${nFiles === 1 ? '' : 's'}, ${grouped(stats.packets)} packets, ${humanBytes(stats.bytes)}, ` +
+      `${grouped(stats.flows)} flows, ${grouped(stats.dns_messages)} DNS messages, ${devices.length} local devices, ${alerts.length} alerts`,
   );
   lines.push('', 'Devices');
   if (devices.length === 0) lines.push('  (none seen)');

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { AlertRecord } from '../../contract/types.js';
@@ -7,7 +7,7 @@ import { ExitCode } from '../../contract/errors.js';
 import { EventsRefusedError, UsageError, type SpoolNoSpaceError } from '../errors.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import type { AnalysisOptions } from '../pipeline/setup.js';
-import { packageRoot } from '../util/paths.js';
+import { phonehomeVersion } from '../util/paths.js';
 import { Batcher, Sender, SPACE_RETRY_MS, type SensorInfo } from './deliver.js';
 import { Drain, type DrainOptions } from './drain.js';
 import { Events } from './events.js';
@@ -53,13 +53,6 @@ export interface SensorOptions extends AnalysisOptions, Omit<InputOptions, 'inpu
   stop?: StopRequests;
 }
 
-export function sensorVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
-}
 
 type MetricsServer = Awaited<ReturnType<SensorMetrics['serve']>>;
 
@@ -85,7 +78,7 @@ interface Run {
  */
 export async function runSensor(o: SensorOptions): Promise<number> {
   const kind = o.input === null ? null : inputKind(o.input);
-  const version = sensorVersion();
+  const version = phonehomeVersion();
   const run = await assemble(o, kind, version);
   const unlisten = o.stop?.listen((signal) => run.drain.stop(signal));
   let metricsServer: MetricsServer | null = null;

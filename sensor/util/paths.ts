@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,3 +14,12 @@ export function packageRoot(): string {
 }
 
 export const RULES_DIR = join(packageRoot(), 'rules');
+
+/** phonehome's version, from its package.json ('0.0.0' when unreadable). */
+export function phonehomeVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
