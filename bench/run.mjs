@@ -1,4 +1,4 @@
-// phonehome against tcpdump, tshark and pcap-parser on the same captures, in
+// phonehome against tcpdump, tshark, Argus and pcap-parser on the same captures, in
 // one run: packets/s, MB/s, peak RSS and ratios. Builds its captures from the
 // corpus (merged, then concatenated ten times), a generated flood of
 // distinct short flows, and the three floods memory is bounded against
@@ -136,6 +136,16 @@ if (want('layers')) {
 if (want('pcap-parser')) row('pcap-parser (framing only)', measure('pcap-parser', process.execPath, ['-e', `const p=require(${JSON.stringify(join(root, 'node_modules/pcap-parser'))}).parse(process.argv[1]);let n=0;p.on('packet',()=>n++);p.on('end',()=>console.log(n))`, big], reps));
 if (want('tcpdump')) row('tcpdump -nn -r (to /dev/null)', measure('tcpdump', 'sh', ['-c', `tcpdump -nn -r '${big}' > /dev/null 2>&1`], reps));
 if (want('tshark')) row('tshark -q -z conv,ip', measure('tshark', 'tshark', ['-n', '-q', '-z', 'conv,ip', '-r', big], reps));
+// Argus: a flow meter in C writing bidirectional flow records, the fairest peer of `analyze --out`.
+if (want('argus')) {
+  const argus = ['/usr/sbin/argus', '/usr/bin/argus'].find((p) => existsSync(p));
+  if (!argus) console.log('argus not installed (apt-get install argus-server): its row is left out\n');
+  else {
+    const file = join(tmpdir(), `phonehome-bench-${process.pid}.argus`);
+    row('argus -r -w (flow records)', measure('argus', argus, ['-r', big, '-w', file], reps));
+    execFileSync('rm', ['-f', file]);
+  }
+}
 const tshark = rows.find((r) => r.tool.startsWith('tshark'));
 console.log(`${'tool'.padEnd(42)} ${'packets/s'.padStart(11)} ${'MB/s'.padStart(8)} ${'peak RSS'.padStart(9)} ${'vs tshark'.padStart(10)}`);
 for (const r of rows) console.log(`${r.tool.padEnd(42)} ${fmt(r.pps).padStart(11)} ${r.mbs.toFixed(0).padStart(8)} ${mib(r.rss).padStart(9)} ${tshark ? `${(r.pps / tshark.pps).toFixed(1)}x`.padStart(10) : ''}`);
@@ -153,6 +163,9 @@ if (want('layers')) {
   const start = measure('start-up', process.execPath, [CLI, 'analyze', empty, '--json'], reps);
   console.log(`\nstart-up: phonehome analyze of an empty capture ${start.wall.toFixed(2)} s (node alone ${node.wall.toFixed(2)} s)${one ? `, ${((100 * start.wall * one.pps) / pkts).toFixed(0)} % of the full analysis above` : ''}`);
 }
+const argusRow = rows.find((r) => r.tool.startsWith('argus'));
+const outRow = rows.find((r) => r.tool === 'phonehome analyze --out (all records)');
+if (argusRow && one && outRow) console.log(`\nagainst Argus: analyze ${(one.pps / argusRow.pps).toFixed(2)}x, analyze --out ${(outRow.pps / argusRow.pps).toFixed(2)}x its packets/s`);
 const two = rows.find((r) => r.tool === 'phonehome analyze --workers 2');
 if (one && two) console.log(`\nscaling: 1 thread ${fmt(one.pps)}packets/s, 2 workers ${fmt(two.pps)}packets/s (${(two.pps / one.pps).toFixed(2)}x) on ${cpus().length} cores`);
 
