@@ -2,8 +2,15 @@
 // host) and benign look-alikes (NTP pool servers over an hour, a hub polling
 // its bulbs, multicast groups, several resolvers, an app opening many named
 // servers) in real corpus background, for several seeds; each alert is
-// checked against what was planted, with its counts.
+// checked against what was planted, with its counts. And the bench's scan
+// flood with room for few flows: every flow out, every target counted.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error: the bench's flood generator is plain JavaScript
+import { writeScan } from '../../../../bench/floods.mjs';
 import type { AlertRecord } from '../../../../contract/types.js';
 import { dnsResponse, packet, TCP_FLAGS, tcpFrame, tcpSession, udpFrame, type Endpoint } from '../../../helpers/build.js';
 import { corpusAvailable, GEOIP_DIR } from '../../../helpers/corpus.js';
@@ -174,5 +181,39 @@ describe.skipIf(!corpusAvailable())('scan of very many addresses', () => {
     expect(alerts[0].evidence.flows).toBe(n);
     // the table evicted flows to make room: the whole sweep never sat in memory at once
     expect(run.flows.filter((f) => f.src_mac === bot.mac && f.end_reason === 'evicted').length).toBeGreaterThan(n / 2);
+  }, 120_000);
+});
+
+describe("the bench's scan flood, with room for few flows", () => {
+  it('emits every flow, and its scan alerts count exactly the generated targets, itemised up to the per-device bound and rolled up beyond', () => {
+    // 30 hosts x ports 1-1000, one SYN each from its own source port, 0.2 ms apart (bench/floods.mjs, deterministic)
+    const file = join(mkdtempSync(join(tmpdir(), 'phonehome-scan-flood-')), 'scan.pcap');
+    const truth = writeScan(file, 30_000) as { packets: number; flows: number };
+    // tshark is the oracle of what the capture holds: 30,000 SYNs to distinct host/port pairs
+    const syns = execFileSync('tshark', ['-r', file, '-Y', 'tcp.flags.syn == 1 && tcp.flags.ack == 0', '-T', 'fields', '-e', 'ip.dst', '-e', 'tcp.dstport'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    const pairs = new Set(syns.trim().split('\n'));
+    expect(pairs.size).toBe(truth.flows);
+
+    const small = analyzeOut(file, ['--no-profiles', '--max-flows', '1000']);
+    expect(small.flows).toHaveLength(truth.flows);
+    expect(new Set(small.flows.map((f) => f.uid)).size).toBe(truth.flows);
+    expect(new Set(small.flows.map((f) => `${f.dst_ip}\t${f.dst_port}`))).toEqual(pairs);
+    // the table had to evict to make room, and detection saw the same as with the default room
+    expect(small.flows.filter((f) => f.end_reason === 'evicted').length).toBeGreaterThan(truth.flows / 2);
+    expect(small.alerts).toEqual(analyzeOut(file, ['--no-profiles']).alerts);
+
+    const scans = small.alerts.filter((a) => a.rule === 'scan');
+    const itemised = scans.filter((a) => a.evidence.scan !== undefined);
+    const rolledUp = scans.filter((a) => a.evidence.scan === undefined);
+    // 1,000 ports each on 30 hosts and 30 hosts each on 1,000 ports could make 1,030 alerts: 500 per device are itemised, one alert counts the rest
+    expect(itemised).toHaveLength(500);
+    expect(rolledUp).toHaveLength(1);
+    for (const a of itemised) {
+      const s = a.evidence.scan!;
+      if (s.kind === 'hosts') expect([s.port! >= 1 && s.port! <= 1000, s.targets, s.attempts, s.estimated]).toEqual([true, 30, 30, false]);
+      else expect([s.host!.startsWith('52.0.0.'), s.targets, s.attempts, s.estimated]).toEqual([true, 1000, 1000, false]);
+    }
+    // every SYN counted once as a host on its port and once as a port of its host
+    expect(scans.reduce((n, a) => n + a.evidence.flows, 0)).toBe(2 * truth.flows);
   }, 120_000);
 });
