@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
+import { closeSync, openSync, read, readSync, fstatSync } from 'node:fs';
 import { createGunzip, gunzipSync, constants as zc } from 'node:zlib';
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -116,8 +116,13 @@ class Framer {
 
   /** Account for n bytes written at space().at, then frame what is complete. */
   commit(n: number): void {
-    this.len += n;
+    this.add(n);
     this.frame();
+  }
+
+  /** Account for n bytes written at space().at, to frame later: frame() reads nothing past them. */
+  add(n: number): void {
+    this.len += n;
   }
 
   push(chunk: Buffer): void {
@@ -126,7 +131,7 @@ class Framer {
     this.commit(chunk.length);
   }
 
-  private frame(): void {
+  frame(): void {
     if (this.result.error) return;
     try {
       if (!this.parser) {
@@ -190,19 +195,36 @@ export async function readCaptureFile(path: string, sink: PacketSink, pace?: Pac
   if (gzip) return readCaptureStream(path, createReadStream(path).pipe(createGunzip()), sink, pace);
   const framer = new Framer(path, sink);
   const fd = openSync(path, 'r');
+  let reading: Promise<number> | null = null;
   try {
-    for (;;) {
+    // One read ahead: the next chunk is copied from the file (in libuv's thread pool) while this one is analysed.
+    let offset = 0;
+    const next = (): Promise<number> => {
       const { buf, at } = framer.space(CHUNK / 2);
-      const n = readSync(fd, buf, at, buf.length - at, null);
+      return readAt(fd, buf, at, CHUNK / 2, offset);
+    };
+    reading = next();
+    for (;;) {
+      const n = await reading;
+      reading = null;
       if (n === 0) break;
-      framer.commit(n);
+      offset += n;
+      framer.add(n);
+      reading = next();
+      framer.frame();
       if (framer.failed) break;
       if (pace) await pace();
     }
   } finally {
+    // A read still running writes into the framer's buffer and needs the descriptor.
+    if (reading) await reading.catch(() => 0);
     closeSync(fd);
   }
   return framer.finish();
+}
+
+function readAt(fd: number, buf: Buffer, at: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => read(fd, buf, at, length, position, (err, n) => (err ? reject(err) : resolve(n))));
 }
 
 /** Reads a capture from a stream (stdin, gunzip). */
