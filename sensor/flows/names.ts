@@ -25,10 +25,18 @@ export class DnsNameCache {
 
   remember(client: string, answerIp: string, name: string, ts: number, ttl: number): void {
     const key = `${client}|${answerIp}`;
+    const until = ts + Math.max(ttl, MIN_VALID_S);
     const old = this.map.get(key);
+    if (old === undefined) {
+      this.map.set(key, { name, until, first: ts });
+      if (this.map.size > this.maxEntries) evictOldest(this.map, lowWater(this.maxEntries));
+      return;
+    }
+    // The same answer again (most are): the entry is updated and goes last in the forgetting order.
     this.map.delete(key);
-    this.map.set(key, { name, until: ts + Math.max(ttl, MIN_VALID_S), first: old?.first ?? ts });
-    if (this.map.size > this.maxEntries) evictOldest(this.map, lowWater(this.maxEntries));
+    old.name = name;
+    old.until = until;
+    this.map.set(key, old);
   }
 
   /** The name, while the answer is valid; `resolved` whether any answer ever gave the client this address. */

@@ -137,7 +137,6 @@ export class FlowTable {
     }
     const flags = d.tcpFlags;
     if (flow) {
-      this.unlink(flow);
       const pureSyn = proto === TCP && (flags & (SYN | ACK)) === SYN;
       if (ts - flow.last > this.timeoutOf(flow)) {
         this.end(flow, 'idle');
@@ -184,7 +183,15 @@ export class FlowTable {
       const app = (flow.app ??= {});
       app.payload = (app.payload ?? 0) | (orig ? 1 : 2);
     }
-    this.append(flow);
+    this.touch(flow);
+  }
+
+  /** Makes `f` the most recently active of its class; most packets follow one of the same flow, which is then already there. */
+  private touch(f: Flow): void {
+    const l = this.listOf(f);
+    if (this.newest[l] === f && f.lru === l) return;
+    this.unlink(f);
+    this.append(f);
   }
 
   private listOf(f: Flow): number {

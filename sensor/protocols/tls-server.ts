@@ -6,7 +6,6 @@
  * the chain is split over records and segments.
  */
 
-import * as crypto from 'node:crypto';
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { evictOldest, lowWater } from '../util/bounded.js';
@@ -14,7 +13,7 @@ import { u16 } from '../util/bytes.js';
 
 export type ServerFlight =
   /** the leaf certificate, DER */
-  | { cert: Buffer }
+  | { cert: Buffer } /* a view of the bytes given: copy it to keep it */
   /** no cleartext certificate will come: TLS 1.3, a resumed session, or not a TLS server */
   | { none: 'tls13' | 'no_certificate' | 'not_tls' | 'malformed' }
   /** the leaf is not complete yet: call again with more of the server's bytes */
@@ -95,7 +94,7 @@ export function serverCertificate(b: Buffer): ServerFlight {
   if (leafLen === 0 || leafLen + 3 > listLen) return { none: 'malformed' };
   const leafAt = helloEnd + 10;
   if (hs.length < leafAt + leafLen) return more();
-  return { cert: Buffer.from(hs.subarray(leafAt, leafAt + leafLen)) };
+  return { cert: hs.subarray(leafAt, leafAt + leafLen) };
 }
 
 export interface CertificateFacts {
@@ -120,10 +119,11 @@ interface Parsed {
 /** Names remembered per certificate. */
 const NAMES_MAX = 64;
 
-// One-shot hashing (Node >= 20.12) is cheaper than a Hash object; older Node falls back.
-const oneShot = (crypto as { hash?: (alg: string, data: Buffer, enc: 'base64') => string }).hash;
-/** A certificate's key in the cache: a digest, since a string of the DER itself costs its length to build and to hash. */
-const certKey = oneShot ? (b: Buffer) => oneShot('sha256', b, 'base64') : (b: Buffer) => crypto.createHash('sha256').update(b).digest('base64');
+/**
+ * A certificate's key in the cache: its length and last bytes (the end of its signature).
+ * Two certificates may share one, so a hit counts only when the DER is the same.
+ */
+const certKey = (b: Buffer) => `${b.length}:${b.toString('latin1', Math.max(0, b.length - 12), b.length)}`;
 
 /** Distinct certificates remembered: devices meet the same few servers again and again. */
 const CACHE_MAX = 512;
@@ -134,7 +134,8 @@ const CACHE_MAX = 512;
  * once (of the last CACHE_MAX seen); the answers do not depend on what is cached.
  */
 export class CertificateJudge {
-  private readonly seen = new Map<string, Parsed | null>();
+  /** by certKey: the DER (two may share a key) and what it parsed to, null when it did not */
+  private readonly seen = new Map<string, { der: Buffer; parsed: Parsed | null }>();
 
   /**
    * The leaf's facts, judged at `ts` (epoch seconds) for a client that asked for `sni`.
@@ -144,12 +145,14 @@ export class CertificateJudge {
    */
   facts(der: Buffer, sni: string | null, ts: number): CertificateFacts | null {
     const key = certKey(der);
-    let p = this.seen.get(key);
-    if (p === undefined) {
-      p = parse(der);
+    let known = this.seen.get(key);
+    if (known === undefined || !known.der.equals(der)) {
+      const copy = Buffer.from(der);
+      known = { der: copy, parsed: parse(copy) };
       if (this.seen.size >= CACHE_MAX) evictOldest(this.seen, lowWater(CACHE_MAX));
-      this.seen.set(key, p);
+      this.seen.set(key, known);
     }
+    const p = known.parsed;
     if (p === null) return null;
     return {
       selfSigned: p.selfSigned,

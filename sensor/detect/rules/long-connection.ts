@@ -62,6 +62,8 @@ export const longConnection: Rule<LongConnectionParams> = {
         const f = j.flow;
         if (f.proto !== 'tcp' && f.proto !== 'udp') return;
         if (!settings.params.report_documented && j.profile && profiles.documents(j.profile, f)) return;
+        // A UDP flow is never kept as a session: one shorter than the bound is done with, at no cost.
+        if (f.proto === 'udp' && f.duration < settings.params.min_duration_s) return;
         const s = piece(sessions, j);
         if (s.end - s.started < settings.params.min_duration_s) return;
         const flows = s.held;

@@ -24,11 +24,19 @@ const SAMPLE = 10;
 /** Seconds of capture time between moves of a busy tracker to the end of the recently used order. */
 const TOUCH_EVERY_S = 10;
 
+/** A target: an address (kind hosts) or a protocol and port as protoPort() numbers them (kind ports). */
+type Target = string | number;
+
 /** A device's attempts towards one port (kind hosts: the hosts it reached) or one host (kind ports: its ports). */
 interface Tracker {
   key: string;
+  /** the device (DeviceFacts mac ?? ip) */
+  device: string;
+  /** the device's trackers of this kind, where it is found by `sub` (its port, or its host) */
+  home: Map<Target, Tracker>;
+  sub: Target;
   /** before the alert: each target's latest attempt in the window, oldest first */
-  window: Map<string, number>;
+  window: Map<Target, number>;
   /** before the alert: the window's attempts, to raise as the alert's first evidence */
   pending: FlowRecord[];
   /** latest attempt time seen (flows come nearly, not strictly, in time order) */
@@ -56,8 +64,16 @@ export const scan: Rule<ScanParams> = {
   create: (ctx) => new ScanRun(ctx),
 };
 
+/** One device's trackers by port (kind hosts) and by host (kind ports): found per flow without building a key. */
+interface DeviceTrackers {
+  hosts: Map<Target, Tracker>;
+  ports: Map<Target, Tracker>;
+}
+
 class ScanRun {
+  /** every tracker by key, least recently used first: the order the memory bound forgets them in */
   private readonly trackers = new Map<string, Tracker>();
+  private readonly devices = new Map<string, DeviceTrackers>();
   private readonly budget = new DistinctBudget(EXACT_BUDGET);
   private pendingFlows = 0;
 
@@ -70,25 +86,32 @@ class ScanRun {
     if ((f.proto !== 'tcp' && f.proto !== 'udp') || f.mid_stream || s.resolved || f.dns_name !== null) return;
     if (f.dst_ip === f.src_ip || isGroup(f.dst_ip)) return;
     const dev = d.mac ?? d.ip;
-    this.count(s, d, `${dev}|hosts|${f.proto}/${f.dst_port}`, 'hosts', f.dst_ip);
-    this.count(s, d, `${dev}|ports|${f.dst_ip}`, 'ports', `${f.proto}/${f.dst_port}`);
+    let mine = this.devices.get(dev);
+    if (mine === undefined) this.devices.set(dev, (mine = { hosts: new Map(), ports: new Map() }));
+    const port = protoPort(f);
+    this.count(s, d, mine.hosts, port, 'hosts', f.dst_ip);
+    this.count(s, d, mine.ports, f.dst_ip, 'ports', port);
   }
 
-  private count(s: SeenFlow, d: DeviceFacts, key: string, kind: ScanEvidence['kind'], target: string): void {
+  private count(s: SeenFlow, d: DeviceFacts, home: Map<Target, Tracker>, sub: Target, kind: ScanEvidence['kind'], target: Target): void {
     const f = s.flow;
-    let t = this.trackers.get(key);
+    let t = home.get(sub);
     if (t) {
       // Recently used last, so the map's first trackers are the ones to forget; moved at most every few
       // seconds, since moving a busy tracker at every flow of a scan was most of the rule's cost.
       if (f.ts - t.touched > TOUCH_EVERY_S) {
         t.touched = f.ts;
-        this.trackers.delete(key);
-        this.trackers.set(key, t);
+        this.trackers.delete(t.key);
+        this.trackers.set(t.key, t);
       }
       if (t.alert && f.ts >= t.alert.until) this.reset(t);
     } else {
-      this.trackers.set(key, (t = { key, window: new Map(), pending: [], now: f.ts, touched: f.ts, alert: null }));
-      if (this.trackers.size > MAX_TRACKERS) evictOldest(this.trackers, lowWater(MAX_TRACKERS), (x) => this.drop(x));
+      const device = d.mac ?? d.ip;
+      const key = `${device}|${kind}|${kind === 'hosts' ? `${f.proto}/${f.dst_port}` : f.dst_ip}`;
+      t = { key, device, home, sub, window: new Map(), pending: [], now: f.ts, touched: f.ts, alert: null };
+      home.set(sub, t);
+      this.trackers.set(key, t);
+      if (this.trackers.size > MAX_TRACKERS) evictOldest(this.trackers, lowWater(MAX_TRACKERS), (x) => this.forget(x));
     }
     if (t.alert) return this.add(t, f, d, target);
     t.now = Math.max(t.now, f.ts);
@@ -131,8 +154,9 @@ class ScanRun {
     };
     const distinct = new DistinctCounter(this.budget, MAX_EXACT);
     for (const target of t.window.keys()) {
-      distinct.add(target);
-      if (ev.sample.length < SAMPLE) ev.sample.push(target);
+      const text = targetText(target);
+      distinct.add(text);
+      if (ev.sample.length < SAMPLE) ev.sample.push(text);
     }
     ev.targets = distinct.size;
     const pending = t.pending.length > 0 ? t.pending : [f];
@@ -144,12 +168,13 @@ class ScanRun {
   }
 
   /** An attempt after the alert opened: one more target (if new) and one more flow of its evidence. */
-  private add(t: Tracker, f: FlowRecord, d: DeviceFacts, target: string): void {
+  private add(t: Tracker, f: FlowRecord, d: DeviceFacts, target: Target): void {
     const a = t.alert!;
-    if (a.distinct.add(target)) {
+    const text = targetText(target);
+    if (a.distinct.add(text)) {
       a.ev.targets = a.distinct.size;
       a.ev.estimated = a.distinct.estimated;
-      if (a.ev.sample.length < SAMPLE) a.ev.sample.push(target);
+      if (a.ev.sample.length < SAMPLE) a.ev.sample.push(text);
     }
     this.raise(t, f, d);
   }
@@ -184,6 +209,14 @@ class ScanRun {
     t.window = new Map();
   }
 
+  /** The memory bound forgets the tracker. */
+  private forget(t: Tracker): void {
+    this.drop(t);
+    t.home.delete(t.sub);
+    const mine = this.devices.get(t.device);
+    if (mine && mine.hosts.size === 0 && mine.ports.size === 0) this.devices.delete(t.device);
+  }
+
   /** The tracker is forgotten (or starts again): what it held goes back to the rule's bounds. */
   private drop(t: Tracker): void {
     t.alert?.distinct.release();
@@ -211,6 +244,12 @@ function adopt(e: { scan?: ScanEvidence }, t: Tracker): void {
   a.ev.sample = [...old.sample, ...a.ev.sample.filter((x) => !old.sample.includes(x))].slice(0, SAMPLE);
   e.scan = a.ev;
 }
+
+/** A flow's protocol and destination port as one number: TCP and UDP ports apart, no string per flow. */
+const protoPort = (f: FlowRecord): number => (f.proto === 'tcp' ? 0x10000 : 0x20000) | f.dst_port;
+
+/** How evidence writes a target: the address, or protocol/port ("tcp/23"). */
+const targetText = (t: Target): string => (typeof t === 'string' ? t : `${t >= 0x20000 ? 'udp' : 'tcp'}/${t & 0xffff}`);
 
 /** An attempt nobody took: TCP unanswered (S0) or refused (REJ), UDP unanswered. */
 function failed(f: FlowRecord): boolean {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { certificateFacts, serverCertificate } from '../../../sensor/protocols/tls-server.js';
+import { CertificateJudge, certificateFacts, serverCertificate } from '../../../sensor/protocols/tls-server.js';
 import { certificateMessage, makeCa, makeCert, pemOf, record, serverFlight, serverHello, type TestCa } from '../../helpers/tls.js';
 
 const NOW = Date.now() / 1000;
@@ -116,5 +116,21 @@ describe('certificateFacts', () => {
     expect(certificateFacts(leaf, 'api.example.com\u0000.evil', NOW)?.nameMismatch).toBe(true);
     expect(certificateFacts(Buffer.from('not a certificate'), 'a.example', NOW)).toBeNull();
     expect(certificateFacts(leaf.subarray(0, leaf.length - 10), 'a.example', NOW)).toBeNull();
+  });
+
+  it('one judge tells apart certificates of the same length and signature tail (a forged copy gets its own answer, not the cached one)', () => {
+    const self = makeCert({ cn: 'camera.local' });
+    const at = self.lastIndexOf(Buffer.from('camera.local'));
+    const forged = Buffer.from(self);
+    forged[at] ^= 0x01;
+    const broken = Buffer.from(self);
+    broken[0] = 0x05;
+    const judge = new CertificateJudge();
+    expect(judge.facts(self, null, NOW)?.selfSigned).toBe(true);
+    // its signature no longer verifies with its own key
+    expect(judge.facts(forged, null, NOW)?.selfSigned).toBe(false);
+    expect(judge.facts(broken, null, NOW)).toBeNull();
+    expect(judge.facts(self, null, NOW)?.selfSigned).toBe(true);
+    expect(judge.facts(forged, null, NOW)?.selfSigned).toBe(false);
   });
 });
