@@ -26,6 +26,13 @@ export interface ReadResult {
 }
 
 const CHUNK = 4 * 1024 * 1024;
+/**
+ * File reads: one is in flight while the bytes before it are framed, so the working
+ * buffer holds several. Unframed bytes move to its start only when a read no longer
+ * fits, about once per READ_AHEAD_ROOM / READ_SIZE reads.
+ */
+const READ_SIZE = 1024 * 1024;
+const READ_AHEAD_ROOM = 8 * 1024 * 1024;
 const GZIP_MAGIC = 0x1f8b;
 
 function describeStart(head: Buffer): string {
@@ -75,7 +82,7 @@ export function sniffCapture(path: string): { format: CaptureFormat; gzip: boole
  * complete records are handed to the sink as views into it.
  */
 class Framer {
-  private work = Buffer.allocUnsafe(CHUNK);
+  private work: Buffer;
   private len = 0;
   private pos = 0;
   /** file offset of work[0] */
@@ -88,7 +95,9 @@ class Framer {
   constructor(
     private readonly file: string,
     sink: PacketSink,
+    room = CHUNK,
   ) {
+    this.work = Buffer.allocUnsafe(room);
     const r = this.result;
     this.counting = (p) => {
       // The last packet's time is read off the reused packet at the end: no per-packet arithmetic.
@@ -193,15 +202,15 @@ export type Pace = () => Promise<void>;
 export async function readCaptureFile(path: string, sink: PacketSink, pace?: Pace): Promise<ReadResult> {
   const { gzip } = sniffCapture(path);
   if (gzip) return readCaptureStream(path, createReadStream(path).pipe(createGunzip()), sink, pace);
-  const framer = new Framer(path, sink);
+  const framer = new Framer(path, sink, READ_AHEAD_ROOM);
   const fd = openSync(path, 'r');
   let reading: Promise<number> | null = null;
   try {
     // One read ahead: the next chunk is copied from the file (in libuv's thread pool) while this one is analysed.
     let offset = 0;
     const next = (): Promise<number> => {
-      const { buf, at } = framer.space(CHUNK / 2);
-      return readAt(fd, buf, at, CHUNK / 2, offset);
+      const { buf, at } = framer.space(READ_SIZE);
+      return readAt(fd, buf, at, READ_SIZE, offset);
     };
     reading = next();
     for (;;) {

@@ -250,17 +250,19 @@ export class Inventory {
       }
     }
     if (!dev) return false;
-    this.update(dev, ip, p.ts);
+    this.update(dev, ip, p);
     return true;
   }
 
   /** A local host sent a packet (ip '' when its address is unknown or unassigned). */
   seen(mac: number, ip: string, ts: number): void {
     const dev = this.device(mac, ip, ts);
-    if (dev) this.update(dev, ip, ts);
+    if (dev) this.update(dev, ip, { ts });
   }
 
-  private update(dev: Device, ip: string, ts: number): void {
+  /** Takes the packet, not its time: a float argument is boxed, and this runs for every packet a local host sends. */
+  private update(dev: Device, ip: string, at: { ts: number }): void {
+    const ts = at.ts;
     if (ts > dev.lastSeen) dev.lastSeen = ts;
     if (ts < dev.firstSeen) dev.firstSeen = ts;
     if (ip !== '' && (ip !== dev.lastIp || ts < dev.lastIpTs)) {

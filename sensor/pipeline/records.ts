@@ -5,7 +5,7 @@ import { macString } from '../util/addr.js';
 
 /** The record of an ended flow, as flows.jsonl holds it; enrichment fills dst_country and dst_asn. */
 export function flowRecord(f: Flow, reason: FlowEndReason, serverName: string | null): FlowRecord {
-  const cid = communityId(f.proto, { v6: f.v6, w: [f.s0, f.s1, f.s2, f.s3] }, f.sport, { v6: f.v6, w: [f.d0, f.d1, f.d2, f.d3] }, f.dport, f.icmpOneWay);
+  const cid = communityId(f);
   return {
     uid: flowUid(cid, f.first),
     community_id: cid,

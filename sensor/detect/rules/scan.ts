@@ -37,6 +37,8 @@ interface Tracker {
   sub: Target;
   /** before the alert: each target's latest attempt in the window, oldest first */
   window: Map<Target, number>;
+  /** the target set last in the window: the last entry while it is there (set() adds it last when it is not) */
+  lastTarget: Target | null;
   /** before the alert: the window's attempts, to raise as the alert's first evidence */
   pending: FlowRecord[];
   /** latest attempt time seen (flows come nearly, not strictly, in time order) */
@@ -108,7 +110,7 @@ class ScanRun {
     } else {
       const device = d.mac ?? d.ip;
       const key = `${device}|${kind}|${kind === 'hosts' ? `${f.proto}/${f.dst_port}` : f.dst_ip}`;
-      t = { key, device, home, sub, window: new Map(), pending: [], now: f.ts, touched: f.ts, alert: null };
+      t = { key, device, home, sub, window: new Map(), lastTarget: null, pending: [], now: f.ts, touched: f.ts, alert: null };
       home.set(sub, t);
       this.trackers.set(key, t);
       if (this.trackers.size > MAX_TRACKERS) evictOldest(this.trackers, lowWater(MAX_TRACKERS), (x) => this.forget(x));
@@ -116,7 +118,11 @@ class ScanRun {
     if (t.alert) return this.add(t, f, d, target);
     t.now = Math.max(t.now, f.ts);
     this.expire(t);
-    t.window.delete(target);
+    // Oldest first: a target attempted again moves last (one already last stays, sparing the map a delete).
+    if (target !== t.lastTarget) {
+      t.window.delete(target);
+      t.lastTarget = target;
+    }
     t.window.set(target, f.ts);
     if (t.pending.length < MAX_PENDING_PER_TRACKER && this.pendingFlows < MAX_PENDING_FLOWS) {
       t.pending.push(f);
