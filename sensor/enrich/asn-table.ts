@@ -1,15 +1,43 @@
 // The embedded AS database: the CSV files of the npm package
 // @ip-location-db/asn (RouteViews, the five RIRs and DB-IP, CC BY 4.0), read
 // once into sorted typed arrays and searched by halving. A family is read on
-// its first lookup, so a run that looks nothing up never pays for it.
+// its first lookup, so a run that looks nothing up never pays for it; the
+// build writes the arrays packed beside the code (asn-pack.ts), and a run
+// maps those when they were made from the installed CSV.
 
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { crc32, packAsnTable, readAsnPack, unpackAsnTable, writeAtomically, type AsnArrays, type AsnSource } from './asn-pack.js';
 
 /** The package's files: IPv4 ranges as numbers, IPv6 ranges as addresses (both inclusive). */
 export function embeddedAsnFiles(): { ip4: string; ip6: string } {
   const req = createRequire(import.meta.url);
   return { ip4: req.resolve('@ip-location-db/asn/asn-ipv4-num.csv'), ip6: req.resolve('@ip-location-db/asn/asn-ipv6.csv') };
+}
+
+/** Where the build writes the packed tables: dist/data, beside the built code (dist/sensor/enrich). */
+export function packedAsnFiles(dir = fileURLToPath(new URL('../../data', import.meta.url))): { ip4: string; ip6: string } {
+  return { ip4: join(dir, 'asn-ipv4.bin'), ip6: join(dir, 'asn-ipv6.bin') };
+}
+
+let readerCrc: number | null | undefined;
+
+/**
+ * What a table read from `csv` now would be made from: the version of the
+ * package holding it (its package.json), the file's size, and this module's
+ * own code (so that a build's tables are not used by code whose reader
+ * changed since); null when any is unreadable.
+ */
+export function asnSource(csv: string): AsnSource | null {
+  try {
+    readerCrc ??= crc32(readFileSync(fileURLToPath(import.meta.url)));
+    const { version } = JSON.parse(readFileSync(join(dirname(csv), 'package.json'), 'utf8')) as { version?: unknown };
+    return typeof version === 'string' && readerCrc !== null ? { version, size: statSync(csv).size, reader: readerCrc } : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -28,10 +56,10 @@ class OrgNames {
   private readonly decoded = new Map<number, string | null>();
 
   constructor(
-    private readonly asns: Uint32Array,
-    private readonly starts: Uint32Array,
-    private readonly ends: Uint32Array,
-    private readonly bytes: Buffer,
+    readonly asns: Uint32Array,
+    readonly starts: Uint32Array,
+    readonly ends: Uint32Array,
+    readonly bytes: Buffer,
   ) {}
 
   get size(): number {
@@ -283,7 +311,15 @@ abstract class Ranges {
     readonly ends: Uint32Array,
     readonly asns: Uint32Array,
     readonly orgs: OrgNames,
+    /** whether the arrays came from the packed file rather than the CSV */
+    readonly packed = false,
   ) {}
+
+  /** The arrays, as packAsnTable takes them. */
+  arrays(): AsnArrays {
+    const o = this.orgs;
+    return { starts: this.starts, ends: this.ends, asns: this.asns, orgAsns: o.asns, orgStarts: o.starts, orgEnds: o.ends, orgBytes: o.bytes };
+  }
 
   get rows(): number {
     return this.asns.length;
@@ -309,6 +345,12 @@ export class Ip4Ranges extends Ranges {
       else hi = mid - 1;
     }
     return hi >= 0 && ip <= this.ends[hi] ? hi : -1;
+  }
+
+  /** The table packed in `packed` when it was made from `csv` as installed, else read from the CSV. */
+  static open(csv: string, packed?: string): Ip4Ranges {
+    const a = packedArrays(packed, csv, 4);
+    return a ? new Ip4Ranges(a.starts, a.ends, a.asns, orgNamesOf(a), true) : Ip4Ranges.load(csv);
   }
 
   static load(file: string): Ip4Ranges {
@@ -360,6 +402,12 @@ export class Ip6Ranges extends Ranges {
     return hi >= 0 && cmp(this.ends, hi * 4, w0, w1, w2, w3) >= 0 ? hi : -1;
   }
 
+  /** The table packed in `packed` when it was made from `csv` as installed, else read from the CSV. */
+  static open(csv: string, packed?: string): Ip6Ranges {
+    const a = packedArrays(packed, csv, 6);
+    return a ? new Ip6Ranges(a.starts, a.ends, a.asns, orgNamesOf(a), true) : Ip6Ranges.load(csv);
+  }
+
   static load(file: string): Ip6Ranges {
     const csv = new Csv(readFileSync(file), file);
     const buf = csv.buf;
@@ -400,6 +448,22 @@ export class Ip6Ranges extends Ranges {
   }
 }
 
+/** The arrays packed in `file` when it was made from `csv` as installed now; null when it is missing, stale or damaged. */
+function packedArrays(file: string | undefined, csv: string, family: 4 | 6): AsnArrays | null {
+  if (file === undefined) return null;
+  try {
+    const source = asnSource(csv);
+    const buf = source && readAsnPack(file);
+    return source && buf && unpackAsnTable(buf, family, source);
+  } catch {
+    return null;
+  }
+}
+
+function orgNamesOf(a: AsnArrays): OrgNames {
+  return new OrgNames(a.orgAsns, a.orgStarts, a.orgEnds, a.orgBytes);
+}
+
 /** Compares the 128-bit value at a[at..at+4) with w0..w3: negative, zero or positive. */
 function cmp(a: Uint32Array, at: number, w0: number, w1: number, w2: number, w3: number): number {
   return a[at] - w0 || a[at + 1] - w1 || a[at + 2] - w2 || a[at + 3] - w3;
@@ -424,20 +488,42 @@ export class AsnTable {
   private v4: Ip4Ranges | null = null;
   private v6: Ip6Ranges | null = null;
 
-  constructor(private readonly files = embeddedAsnFiles()) {}
+  constructor(
+    private readonly files = embeddedAsnFiles(),
+    /** the packed tables, used when they were made from these files as installed; null: the CSV only */
+    private readonly packed: { ip4: string; ip6: string } | null = packedAsnFiles(),
+  ) {}
 
   get ip4(): Ip4Ranges {
-    return (this.v4 ??= Ip4Ranges.load(this.files.ip4));
+    return (this.v4 ??= Ip4Ranges.open(this.files.ip4, this.packed?.ip4));
   }
 
   get ip6(): Ip6Ranges {
-    return (this.v6 ??= Ip6Ranges.load(this.files.ip6));
+    return (this.v6 ??= Ip6Ranges.open(this.files.ip6, this.packed?.ip6));
   }
 
   /** Whether a family was read already (start-up costs nothing until a lookup). */
   loaded(): { ip4: boolean; ip6: boolean } {
     return { ip4: this.v4 !== null, ip6: this.v6 !== null };
   }
+}
+
+/**
+ * Packs both families' tables, read from the CSV files, into `dir` (the
+ * build's step); returns the files written, or null on a Node without
+ * zlib.crc32 (before 20.15), where packed tables could not be checked.
+ */
+export function writeAsnPacks(dir?: string, files = embeddedAsnFiles()): { ip4: string; ip6: string } | null {
+  if (crc32(new Uint8Array(0)) === null) return null;
+  const out = packedAsnFiles(dir);
+  mkdirSync(dirname(out.ip4), { recursive: true });
+  for (const [family, csv, file] of [[4, files.ip4, out.ip4], [6, files.ip6, out.ip6]] as const) {
+    const source = asnSource(csv);
+    if (!source) throw new Error(`${csv}: the version of its package or the file's size cannot be read`);
+    const table = family === 4 ? Ip4Ranges.load(csv) : Ip6Ranges.load(csv);
+    writeAtomically(file, packAsnTable(family, source, table.arrays()));
+  }
+  return out;
 }
 
 let shared: AsnTable | null = null;

@@ -3,13 +3,16 @@
 // registered address ends with. MA-M and MA-S blocks name their own owner,
 // not the IEEE's; locally administered (randomised) and unregistered
 // addresses have no manufacturer. Vendors are cross-checked with Wireshark's
-// own OUI table where present.
+// own OUI table where present. The registry file is indexed line by line,
+// not parsed whole; its answers are JSON.parse's, for every block, and a
+// file of another shape is parsed whole.
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { lookupManufacturer } from '../../../sensor/devices/oui.js';
+import { lookupManufacturer, manufacturerIn, readOuiRegistry, type Manufacturer, type OuiRegistry } from '../../../sensor/devices/oui.js';
 
-const OUI = JSON.parse(readFileSync(createRequire(import.meta.url).resolve('oui-data'), 'utf8')) as Record<string, string>;
+const OUI_FILE = readFileSync(createRequire(import.meta.url).resolve('oui-data'));
+const OUI = JSON.parse(OUI_FILE.toString('utf8')) as Record<string, string>;
 const MANUF = '/usr/share/wireshark/manuf';
 
 const mac = (text: string) => parseInt(text.replace(/[:-]/g, ''), 16);
@@ -134,5 +137,84 @@ describe('lookupManufacturer', () => {
     const unregistered = Array.from({ length: 4096 }, (_, i) => `0${i.toString(16).toUpperCase().padStart(3, '0')}00`).find((k) => !(k in OUI) && !(parseInt(k.slice(0, 2), 16) & 0x02));
     expect(unregistered).toBeDefined();
     expect(lookupManufacturer(parseInt(`${unregistered}123456`, 16))).toBeNull();
+  });
+});
+
+/** What JSON.parse of `text` gives for each key: every one of its keys, their neighbours of other lengths and case, and keys it lacks. */
+function expectAnswersOf(registry: OuiRegistry, text: string): void {
+  const db = JSON.parse(text) as Record<string, string>;
+  const keys = Object.keys(db);
+  const asked = [...keys, ...keys.flatMap((k) => [k.toLowerCase(), `${k}0`, k.slice(0, 6), `${k.slice(0, 6)}F`, `${k.slice(0, 6)}FFF`]), 'FFFFFF', '000000000', 'ABC'];
+  const wrong = asked.filter((key) => registry.get(key) !== (Object.hasOwn(db, key) ? db[key] : undefined));
+  expect(wrong).toEqual([]);
+  expect(asked.filter((key) => registry.get(key) !== undefined).length).toBeGreaterThanOrEqual(new Set(keys).size);
+}
+
+describe('the registry file, indexed by line', () => {
+  it('for every block of the registry, gives the entry JSON.parse of the file gives, and lookupManufacturer answers as a lookup in it does', () => {
+    const lines = readOuiRegistry(OUI_FILE);
+    const whole = readOuiRegistry(Buffer.from(JSON.stringify(OUI)));
+    expect([lines.shape, whole.shape]).toEqual(['lines', 'json']);
+    const keys = Object.keys(OUI);
+    expect(keys.length).toBeGreaterThan(50_000);
+    expect(keys.filter((key) => lines.get(key) !== OUI[key])).toEqual([]);
+    // the block's first and last address, and one inside
+    const macs = keys.flatMap((key) => ['0', 'F', '5'].map((fill) => parseInt(key.padEnd(12, fill), 16)));
+    const same = (a: Manufacturer | null, b: Manufacturer | null) => a === b || (a !== null && b !== null && a.vendor === b.vendor && a.country === b.country);
+    expect(macs.filter((m) => !same(lookupManufacturer(m), manufacturerIn(whole, m))).map((m) => m.toString(16))).toEqual([]);
+    let named = 0;
+    for (const key of keys) if (manufacturerIn(whole, parseInt(key.padEnd(12, '0'), 16))?.country) named++;
+    expect(named).toBeGreaterThan(40_000);
+  });
+
+  it('keeps the escapes of a value, and a key repeated further down wins, as in JSON.parse', () => {
+    const text = [
+      '{',
+      ' "001788": "Quote \\"Q\\" and backslash \\\\ Corp\\nStra\\u00dfe 1\\nM\\u00fcnchen\\nGermany",',
+      ' "001789": "Caf\u00e9 Ltd\\nParis\\nFrance",',
+      ' "0055DA1": "First\\nUnited States",',
+      ' "00AABB": "",',
+      ' "001BC5000": "Tab\\tand slash\\/\\nJapan",',
+      ' "0055DA1": "Second\\nCanada"',
+      '}',
+      '',
+    ].join('\n');
+    const registry = readOuiRegistry(Buffer.from(text, 'utf8'));
+    expect(registry.shape).toBe('lines');
+    expectAnswersOf(registry, text);
+    expect(registry.get('0055DA1')).toBe('Second\nCanada');
+    expect(registry.get('001788')).toBe('Quote "Q" and backslash \\ Corp\nStraße 1\nMünchen\nGermany');
+    expect(manufacturerIn(registry, 0x001788000001)).toEqual({ vendor: 'Quote "Q" and backslash \\ Corp', country: 'DE' });
+  });
+
+  it('a registry larger than the index first makes room for (70,000 entries) is indexed whole', () => {
+    const entries = Array.from({ length: 70_000 }, (_, i) => [(i * 0x9e37 + 0x100000).toString(16).toUpperCase().padStart(7, '0').slice(-7), `Maker ${i}\nCity\nGermany`] as const);
+    const text = `{\n${entries.map(([k, v]) => ` ${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(',\n')}\n}\n`;
+    const registry = readOuiRegistry(Buffer.from(text));
+    expect(registry.shape).toBe('lines');
+    expect(new Set(entries.map(([k]) => k)).size).toBeGreaterThan(65_536);
+    expectAnswersOf(registry, text);
+  });
+
+  it('a file of another shape is parsed whole and gives the same answers', () => {
+    const some = Object.fromEntries(Object.entries(OUI).filter((_, i) => i % 500 === 0));
+    const shapes: [string, string, 'lines' | 'json'][] = [
+      ['one line', JSON.stringify(some), 'json'],
+      ['indented by two', JSON.stringify(some, null, 2), 'lines'],
+      ['indented by a tab', JSON.stringify(some, null, '\t'), 'lines'],
+      ['CRLF line ends', JSON.stringify(some, null, 1).replace(/\n/g, '\r\n'), 'json'],
+      ['two entries on a line', JSON.stringify(some, null, 1).replace('",\n "', '", "'), 'json'],
+      ['a number for a value', JSON.stringify({ ...some, '001788': 7 }, null, 1), 'json'],
+      ['a key of 8 digits', JSON.stringify({ ...some, '0017881A': 'Eight\nGermany' }, null, 1), 'json'],
+      ['a nested object', JSON.stringify({ ...some, '001788': { vendor: 'x' } }, null, 1), 'json'],
+      ['a blank line', JSON.stringify(some, null, 1).replace('",\n', '",\n\n'), 'json'],
+    ];
+    for (const [what, text, shape] of shapes) {
+      const registry = readOuiRegistry(Buffer.from(text, 'utf8'));
+      expect(registry.shape, what).toBe(shape);
+      const db = JSON.parse(text) as Record<string, unknown>;
+      for (const key of [...Object.keys(db), 'FFFFFF']) expect(registry.get(key), `${what}: ${key}`).toEqual(Object.hasOwn(db, key) ? db[key] : undefined);
+      if (shape === 'lines') expectAnswersOf(registry, text);
+    }
   });
 });

@@ -4,14 +4,20 @@
 // rows' first and last addresses and just outside them, and at random
 // addresses; a MaxMind ASN database given with --geoip answers first, as
 // mmdblookup reads it. The table is read on the first lookup, not before.
-import { existsSync, readFileSync } from 'node:fs';
+// The packed tables the build writes hold exactly the arrays the CSV reader
+// builds, and one that is stale, cut short or damaged is not used.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AsnTable, embeddedAsnFiles } from '../../../sensor/enrich/asn-table.js';
+import { crc32, packAsnTable, unpackAsnTable, type AsnArrays } from '../../../sensor/enrich/asn-pack.js';
+import { AsnTable, Ip4Ranges, Ip6Ranges, asnSource, embeddedAsnFiles, packedAsnFiles, writeAsnPacks } from '../../../sensor/enrich/asn-table.js';
 import { GeoIp } from '../../../sensor/enrich/geoip.js';
 import { isSpecialIp } from '../../../sensor/util/addr.js';
 import { asnRows4, asnRows6, bigintToIp6, dottedToNumber, mmdbAsn, numberToDotted, oracleAsn, specialPurposeAsn, type AsnRow } from '../../helpers/asn-data.js';
 import { GEOIP_DIR } from '../../helpers/corpus.js';
+import { ROOT } from '../../helpers/repo.js';
 import { rng } from '../../helpers/scenarios.js';
 
 const ASN_TEST_DB = join(GEOIP_DIR, 'GeoLite2-ASN-Test.mmdb');
@@ -129,6 +135,153 @@ describe('the embedded AS table', () => {
     for (const lic of ['ROUTEVIEWS-LICENSE', 'DBIP-LICENSE']) expect(existsSync(join(f.ip4, '..', lic)), lic).toBe(true);
   });
 });
+
+/** A typed array's bytes, to compare two arrays at once. */
+const bytesOf = (a: Uint32Array | Buffer) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+/** Each array of `got` equals the same array of `want`, element for element (and so in length). */
+function expectSameArrays(got: AsnArrays, want: AsnArrays, what: string): void {
+  for (const k of Object.keys(want) as (keyof AsnArrays)[]) {
+    expect(got[k].length, `${what} ${k} length`).toBe(want[k].length);
+    expect(bytesOf(got[k]).equals(bytesOf(want[k])), `${what} ${k}`).toBe(true);
+  }
+}
+
+describe('the packed tables the build writes', () => {
+  const files = embeddedAsnFiles();
+  const tmp = mkdtempSync(join(tmpdir(), 'phonehome-asn-pack-'));
+  let csv4: Ip4Ranges;
+  let csv6: Ip6Ranges;
+  let packed: { ip4: string; ip6: string };
+
+  beforeAll(() => {
+    // The CSV reader is the oracle.
+    csv4 = Ip4Ranges.load(files.ip4);
+    csv6 = Ip6Ranges.load(files.ip6);
+    packed = writeAsnPacks(join(tmp, 'data'))!;
+  }, 60_000);
+
+  it('hold, IPv4 and IPv6, every array the CSV reader builds, equal element for element, and answer every organisation as it does', () => {
+    const t = new AsnTable(files, packed);
+    expect(t.ip4.packed && t.ip6.packed).toBe(true);
+    expectSameArrays(t.ip4.arrays(), csv4.arrays(), 'IPv4');
+    expectSameArrays(t.ip6.arrays(), csv6.arrays(), 'IPv6');
+    expect(t.ip4.rows).toBeGreaterThan(300_000);
+    expect(t.ip6.rows).toBeGreaterThan(50_000);
+    for (const [got, want] of [[t.ip4, csv4], [t.ip6, csv6]] as const) {
+      for (const asn of want.orgs.asns) expect(got.orgs.of(asn), `AS${asn}`).toBe(want.orgs.of(asn));
+    }
+    const rand = rng(3);
+    for (let k = 0; k < 2000; k++) {
+      const ip = Math.floor(rand() * 2 ** 32);
+      expect(t.ip4.find(ip)).toBe(csv4.find(ip));
+      const w = [0x20000000 + Math.floor(rand() * 0x10000000), Math.floor(rand() * 2 ** 32), 0, 1];
+      expect(t.ip6.find(w[0], w[1], w[2], w[3])).toBe(csv6.find(w[0], w[1], w[2], w[3]));
+    }
+  });
+
+  it('name the CSV they were made from: the package version and the byte size of the installed file', () => {
+    const buf = readFileSync(packed.ip4);
+    const source = asnSource(files.ip4)!;
+    expect(source.size).toBe(statSync(files.ip4).size);
+    expect(source.version).toBe((JSON.parse(readFileSync(join(files.ip4, '..', 'package.json'), 'utf8')) as { version: string }).version);
+    expect(buf.includes(Buffer.from(source.version))).toBe(true);
+    expect(unpackAsnTable(aligned(buf), 4, source)).not.toBeNull();
+    expect(unpackAsnTable(aligned(buf), 4, { ...source, size: source.size + 1 })).toBeNull();
+    expect(unpackAsnTable(aligned(buf), 4, { ...source, version: `${source.version}1` })).toBeNull();
+    expect(unpackAsnTable(aligned(buf), 4, { ...source, reader: (source.reader + 1) >>> 0 })).toBeNull();
+    expect(unpackAsnTable(aligned(buf), 6, source)).toBeNull();
+  });
+
+  it('are written by the build: its script runs the built packing step, whose tables the built code reads, and looks for in dist/data', () => {
+    const script = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.build;
+    expect(script).toMatch(/tsc -p tsconfig\.json && node dist\/sensor\/enrich\/asn-pack-build\.js$/);
+    const out = join(tmp, 'built');
+    execFileSync(process.execPath, [join(ROOT, 'dist/sensor/enrich/asn-pack-build.js'), out]);
+    const builtTable = join(ROOT, 'dist/sensor/enrich/asn-table.js');
+    const probe = `import { AsnTable, embeddedAsnFiles, packedAsnFiles } from ${JSON.stringify(builtTable)};
+      const t = new AsnTable(embeddedAsnFiles(), packedAsnFiles(process.argv[1]));
+      console.log(JSON.stringify({ packed: [t.ip4.packed, t.ip6.packed], google: t.ip4.find(0x08080808), at: packedAsnFiles() }));`;
+    const built = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', probe, out], { encoding: 'utf8' })) as { packed: boolean[]; google: number; at: unknown };
+    expect(built.packed).toEqual([true, true]);
+    expect(built.google).toBe(csv4.find(0x08080808));
+    expect(built.at).toEqual({ ip4: join(ROOT, 'dist/data/asn-ipv4.bin'), ip6: join(ROOT, 'dist/data/asn-ipv6.bin') });
+    // The same arrays as packed here: the files differ only in the reader's code named in the header (built, not the sources).
+    const source = { ...asnSource(files.ip4)!, reader: crc32(readFileSync(builtTable))! };
+    expectSameArrays(unpackAsnTable(aligned(readFileSync(join(out, 'asn-ipv4.bin'))), 4, source)!, csv4.arrays(), 'built IPv4');
+    expectSameArrays(unpackAsnTable(aligned(readFileSync(join(out, 'asn-ipv6.bin'))), 6, { ...source, size: statSync(files.ip6).size })!, csv6.arrays(), 'built IPv6');
+    // Tables packed by the sources are not used by the built code, whose reader is other code.
+    const fromSources = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', probe, join(tmp, 'data')], { encoding: 'utf8' })) as { packed: boolean[] };
+    expect(fromSources.packed).toEqual([false, false]);
+  });
+
+  /** Damaged copies of a packed file. */
+  function damaged(good: Buffer): [string, Buffer][] {
+    // header words are in the machine's byte order
+    const word = (at: number) => new Uint32Array(aligned(good.subarray(at, at + 4)).buffer)[0];
+    const patched = (at: number, v: number) => {
+      const b = aligned(good);
+      new Uint32Array(b.buffer, at, 1)[0] = v;
+      return b;
+    };
+    const flipped = Buffer.from(good);
+    flipped[Math.floor(good.length * 0.6)] ^= 0x40;
+    return [
+      ['empty', Buffer.alloc(0)],
+      ['cut inside the header', good.subarray(0, 50)],
+      ['cut short by a byte', good.subarray(0, good.length - 1)],
+      ['cut in half', good.subarray(0, good.length >> 1)],
+      ['a byte too long', Buffer.concat([good, Buffer.alloc(1)])],
+      ['garbage of the same length', Buffer.from(Array.from({ length: good.length }, (_, i) => (i * 131 + 7) & 0xff))],
+      ['one bit of the data flipped', flipped],
+      ['another format version', patched(8, word(8) + 1)],
+      ['the other byte order', patched(12, 0x04030201)],
+      ['more rows than it holds', patched(36, word(36) + 1)],
+      ['a version longer than its field', patched(48, 65)],
+      ['a wrong checksum', patched(32, (word(32) ^ 1) >>> 0)],
+    ];
+  }
+
+  it('one that is cut short, damaged, of another format or another byte order is refused, never read', () => {
+    for (const [family, file] of [[4, packed.ip4], [6, packed.ip6]] as const) {
+      const source = asnSource(family === 4 ? files.ip4 : files.ip6)!;
+      const good = readFileSync(file);
+      expect(unpackAsnTable(aligned(good), family, source)).not.toBeNull();
+      for (const [what, bad] of damaged(good)) expect(unpackAsnTable(aligned(bad), family, source), `IPv${family}: ${what}`).toBeNull();
+    }
+  });
+
+  it('a table with a stale, damaged or unreadable packed file answers from the CSV, as if there were none', () => {
+    const dir = join(tmp, 'bad');
+    mkdirSync(dir);
+    const stale = { ...asnSource(files.ip4)!, version: '0.0.1' };
+    const cases: [string, (f: string, family: 4 | 6) => void][] = [
+      ['made from another version', (f, family) => writeFileSync(f, packAsnTable(family, stale, (family === 4 ? csv4 : csv6).arrays()))],
+      ['garbage', (f) => writeFileSync(f, Buffer.from('not a table at all\n'.repeat(1000)))],
+      ['cut short', (f, family) => writeFileSync(f, readFileSync(family === 4 ? packed.ip4 : packed.ip6).subarray(0, 4096))],
+      ['a directory', (f) => mkdirSync(f)],
+    ];
+    for (const [what, make] of cases) {
+      const bad = { ip4: join(dir, `${cases.findIndex((c) => c[0] === what)}-4.bin`), ip6: join(dir, `${cases.findIndex((c) => c[0] === what)}-6.bin`) };
+      make(bad.ip4, 4);
+      make(bad.ip6, 6);
+      const t = new AsnTable(files, bad);
+      expect([t.ip4.packed, t.ip6.packed], what).toEqual([false, false]);
+      expectSameArrays(t.ip4.arrays(), csv4.arrays(), `IPv4 ${what}`);
+      expectSameArrays(t.ip6.arrays(), csv6.arrays(), `IPv6 ${what}`);
+    }
+    const missing = new AsnTable(files, { ip4: join(dir, 'none-4.bin'), ip6: join(dir, 'none-6.bin') });
+    expect(missing.ip4.find(0x08080808)).toBe(csv4.find(0x08080808));
+    expect(missing.ip4.packed).toBe(false);
+  }, 60_000);
+});
+
+/** `buf`'s bytes in memory of their own, as the packed file reader gives them. */
+function aligned(buf: Buffer): Buffer {
+  const b = Buffer.allocUnsafeSlow(buf.length);
+  buf.copy(b);
+  return b;
+}
 
 describe.skipIf(!haveGeo)('a MaxMind ASN database given with --geoip', () => {
   it('answers first, as mmdblookup reads it; the embedded table answers where it has no record', async () => {

@@ -1,0 +1,151 @@
+// The embedded AS tables in a packed form, written at build time beside the
+// built code so that a run maps them in a few milliseconds instead of
+// parsing 30 MB of CSV. A file names the CSV it was made from (the
+// package's version and the file's byte size) and the code that read it, and
+// carries a checksum; one that does not match, is cut short or damaged is
+// not used.
+
+import { closeSync, fstatSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import * as zlib from 'node:zlib';
+
+/** The arrays of one address family's table, as the CSV reader builds them. */
+export interface AsnArrays {
+  /** range starts and ends: one 32-bit word per IPv4 row, four per IPv6 row */
+  starts: Uint32Array;
+  ends: Uint32Array;
+  /** AS number by row */
+  asns: Uint32Array;
+  /** organisation names: AS numbers (sorted), each name's place in orgBytes */
+  orgAsns: Uint32Array;
+  orgStarts: Uint32Array;
+  orgEnds: Uint32Array;
+  orgBytes: Buffer;
+}
+
+/** What a packed table was made from: the data package's version, the CSV's size in bytes, and the reader's code. */
+export interface AsnSource {
+  version: string;
+  size: number;
+  /** CRC-32 of the module that reads the CSV: a table packed by other code (an older build) is not used */
+  reader: number;
+}
+
+const MAGIC = 'PHASNTB\n';
+/** Raised whenever the layout changes. */
+export const ASN_PACK_FORMAT = 1;
+/** Written in the machine's byte order: a file from a machine of the other order reads back as another number. */
+const BYTE_ORDER = 0x01020304;
+const VERSION_BYTES = 64;
+/** After the magic (8 bytes), 11 words: format, byte order, family, size (low, high), reader, checksum, rows, org count, org bytes, version length; then the version. */
+const WORDS = 11;
+const CRC_AT = 8 + 6 * 4;
+const VERSION_AT = 8 + WORDS * 4;
+const HEADER = VERSION_AT + VERSION_BYTES;
+
+const align8 = (n: number) => (n + 7) & ~7;
+
+/** Section sizes in bytes, each starting 8-aligned after the header. */
+function layout(family: 4 | 6, rows: number, orgs: number, orgBytes: number): { sizes: number[]; total: number } {
+  const w = family === 4 ? 1 : 4;
+  const sizes = [rows * w * 4, rows * w * 4, rows * 4, orgs * 4, orgs * 4, orgs * 4, orgBytes];
+  return { sizes, total: sizes.reduce((at, s) => align8(at) + s, HEADER) };
+}
+
+function sections(a: AsnArrays): Uint8Array[] {
+  const bytes = (t: Uint32Array | Buffer) => new Uint8Array(t.buffer, t.byteOffset, t.byteLength);
+  return [a.starts, a.ends, a.asns, a.orgAsns, a.orgStarts, a.orgEnds, a.orgBytes].map(bytes);
+}
+
+/** The packed form of one family's arrays. */
+export function packAsnTable(family: 4 | 6, source: AsnSource, a: AsnArrays): Buffer {
+  const version = Buffer.from(source.version, 'utf8');
+  if (version.length > VERSION_BYTES) throw new Error(`package version too long to record: ${source.version}`);
+  const { total } = layout(family, a.asns.length, a.orgAsns.length, a.orgBytes.length);
+  const out = Buffer.alloc(total);
+  let at = HEADER;
+  for (const s of sections(a)) {
+    at = align8(at);
+    out.set(s, at);
+    at += s.length;
+  }
+  out.write(MAGIC, 0, 'latin1');
+  const words = [ASN_PACK_FORMAT, BYTE_ORDER, family, source.size % 2 ** 32, Math.floor(source.size / 2 ** 32), source.reader, 0, a.asns.length, a.orgAsns.length, a.orgBytes.length, version.length];
+  const header = new Uint32Array(out.buffer, out.byteOffset + 8, WORDS);
+  header.set(words);
+  version.copy(out, VERSION_AT);
+  header[6] = checksum(out) ?? 0;
+  return out;
+}
+
+/** zlib's CRC-32 of `data` continued from `value`; null where this Node has none (before 20.15). */
+export function crc32(data: Uint8Array, value = 0): number | null {
+  const f = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+  return f ? f(data, value) >>> 0 : null;
+}
+
+/** CRC-32 of the whole file but the checksum itself. */
+function checksum(buf: Buffer): number | null {
+  const head = crc32(buf.subarray(0, CRC_AT));
+  return head === null ? null : crc32(buf.subarray(CRC_AT + 4), head);
+}
+
+/**
+ * The arrays in a packed table, as views on `buf` (no copy), or null when it
+ * is not one made from `source` for this family by this format, or is
+ * damaged. `buf` must start 8-aligned in its memory (readAsnPack's does).
+ */
+export function unpackAsnTable(buf: Buffer, family: 4 | 6, source: AsnSource): AsnArrays | null {
+  if (buf.length < HEADER || buf.toString('latin1', 0, 8) !== MAGIC || buf.byteOffset % 8 !== 0) return null;
+  const [format, order, fam, sizeLow, sizeHigh, reader, crc, rows, orgs, orgBytes, versionLength] = new Uint32Array(buf.buffer, buf.byteOffset + 8, WORDS);
+  if (format !== ASN_PACK_FORMAT || order !== BYTE_ORDER || fam !== family || sizeLow + sizeHigh * 2 ** 32 !== source.size || reader !== source.reader) return null;
+  if (versionLength > VERSION_BYTES || buf.toString('utf8', VERSION_AT, VERSION_AT + versionLength) !== source.version) return null;
+  const { sizes, total } = layout(family, rows, orgs, orgBytes);
+  if (buf.length !== total || checksum(buf) !== crc) return null;
+  const views: Uint32Array[] = [];
+  let at = HEADER;
+  for (const size of sizes.slice(0, 6)) {
+    at = align8(at);
+    views.push(new Uint32Array(buf.buffer, buf.byteOffset + at, size / 4));
+    at += size;
+  }
+  const [starts, ends, asns, orgAsns, orgStarts, orgEnds] = views;
+  at = align8(at);
+  return { starts, ends, asns, orgAsns, orgStarts, orgEnds, orgBytes: buf.subarray(at, at + orgBytes) };
+}
+
+/** A packed file's bytes in memory of its own (8-aligned), or null when it cannot be read. */
+export function readAsnPack(file: string): Buffer | null {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    // allocUnsafeSlow: never a slice of the shared pool, so the typed arrays' offsets stay aligned
+    const buf = Buffer.allocUnsafeSlow(size);
+    let got = 0;
+    while (got < size) {
+      const n = readSync(fd, buf, got, size - got, got);
+      if (n === 0) return null;
+      got += n;
+    }
+    return buf;
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes `buf` to `file` whole or not at all: a temporary file beside it, renamed over it. */
+export function writeAtomically(file: string, buf: Buffer): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, buf);
+    renameSync(tmp, file);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
