@@ -1,4 +1,4 @@
-import { closeSync, openSync, read, readSync, fstatSync } from 'node:fs';
+import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
 import { createGunzip, gunzipSync, constants as zc } from 'node:zlib';
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -26,13 +26,6 @@ export interface ReadResult {
 }
 
 const CHUNK = 4 * 1024 * 1024;
-/**
- * File reads: one is in flight while the bytes before it are framed, so the working
- * buffer holds several. Unframed bytes move to its start only when a read no longer
- * fits, about once per READ_AHEAD_ROOM / READ_SIZE reads.
- */
-const READ_SIZE = 1024 * 1024;
-const READ_AHEAD_ROOM = 8 * 1024 * 1024;
 const GZIP_MAGIC = 0x1f8b;
 
 function describeStart(head: Buffer): string {
@@ -82,7 +75,7 @@ export function sniffCapture(path: string): { format: CaptureFormat; gzip: boole
  * complete records are handed to the sink as views into it.
  */
 class Framer {
-  private work: Buffer;
+  private work = Buffer.allocUnsafe(CHUNK);
   private len = 0;
   private pos = 0;
   /** file offset of work[0] */
@@ -95,9 +88,7 @@ class Framer {
   constructor(
     private readonly file: string,
     sink: PacketSink,
-    room = CHUNK,
   ) {
-    this.work = Buffer.allocUnsafe(room);
     const r = this.result;
     this.counting = (p) => {
       // The last packet's time is read off the reused packet at the end: no per-packet arithmetic.
@@ -125,13 +116,8 @@ class Framer {
 
   /** Account for n bytes written at space().at, then frame what is complete. */
   commit(n: number): void {
-    this.add(n);
-    this.frame();
-  }
-
-  /** Account for n bytes written at space().at, to frame later: frame() reads nothing past them. */
-  add(n: number): void {
     this.len += n;
+    this.frame();
   }
 
   push(chunk: Buffer): void {
@@ -140,7 +126,7 @@ class Framer {
     this.commit(chunk.length);
   }
 
-  frame(): void {
+  private frame(): void {
     if (this.result.error) return;
     try {
       if (!this.parser) {
@@ -202,38 +188,21 @@ export type Pace = () => Promise<void>;
 export async function readCaptureFile(path: string, sink: PacketSink, pace?: Pace): Promise<ReadResult> {
   const { gzip } = sniffCapture(path);
   if (gzip) return readCaptureStream(path, createReadStream(path).pipe(createGunzip()), sink, pace);
-  const framer = new Framer(path, sink, READ_AHEAD_ROOM);
+  const framer = new Framer(path, sink);
   const fd = openSync(path, 'r');
-  let reading: Promise<number> | null = null;
   try {
-    // One read ahead: the next chunk is copied from the file (in libuv's thread pool) while this one is analysed.
-    let offset = 0;
-    const next = (): Promise<number> => {
-      const { buf, at } = framer.space(READ_SIZE);
-      return readAt(fd, buf, at, READ_SIZE, offset);
-    };
-    reading = next();
     for (;;) {
-      const n = await reading;
-      reading = null;
+      const { buf, at } = framer.space(CHUNK / 2);
+      const n = readSync(fd, buf, at, buf.length - at, null);
       if (n === 0) break;
-      offset += n;
-      framer.add(n);
-      reading = next();
-      framer.frame();
+      framer.commit(n);
       if (framer.failed) break;
       if (pace) await pace();
     }
   } finally {
-    // A read still running writes into the framer's buffer and needs the descriptor.
-    if (reading) await reading.catch(() => 0);
     closeSync(fd);
   }
   return framer.finish();
-}
-
-function readAt(fd: number, buf: Buffer, at: number, length: number, position: number): Promise<number> {
-  return new Promise((resolve, reject) => read(fd, buf, at, length, position, (err, n) => (err ? reject(err) : resolve(n))));
 }
 
 /** Reads a capture from a stream (stdin, gunzip). */
