@@ -28,6 +28,9 @@ mkdirSync(out, { recursive: true });
 const CLI = join(root, 'dist', 'sensor', 'cli.js');
 const haveTime = existsSync('/usr/bin/time');
 
+/** The anomaly rules (rules/README.md): the bench times analyze with and without them. */
+const ANOMALY_RULES = ['threat-intel', 'cleartext-credentials', 'port-mapping', 'dns-tunnel', 'dga', 'scan', 'inbound-exposure', 'long-connection', 'new-behaviour', 'abnormal-upload'];
+
 function captures(dir) {
   const r = [];
   for (const n of readdirSync(dir).sort()) {
@@ -125,6 +128,16 @@ if (want('phonehome')) {
   row('phonehome analyze --out --workers 2', measure('phonehome-out-2', process.execPath, [CLI, 'analyze', big, '--out', outDir, '--workers', '2'], reps));
   execFileSync('rm', ['-rf', outDir]);
 }
+if (want('rules')) {
+  // The anomaly rules' cost: the same build, the same capture, with and without them (both runs read the detections file).
+  const on = join(root, 'rules', 'detections.yaml');
+  const off = join(out, 'detections-anomaly-rules-off.yaml');
+  let text = readFileSync(on, 'utf8');
+  for (const id of ANOMALY_RULES) text = text.replace(new RegExp(`(\\n  ${id}:\\n    enabled: )true`), '$1false');
+  writeFileSync(off, text);
+  row('phonehome analyze, anomaly rules off', measure('rules-off', process.execPath, [CLI, 'analyze', big, '--json', '--detections', off], reps));
+  row('phonehome analyze, anomaly rules on', measure('rules-on', process.execPath, [CLI, 'analyze', big, '--json', '--detections', on], reps));
+}
 if (want('layers')) {
   // The first stages alone: where a full analysis spends its time.
   const layers = join(root, 'bench', 'layers.mjs');
@@ -163,6 +176,9 @@ if (want('layers')) {
   const start = measure('start-up', process.execPath, [CLI, 'analyze', empty, '--json'], reps);
   console.log(`\nstart-up: phonehome analyze of an empty capture ${start.wall.toFixed(2)} s (node alone ${node.wall.toFixed(2)} s)${one ? `, ${((100 * start.wall * one.pps) / pkts).toFixed(0)} % of the full analysis above` : ''}`);
 }
+const rulesOff = rows.find((r) => r.tool.endsWith('anomaly rules off'));
+const rulesOn = rows.find((r) => r.tool.endsWith('anomaly rules on'));
+if (rulesOff && rulesOn) console.log(`\nanomaly rules: ${fmt(rulesOff.pps)}packets/s without them, ${fmt(rulesOn.pps)}packets/s with them (${((100 * rulesOff.pps) / rulesOn.pps - 100).toFixed(0)} % more time)`);
 const argusRow = rows.find((r) => r.tool.startsWith('argus'));
 const outRow = rows.find((r) => r.tool === 'phonehome analyze --out (all records)');
 if (argusRow && one && outRow) console.log(`\nagainst Argus: analyze ${(one.pps / argusRow.pps).toFixed(2)}x, analyze --out ${(outRow.pps / argusRow.pps).toFixed(2)}x its packets/s`);
