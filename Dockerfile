@@ -21,6 +21,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund \
  && npm rebuild better-sqlite3 --foreground-scripts
 COPY tsconfig.json ./
+# The build packs the shipped settings (rules/) for a faster start; the image copies the same files below.
+COPY rules rules
 COPY contract contract
 COPY sensor sensor
 COPY collector collector

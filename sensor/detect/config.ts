@@ -8,7 +8,7 @@ import { RULES_DIR } from '../util/paths.js';
 import { mitre } from './mitre.js';
 import type { DetectionConfig, Rule, RuleSettings, WatchedOrganisation } from './rule.js';
 import { namePatternProblem } from './rules/geo-callback.js';
-import { RULES } from './rules/index.js';
+import { defaultRuleSettings, RULES } from './rules/index.js';
 
 export type { DetectionConfig };
 
@@ -17,12 +17,7 @@ const SEVERITIES: Severity[] = ['info', 'low', 'medium', 'high', 'critical'];
 
 export const DEFAULT_CONFIG_FILE = join(RULES_DIR, 'detections.yaml');
 
-/** Every rule as it ships: the registry's defaults. */
-export function defaultRuleSettings(rules: readonly Rule[] = RULES): Record<string, RuleSettings> {
-  return Object.fromEntries(
-    rules.map((r): [string, RuleSettings] => [r.id, { enabled: r.defaults.enabled, severity: r.defaults.severity, mitre: r.defaults.mitre.map(mitre), params: { ...r.defaults.params } }]),
-  );
-}
+export { defaultRuleSettings };
 
 /** Reads and validates a detections file; every mistake names the file, the line and what was expected. */
 export function loadDetectionConfig(file = DEFAULT_CONFIG_FILE, rules: readonly Rule[] = RULES): DetectionConfig {

@@ -5,9 +5,8 @@ import { IntelFeeds } from '../enrich/intel.js';
 import { endsOf, type FlowEnds } from '../flows/locality.js';
 import { AlertBook, type FlowRef, type KeptFlows } from './alerts.js';
 import { ProfileMatcher } from './profiles/match.js';
-import { defaultRuleSettings } from './config.js';
 import type { DetectionConfig, JudgedFlow, Rule, RuleContext, RuleRun, SeenFlow } from './rule.js';
-import { RULES } from './rules/index.js';
+import { defaultRuleSettings, RULES } from './rules/index.js';
 import { SeriesTracker } from './series.js';
 import type { StateStore } from './state.js';
 

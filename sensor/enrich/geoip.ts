@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import maxmind, { type Reader, type Response } from 'maxmind';
+import type { Reader, Response } from 'maxmind';
 import { GeoIpError } from '../errors.js';
 import { parseIp4, parseIp6 } from '../util/addr.js';
 import { embeddedAsnFiles, embeddedAsnTable, type AsnTable } from './asn-table.js';
@@ -15,6 +15,11 @@ export interface GeoInfo {
 }
 
 const NONE: GeoInfo = { country: null, asn: null, as_org: null };
+
+type MaxMind = typeof import('maxmind');
+let maxmindLib: MaxMind | null = null;
+/** The MaxMind DB reader is loaded when a database is opened: a run that looks nothing up (an empty capture) never pays for it. */
+const maxmind = (): MaxMind => (maxmindLib ??= createRequire(import.meta.url)('maxmind') as MaxMind);
 
 /** The embedded default: CC0 country data from RIR delegations and geofeeds, no key or download needed. */
 export function defaultDatabase(): string {
@@ -67,6 +72,31 @@ function check(db: Db): void {
   }
 }
 
+/** A MaxMind DB file, read whole, its tree and some records checked; GeoIpError when it is not one or is damaged. */
+function openDb(file: string): Db {
+  if (!existsSync(file)) throw new GeoIpError(file, 'no such file');
+  let buf: Buffer;
+  let reader: Reader<Response>;
+  try {
+    buf = readFileSync(file);
+    // No cache in the library: ours is per address and bounded.
+    reader = new (maxmind().Reader)<Response>(buf);
+  } catch (e) {
+    throw new GeoIpError(file, `not a readable MaxMind DB file (${(e as Error).message})`);
+  }
+  const m = reader.metadata;
+  // The embedded database is checked by the test suite; a user's file is checked on every start.
+  const problem = file === defaultDatabase() ? null : verifyMmdb(buf, m.nodeCount, m.recordSize);
+  if (problem) throw new GeoIpError(file, `the database is corrupt: ${problem}`);
+  const type = m.databaseType.toLowerCase();
+  const db: Db = {
+    file, reader, hasCountry: !type.includes('asn') || type.includes('country'), hasAsn: type.includes('asn') || type.includes('isp'),
+    ip4: new Ip4Tree(buf, m.nodeCount, m.recordSize, m.ipVersion), records: new Map(),
+  };
+  check(db);
+  return db;
+}
+
 /**
  * Country and ASN of public addresses from MaxMind DB files. Databases are
  * asked in the order given; the embedded default country database answers
@@ -85,53 +115,39 @@ export class GeoIp {
     private readonly dbs: Db[],
     /** the embedded AS number and organisation table; null without the defaults */
     private readonly asn: AsnTable | null,
+    /** the embedded country database, until the first lookup opens it */
+    private pending: string | null,
   ) {}
 
   get files(): string[] {
-    return this.dbs.map((d) => d.file);
+    return [...this.dbs.map((d) => d.file), ...(this.pending === null ? [] : [this.pending])];
+  }
+
+  /** Opens the embedded country database, asked after the user's. */
+  private openPending(): void {
+    this.dbs.push(openDb(this.pending!));
+    this.pending = null;
   }
 
   static async open(files: string[], opts: { withDefault?: boolean } = {}): Promise<GeoIp> {
-    const all = [...files];
     const withDefault = opts.withDefault !== false;
     if (withDefault) {
-      all.push(defaultDatabase());
       // Read on the first lookup; a package missing its files is refused now, not mid-capture.
-      let files: string[];
+      let embedded: string[];
       try {
-        files = Object.values(embeddedAsnFiles());
+        embedded = [defaultDatabase(), ...Object.values(embeddedAsnFiles())];
       } catch (e) {
-        throw new GeoIpError('@ip-location-db/asn', `the embedded AS database is not installed (${(e as Error).message.split('\n')[0]})`);
+        throw new GeoIpError('@ip-location-db', `the embedded databases are not installed (${(e as Error).message.split('\n')[0]})`);
       }
-      for (const file of files) if (!existsSync(file)) throw new GeoIpError(file, 'no such file');
+      for (const file of embedded) if (!existsSync(file)) throw new GeoIpError(file, 'no such file');
     }
-    const dbs: Db[] = [];
-    for (const file of all) {
-      if (!existsSync(file)) throw new GeoIpError(file, 'no such file');
-      let reader: Reader<Response>;
-      try {
-        // The cache is ours (per address); the library's is off so memory stays bounded by it.
-        reader = await maxmind.open<Response>(file, { watchForUpdates: false, cache: { max: 1 } });
-      } catch (e) {
-        throw new GeoIpError(file, `not a readable MaxMind DB file (${(e as Error).message})`);
-      }
-      const m = reader.metadata;
-      const buf = readFileSync(file);
-      // The embedded database is checked by the test suite; a user's file is checked on every start.
-      const problem = file === defaultDatabase() ? null : verifyMmdb(buf, m.nodeCount, m.recordSize);
-      if (problem) throw new GeoIpError(file, `the database is corrupt: ${problem}`);
-      const type = m.databaseType.toLowerCase();
-      const db: Db = {
-        file, reader, hasCountry: !type.includes('asn') || type.includes('country'), hasAsn: type.includes('asn') || type.includes('isp'),
-        ip4: new Ip4Tree(buf, m.nodeCount, m.recordSize, m.ipVersion), records: new Map(),
-      };
-      check(db);
-      dbs.push(db);
-    }
-    return new GeoIp(dbs, withDefault ? embeddedAsnTable() : null);
+    // A user's databases are opened and checked now; the embedded one (checked by the test suite) at the first lookup.
+    const dbs = files.map((file) => openDb(file));
+    return new GeoIp(dbs, withDefault ? embeddedAsnTable() : null, withDefault ? defaultDatabase() : null);
   }
 
   lookup(ip: string): GeoInfo {
+    if (this.pending !== null) this.openPending();
     const v4 = parseIp4(ip);
     if (v4 !== null) return this.lookup4(v4, ip);
     const hit = this.cache.get(ip);

@@ -1,18 +1,15 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { terminalSafe } from '../../contract/escape.js';
 import type { AlertRecord, DeviceProfile } from '../../contract/types.js';
-import { loadDetectionConfig, type DetectionConfig } from '../detect/config.js';
+import type { DetectionConfig } from '../detect/rule.js';
 import { Detector } from '../detect/engine.js';
-import { loadProfiles } from '../detect/profiles/load.js';
+import { shippedSettings } from '../detect/settings-pack.js';
 import { StateStore } from '../detect/state.js';
 import { GeoIp } from '../enrich/geoip.js';
 import { IntelFeeds } from '../enrich/intel.js';
-import { RULES_DIR } from '../util/paths.js';
+import { DEFAULT_PROFILES_DIR } from '../util/paths.js';
 import type { MeterOptions } from './meter.js';
-
-export const DEFAULT_PROFILES_DIR = join(RULES_DIR, 'devices');
 
 /** What `phonehome analyze` and `phonehome sensor` are told about the analysis, with the same meaning and defaults. */
 export interface AnalysisOptions extends MeterOptions {
@@ -54,14 +51,26 @@ export interface AnalysisSetup {
 
 /** Throws ConfigError, ProfileError, GeoIpError or IntelError for a configuration mistake. */
 export async function loadAnalysis(opts: AnalysisOptions): Promise<AnalysisSetup> {
-  const config = loadDetectionConfig(opts.detectionsFile);
+  const { config, profiles, notes } = await settings(opts);
   if (opts.watchCountries) config.watchCountries = opts.watchCountries;
-  const profilesDir = opts.profilesDir === undefined ? (existsSync(DEFAULT_PROFILES_DIR) ? DEFAULT_PROFILES_DIR : null) : opts.profilesDir;
-  const { profiles, warnings: notes } = profilesDir ? loadProfiles(profilesDir) : { profiles: [], warnings: [] };
   const geo = await GeoIp.open(opts.geoip ?? []);
   const intel = opts.intel?.length ? await IntelFeeds.load(opts.intel) : IntelFeeds.NONE;
   const state = opts.stateDir === undefined ? null : StateStore.open(opts.stateDir, stateWarning(opts.log));
   return { config, profiles, notes, geo, intel, maxAlerts: opts.maxAlerts, state };
+}
+
+/**
+ * The detection settings and device profiles: the build's pack of the
+ * shipped ones when they are asked for and unchanged, else read from their
+ * files (the loaders, and the YAML library, load only then).
+ */
+async function settings(opts: AnalysisOptions): Promise<{ config: DetectionConfig; profiles: DeviceProfile[]; notes: string[] }> {
+  const shipped = opts.detectionsFile === undefined && opts.profilesDir === undefined ? shippedSettings() : null;
+  if (shipped) return { config: shipped.config, profiles: shipped.profiles, notes: shipped.warnings };
+  const config = (await import('../detect/config.js')).loadDetectionConfig(opts.detectionsFile);
+  const profilesDir = opts.profilesDir === undefined ? (existsSync(DEFAULT_PROFILES_DIR) ? DEFAULT_PROFILES_DIR : null) : opts.profilesDir;
+  const { profiles, warnings: notes } = profilesDir ? (await import('../detect/profiles/load.js')).loadProfiles(profilesDir) : { profiles: [], warnings: [] };
+  return { config, profiles, notes };
 }
 
 /** Where a warning about the state file goes: the sensor's log, else one line on stderr (analyze). */

@@ -14,6 +14,8 @@ export function packageRoot(): string {
 }
 
 export const RULES_DIR = join(packageRoot(), 'rules');
+/** The shipped device profiles. */
+export const DEFAULT_PROFILES_DIR = join(RULES_DIR, 'devices');
 
 /** phonehome's version, from its package.json ('0.0.0' when unreadable). */
 export function phonehomeVersion(): string {

@@ -10,7 +10,7 @@ export interface CliRun {
 }
 
 /** Runs the built `phonehome` command as a real process (npm test builds it first). */
-export function phonehome(args: string[], input?: Buffer): CliRun {
-  const r = spawnSync(process.execPath, [CLI, ...args], { input, maxBuffer: 1 << 28, encoding: 'buffer' });
+export function phonehome(args: string[], input?: Buffer, env?: NodeJS.ProcessEnv): CliRun {
+  const r = spawnSync(process.execPath, [CLI, ...args], { input, env, maxBuffer: 1 << 28, encoding: 'buffer' });
   return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }

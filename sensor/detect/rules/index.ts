@@ -1,4 +1,5 @@
-import type { Rule } from '../rule.js';
+import { mitre } from '../mitre.js';
+import type { Rule, RuleSettings } from '../rule.js';
 import { abnormalUpload } from './abnormal-upload.js';
 import { beaconing } from './beaconing.js';
 import { cleartextCredentials } from './cleartext-credentials.js';
@@ -31,3 +32,10 @@ export const RULES: readonly Rule<any>[] = [
 ];
 
 export const RULE_IDS: readonly string[] = RULES.map((r) => r.id);
+
+/** Every rule as it ships: the registry's defaults. */
+export function defaultRuleSettings(rules: readonly Rule[] = RULES): Record<string, RuleSettings> {
+  return Object.fromEntries(
+    rules.map((r): [string, RuleSettings] => [r.id, { enabled: r.defaults.enabled, severity: r.defaults.severity, mitre: r.defaults.mitre.map(mitre), params: { ...r.defaults.params } }]),
+  );
+}
