@@ -62,15 +62,22 @@ const UID_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345678
  * SHA-1 per flow showed in profiles, and uniqueness, not secrecy, is needed.
  */
 export function flowUid(communityIdValue: string, firstTs: number): string {
-  // The hashed text is `${communityIdValue}|${firstTs.toFixed(6)}`, fed a part at a time so it is never built.
-  const h = LANES;
-  h[0] = 0x811c9dc5;
-  h[1] = 0x01000193 ^ 0x5bd1e995;
-  mix(communityIdValue, h);
-  mix('|', h);
-  mix(firstTs.toFixed(6), h);
-  let h1 = h[0];
-  let h2 = h[1];
+  // Two FNV-1a lanes over `${communityIdValue}|${firstTs.toFixed(6)}`, fed a part at a time so it is never built.
+  let h1 = 0x811c9dc5 | 0;
+  let h2 = 0x01000193 ^ 0x5bd1e995;
+  for (let i = 0; i < communityIdValue.length; i++) {
+    const c = communityIdValue.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995) ^ (h2 >>> 15);
+  }
+  h1 = Math.imul(h1 ^ 0x7c, 0x01000193);
+  h2 = Math.imul(h2 ^ 0x7c, 0x5bd1e995) ^ (h2 >>> 15);
+  const t = firstTs.toFixed(6);
+  for (let i = 0; i < t.length; i++) {
+    const c = t.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995) ^ (h2 >>> 15);
+  }
   const c = UID_CODES;
   for (let i = 0; i < 17; i++) {
     const lane = i & 1 ? h2 : h1;
@@ -85,19 +92,5 @@ export function flowUid(communityIdValue: string, firstTs: number): string {
   return String.fromCharCode(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12], c[13], c[14], c[15], c[16], c[17]);
 }
 
-const LANES = new Int32Array(2);
 /** 'C' and the 17 letters of a uid, filled by flowUid */
 const UID_CODES: number[] = new Array<number>(18).fill(67);
-
-/** The two FNV-1a lanes of flowUid over one more piece of text. */
-function mix(s: string, h: Int32Array): void {
-  let h1 = h[0];
-  let h2 = h[1];
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 0x01000193);
-    h2 = Math.imul(h2 ^ c, 0x5bd1e995) ^ (h2 >>> 15);
-  }
-  h[0] = h1;
-  h[1] = h2;
-}

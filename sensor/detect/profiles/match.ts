@@ -55,11 +55,26 @@ export class ProfileMatcher {
     return this.profiles.find((p) => p.profile === name) ?? null;
   }
 
+  /** the last question documents() answered: several rules ask it of the same flow in turn */
+  private lastProfile: DeviceProfile | null = null;
+  private lastFlow: FlowTarget | null = null;
+  private lastEntry: DocumentedDestination | null = null;
+
   /** The profile entry that documents this flow's destination, or null. */
   documents(p: DeviceProfile, f: FlowTarget): DocumentedDestination | null {
+    if (f === this.lastFlow && p === this.lastProfile) return this.lastEntry;
     const names = namesOf(f);
-    for (const c of this.compiled.get(p) ?? []) if (matches(c, f, names)) return c.entry;
-    return null;
+    let entry: DocumentedDestination | null = null;
+    for (const c of this.compiled.get(p) ?? []) {
+      if (matches(c, f, names)) {
+        entry = c.entry;
+        break;
+      }
+    }
+    this.lastProfile = p;
+    this.lastFlow = f;
+    this.lastEntry = entry;
+    return entry;
   }
 
   /** Whether the profile's i-th entry documents this flow. */

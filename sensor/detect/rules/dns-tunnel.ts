@@ -80,10 +80,11 @@ class TunnelWatch {
     const facts = s.app?.dns;
     const device = s.device;
     if (!facts || !device || device.role === 'gateway') return;
-    const touched = new Set<Tracker>();
+    // The trackers the flow's questions went to, each once (a flow asks about one or two domains).
+    const touched: Tracker[] = [];
     for (const f of facts) {
       const t = this.count(device, f);
-      if (t) touched.add(t);
+      if (t && !touched.includes(t)) touched.push(t);
     }
     for (const t of touched) {
       // a later question of the flow opened a new window: this one is gone

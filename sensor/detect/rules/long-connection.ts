@@ -61,9 +61,9 @@ export const longConnection: Rule<LongConnectionParams> = {
       flow(j) {
         const f = j.flow;
         if (f.proto !== 'tcp' && f.proto !== 'udp') return;
-        if (!settings.params.report_documented && j.profile && profiles.documents(j.profile, f)) return;
         // A UDP flow is never kept as a session: one shorter than the bound is done with, at no cost.
         if (f.proto === 'udp' && f.duration < settings.params.min_duration_s) return;
+        if (!settings.params.report_documented && j.profile && profiles.documents(j.profile, f)) return;
         const s = piece(sessions, j);
         if (s.end - s.started < settings.params.min_duration_s) return;
         const flows = s.held;
