@@ -24,7 +24,7 @@ export class JsonlWriter {
 
   /** A record already in JSON (serialised by a worker thread). */
   writeLine(line: string): void {
-    this.pending.push(jsonSafe(line));
+    this.pending.push(line);
     this.pendingLen += line.length + 1;
     this.count++;
     if (this.pendingLen >= FLUSH_AT) this.flush();
@@ -32,7 +32,8 @@ export class JsonlWriter {
 
   flush(): void {
     if (this.pending.length === 0) return;
-    writeSync(this.fd, `${this.pending.join('\n')}\n`);
+    // Made safe a batch at a time (JSON text holds no raw newline, so the batch's are the line ends): one scan, not one per line.
+    writeSync(this.fd, `${jsonSafe(this.pending.join('\n'))}\n`);
     this.pending = [];
     this.pendingLen = 0;
   }
