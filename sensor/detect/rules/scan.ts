@@ -46,7 +46,10 @@ interface Tracker {
   /** when it was last moved to the end of the recently used order */
   touched: number;
   /** after the alert: counts, and when the alert's suppression window ends */
-  alert: { ev: ScanEvidence; distinct: DistinctCounter; until: number; spec: AlertSpec } | null;
+  /** trackers created (by the rule) when it was last moved there */
+  movedAt: number;
+  /** after the alert: counts (`carried`: targets counted by the trackers this one took over from), and when its suppression window ends */
+  alert: { ev: ScanEvidence; distinct: DistinctCounter; carried: number; until: number; spec: AlertSpec } | null;
 }
 
 /**
@@ -78,6 +81,8 @@ class ScanRun {
   private readonly devices = new Map<string, DeviceTrackers>();
   private readonly budget = new DistinctBudget(EXACT_BUDGET);
   private pendingFlows = 0;
+  /** trackers made so far: a clock for moving busy ones before the memory bound reaches them */
+  private created = 0;
 
   constructor(private readonly ctx: RuleContext<ScanParams>) {}
 
@@ -86,7 +91,7 @@ class ScanRun {
     const d = s.device;
     if (d === null || !s.ends.srcLocal || d.role === 'gateway') return;
     if ((f.proto !== 'tcp' && f.proto !== 'udp') || f.mid_stream || s.resolved || f.dns_name !== null) return;
-    if (f.dst_ip === f.src_ip || isGroup(f.dst_ip)) return;
+    if (f.dst_ip === f.src_ip || isGroup(f.dst_ip, s.ends.dstLocal)) return;
     const dev = d.mac ?? d.ip;
     let mine = this.devices.get(dev);
     if (mine === undefined) this.devices.set(dev, (mine = { hosts: new Map(), ports: new Map() }));
@@ -100,9 +105,11 @@ class ScanRun {
     let t = home.get(sub);
     if (t) {
       // Recently used last, so the map's first trackers are the ones to forget; moved at most every few
-      // seconds, since moving a busy tracker at every flow of a scan was most of the rule's cost.
-      if (f.ts - t.touched > TOUCH_EVERY_S) {
+      // seconds, since moving a busy tracker at every flow of a scan was most of the rule's cost, or
+      // sooner when many trackers were made since (a flood of targets must not push out the busiest).
+      if (f.ts - t.touched > TOUCH_EVERY_S || this.created - t.movedAt > MAX_TRACKERS / 4) {
         t.touched = f.ts;
+        t.movedAt = this.created;
         this.trackers.delete(t.key);
         this.trackers.set(t.key, t);
       }
@@ -110,7 +117,7 @@ class ScanRun {
     } else {
       const device = d.mac ?? d.ip;
       const key = `${device}|${kind}|${kind === 'hosts' ? `${f.proto}/${f.dst_port}` : f.dst_ip}`;
-      t = { key, device, home, sub, window: new Map(), lastTarget: null, pending: [], now: f.ts, touched: f.ts, alert: null };
+      t = { key, device, home, sub, window: new Map(), lastTarget: null, pending: [], now: f.ts, touched: f.ts, movedAt: ++this.created, alert: null };
       home.set(sub, t);
       this.trackers.set(key, t);
       if (this.trackers.size > MAX_TRACKERS) evictOldest(this.trackers, lowWater(MAX_TRACKERS), (x) => this.forget(x));
@@ -166,7 +173,7 @@ class ScanRun {
     }
     ev.targets = distinct.size;
     const pending = t.pending.length > 0 ? t.pending : [f];
-    t.alert = { ev, distinct, until: pending[0].ts + this.ctx.config.suppressionWindowS, spec: this.spec(t, ev, s, d) };
+    t.alert = { ev, distinct, carried: 0, until: pending[0].ts + this.ctx.config.suppressionWindowS, spec: this.spec(t, ev, s, d) };
     this.pendingFlows -= t.pending.length;
     t.pending = [];
     t.window = new Map();
@@ -178,8 +185,8 @@ class ScanRun {
     const a = t.alert!;
     const text = targetText(target);
     if (a.distinct.add(text)) {
-      a.ev.targets = a.distinct.size;
-      a.ev.estimated = a.distinct.estimated;
+      a.ev.targets = a.carried + a.distinct.size;
+      a.ev.estimated = a.carried > 0 || a.distinct.estimated;
       if (a.ev.sample.length < SAMPLE) a.ev.sample.push(text);
     }
     this.raise(t, f, d);
@@ -245,7 +252,8 @@ function adopt(e: { scan?: ScanEvidence }, t: Tracker): void {
   const old = e.scan;
   a.ev.attempts += old.attempts;
   a.ev.failed += old.failed;
-  a.ev.targets += old.targets;
+  a.carried += old.targets;
+  a.ev.targets = a.carried + a.distinct.size;
   a.ev.estimated = true;
   a.ev.sample = [...old.sample, ...a.ev.sample.filter((x) => !old.sample.includes(x))].slice(0, SAMPLE);
   e.scan = a.ev;
@@ -262,9 +270,12 @@ function failed(f: FlowRecord): boolean {
   return f.proto === 'tcp' ? f.state === 'S0' || f.state === 'REJ' : f.dst_pkts === 0;
 }
 
-/** Multicast and broadcast groups (mDNS, SSDP, DHCP, a subnet's broadcast address): one packet reaches every host, it scans none. */
-export function isGroup(ip: string): boolean {
+/**
+ * Multicast and broadcast groups (mDNS, SSDP, DHCP, a local subnet's broadcast address): one packet
+ * reaches every host, it scans none. On the Internet an address ending in .255 is a host like any other.
+ */
+export function isGroup(ip: string, local: boolean): boolean {
   if (ip.includes(':')) return /^ff/i.test(ip);
   const first = Number(ip.slice(0, ip.indexOf('.')));
-  return first >= 224 || ip.endsWith('.255');
+  return first >= 224 || (local && ip.endsWith('.255'));
 }

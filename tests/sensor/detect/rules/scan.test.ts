@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: the bench's flood generator is plain JavaScript
-import { writeScan } from '../../../../bench/floods.mjs';
+import { writeDestinations, writeScan } from '../../../../bench/floods.mjs';
 import type { AlertRecord } from '../../../../contract/types.js';
 import { dnsResponse, packet, TCP_FLAGS, tcpFrame, tcpSession, udpFrame, type Endpoint } from '../../../helpers/build.js';
 import { corpusAvailable, GEOIP_DIR } from '../../../helpers/corpus.js';
@@ -215,5 +215,20 @@ describe("the bench's scan flood, with room for few flows", () => {
     }
     // every SYN counted once as a host on its port and once as a port of its host
     expect(scans.reduce((n, a) => n + a.evidence.flows, 0)).toBe(2 * truth.flows);
+  }, 120_000);
+});
+
+describe("the bench's destination flood, past the rule's bound on trackers", () => {
+  it('60,000 addresses on one port from one device (three times the trackers the rule keeps) are one scan alert counting every address and every flow', () => {
+    // one device, 60,000 two-packet UDP flows to distinct Internet addresses on port 443 (bench/floods.mjs, deterministic)
+    const file = join(mkdtempSync(join(tmpdir(), 'phonehome-destination-flood-')), 'destinations.pcap');
+    const truth = writeDestinations(file, 60_000) as { packets: number; flows: number };
+    const run = analyzeOut(file, ['--no-profiles']);
+    expect(run.flows).toHaveLength(truth.flows);
+    const scans = run.alerts.filter((a) => a.rule === 'scan');
+    expect(scans).toHaveLength(1);
+    // addresses ending in .255 are Internet hosts too: every flow is an attempt
+    expect(scans[0].evidence.scan).toMatchObject({ kind: 'hosts', port: 443, proto: 'udp', targets: truth.flows, attempts: truth.flows, failed: 0, estimated: false });
+    expect(scans[0].evidence.flows).toBe(truth.flows);
   }, 120_000);
 });
