@@ -11,6 +11,7 @@ import { Refusal } from './checks.js';
 import type { Driver, Queryable } from './driver.js';
 import { type AlertColumns, type FlowRow, prepare, type Prepared } from './prepare.js';
 import { enqueue } from './outbox.js';
+import type { FlowPartitions } from './partitions.js';
 import { loadAlerts } from './queries.js';
 
 const FLOW_INSERT = `INSERT INTO flows (sensor, uid, ts, src_mac, src_ip, dst_ip, dst_port, proto, server_name, dst_country, src_bytes, dst_bytes, record, received_at) VALUES`;
@@ -52,10 +53,13 @@ function tally(rows: FlowRow[], inserted: Set<string>): { traffic: Traffic[]; de
  * round trips per flow (which held PostgreSQL to a few thousand flows/s).
  * A uid seen before, or twice in the batch, is stored and counted once.
  */
-async function applyFlows(q: Queryable, rows: FlowRow[], now: number): Promise<void> {
+async function applyFlows(b: Batch, rows: FlowRow[]): Promise<void> {
+  const { q, now } = b;
+  // PostgreSQL's flows are partitioned by time, which its unique key must hold (migration 7).
+  const key = b.db.kind === 'postgres' ? '(sensor, uid, ts)' : '(sensor, uid)';
   const inserted = new Set<string>();
   for (const part of chunks(rows)) {
-    const got = await q.all<{ uid: string }>(`${FLOW_INSERT} ${values(part.length, 14)} ON CONFLICT (sensor, uid) DO NOTHING RETURNING uid`, part.flatMap((r) => [...r.params, now]));
+    const got = await q.all<{ uid: string }>(`${FLOW_INSERT} ${values(part.length, 14)} ON CONFLICT ${key} DO NOTHING RETURNING uid`, part.flatMap((r) => [...r.params, now]));
     for (const r of got) inserted.add(r.uid);
   }
   const { traffic, destinations } = tally(rows, inserted);
@@ -242,8 +246,17 @@ async function countIngest(b: Batch, accepted: number, kinds: Map<string, number
 }
 
 /** Stores the good events of a batch, and keeps the refused ones as dead letters; see Store.ingest. */
-export async function ingestBatch(db: Driver, sensor: Batch['sensor'], events: readonly unknown[], now: number, forwardTo: readonly string[] = []): Promise<IngestResult & { newAlerts: StoredAlert[] }> {
+export async function ingestBatch(
+  db: Driver,
+  sensor: Batch['sensor'],
+  events: readonly unknown[],
+  now: number,
+  forwardTo: readonly string[] = [],
+  partitions?: FlowPartitions,
+): Promise<IngestResult & { newAlerts: StoredAlert[] }> {
   const checked = checkAll(sensor.name, events);
+  // Only PostgreSQL partitions flows; SQLite's batch starts at once (a read issued after it must wait for it).
+  if (partitions && db.kind === 'postgres') await partitions.ensure(checked.good.flatMap(([, p]) => (p.kind === 'flow' ? [p.flow.ts] : [])), now);
   try {
     return await storeChecked(db, sensor, checked, events, now, forwardTo);
   } catch (e) {
@@ -261,7 +274,7 @@ function storeChecked(db: Driver, sensor: Batch['sensor'], checked: { good: Good
     const good = await keepOwned(b, checked.good, refused, events);
     const applied = await applyNew(b, good, await claimKeys(b, good));
     // Flows touch only their own tables, so they go last, together.
-    await applyFlows(q, applied.flows, now);
+    await applyFlows(b, applied.flows);
     await keepDeadLetters(b, refused);
     await countIngest(b, applied.accepted, applied.kinds);
     // With the alerts, so that what was stored is also what will be forwarded, whatever happens next.

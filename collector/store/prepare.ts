@@ -12,6 +12,8 @@ export function deviceKey(d: DeviceRecord): string | null {
 /** A flow event checked and turned into its row. */
 export interface FlowRow {
   uid: string;
+  /** the flow's first packet time: its day's partition on PostgreSQL */
+  ts: number;
   device: string;
   country: string | null;
   dstIp: string;
@@ -27,9 +29,10 @@ function flowRow(sensor: string, f: FlowRecord): FlowRow {
   const dstIp = str(f.dst_ip, 'data.dst_ip');
   const srcMac = optStr(f.src_mac, 'data.src_mac');
   const srcIp = str(f.src_ip, 'data.src_ip');
-  const params = [sensor, uid, num(f.ts, 'data.ts'), srcMac, srcIp, dstIp, int(f.dst_port, 'data.dst_port'),
+  const ts = num(f.ts, 'data.ts');
+  const params = [sensor, uid, ts, srcMac, srcIp, dstIp, int(f.dst_port, 'data.dst_port'),
     str(f.proto, 'data.proto'), optStr(f.server_name, 'data.server_name'), country, srcBytes, int(f.dst_bytes, 'data.dst_bytes'), JSON.stringify(f)];
-  return { uid, device: srcMac ?? srcIp, country, dstIp, srcBytes, params };
+  return { uid, ts, device: srcMac ?? srcIp, country, dstIp, srcBytes, params };
 }
 
 /** The alerts columns of an alert event, checked. */

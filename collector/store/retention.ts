@@ -2,11 +2,13 @@
 // that ingest is never held up for long. A row is old when both its own time
 // and the time the collector received it are before the cut-off: live data is
 // aged by its time, and a replay of old captures is kept for the period after
-// it arrived. PostgreSQL frees the space by its own autovacuum; SQLite is
+// it arrived. On PostgreSQL whole days of flows go by dropping their
+// partition (partitions.ts). PostgreSQL frees the space by its own autovacuum; SQLite is
 // switched to incremental vacuum once, then handed its free pages back after
 // each run that removed something.
 import type { RetentionKind } from '../config.js';
 import type { Driver, Queryable } from './driver.js';
+import { FlowPartitions } from './partitions.js';
 
 /** Rows removed per transaction. */
 export const RETENTION_BATCH_ROWS = 5000;
@@ -93,12 +95,14 @@ async function reclaimSqlite(db: Driver): Promise<boolean> {
 }
 
 /** Removes every row older than its kind's cut-off, and the delivery keys of those events. */
-export async function applyRetention(db: Driver, cutoffs: Cutoffs, batch = RETENTION_BATCH_ROWS): Promise<RetentionResult> {
+export async function applyRetention(db: Driver, cutoffs: Cutoffs, batch = RETENTION_BATCH_ROWS, partitions = new FlowPartitions(db)): Promise<RetentionResult> {
   const result: RetentionResult = { removed: { flows: 0, alerts: 0, evidence: 0, dead_letters: 0 }, keys: 0, converted: false };
   for (const [kind, plan] of Object.entries(PLANS) as [keyof typeof PLANS, Plan][]) {
     const cutoff = cutoffs[kind];
     if (cutoff === undefined) continue;
-    result.removed[kind] = await inBatches(db, plan.sql, (n) => plan.params(cutoff, n), batch);
+    // Whole days of flows go with their partition (PostgreSQL); what is left, row by row.
+    const dropped = kind === 'flows' ? await partitions.dropOlderThan(cutoff) : 0;
+    result.removed[kind] = dropped + (await inBatches(db, plan.sql, (n) => plan.params(cutoff, n), batch));
     result.keys += await inBatches(db, KEYS_SQL, (n) => [plan.eventKind, cutoff, n], batch);
   }
   if (cutoffs.dead_letters !== undefined) result.removed.dead_letters = await removeDeadLetters(db, cutoffs.dead_letters);

@@ -22,7 +22,7 @@ const TYPES: Record<Dialect, ColumnTypes> = {
 export interface Migration {
   version: number;
   name: string;
-  statements(t: ColumnTypes): string[];
+  statements(t: ColumnTypes, dialect: Dialect): string[];
   /** fills new columns from what rows already hold, after the statements and in the same step */
   backfill?(q: Queryable): Promise<void>;
 }
@@ -333,6 +333,52 @@ async function backfillAlertOperators(q: Queryable): Promise<void> {
   ]);
 }
 
+/** The columns of the flows table, in order (received_at was added by migration 3). */
+const FLOW_COLUMNS = 'sensor, uid, ts, src_mac, src_ip, dst_ip, dst_port, proto, server_name, dst_country, src_bytes, dst_bytes, record, received_at';
+
+/**
+ * Migration 7: on PostgreSQL, flows partitioned by day of their time
+ * (partitions.ts), so that retention drops days. The key gains ts, which a
+ * partitioned table's unique keys must hold; a flow's uid is made from its
+ * time, so (sensor, uid) stays unique. Flows stored before go to the default
+ * partition. SQLite has no partitions: nothing changes there.
+ */
+function flowsByDay({ text, real, int }: ColumnTypes, dialect: Dialect): string[] {
+  if (dialect !== 'postgres') return [];
+  return [
+    `DROP INDEX flows_ts`,
+    `DROP INDEX flows_src`,
+    `DROP INDEX flows_dst`,
+    `DROP INDEX flows_uid`,
+    `ALTER TABLE flows RENAME TO flows_unpartitioned`,
+    `ALTER TABLE flows_unpartitioned RENAME CONSTRAINT flows_pkey TO flows_unpartitioned_pkey`,
+    `CREATE TABLE flows (
+        sensor ${text} NOT NULL,
+        uid ${text} NOT NULL,
+        ts ${real} NOT NULL,
+        src_mac ${text},
+        src_ip ${text} NOT NULL,
+        dst_ip ${text} NOT NULL,
+        dst_port ${int} NOT NULL,
+        proto ${text} NOT NULL,
+        server_name ${text},
+        dst_country ${text},
+        src_bytes ${int} NOT NULL,
+        dst_bytes ${int} NOT NULL,
+        record ${text} NOT NULL,
+        received_at ${real},
+        PRIMARY KEY (sensor, uid, ts)
+      ) PARTITION BY RANGE (ts)`,
+    `CREATE TABLE flows_default PARTITION OF flows DEFAULT`,
+    `INSERT INTO flows (${FLOW_COLUMNS}) SELECT ${FLOW_COLUMNS} FROM flows_unpartitioned`,
+    `DROP TABLE flows_unpartitioned`,
+    `CREATE INDEX flows_ts ON flows (ts)`,
+    `CREATE INDEX flows_src ON flows (src_mac, ts)`,
+    `CREATE INDEX flows_dst ON flows (dst_ip, ts)`,
+    `CREATE INDEX flows_uid ON flows (uid)`,
+  ];
+}
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -366,6 +412,11 @@ export const MIGRATIONS: Migration[] = [
     statements: alertOperators,
     backfill: backfillAlertOperators,
   },
+  {
+    version: 7,
+    name: 'flows partitioned by day (PostgreSQL)',
+    statements: flowsByDay,
+  },
 ];
 
 export const SCHEMA_MIGRATIONS_DDL = (d: Dialect): string =>
@@ -376,7 +427,7 @@ export const SCHEMA_MIGRATIONS_DDL = (d: Dialect): string =>
   )`;
 
 export function migrationStatements(m: Migration, d: Dialect): string[] {
-  return m.statements(TYPES[d]);
+  return m.statements(TYPES[d], d);
 }
 
 export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));

@@ -9,16 +9,18 @@ import { changeAlertAudited, insertAudit, listAudit } from './audit.js';
 import { migrate } from './migrate.js';
 import { createOutbox } from './outbox.js';
 import { listAlerts, listDeadLetters, loadAlerts, loadDevices, metricsSnapshot } from './queries.js';
+import { FlowPartitions } from './partitions.js';
 import { applyRetention } from './retention.js';
 import { listFlows } from './flows.js';
 import { changeAlertsAudited, createMute, groupAlerts, liftMute, listMutes, mutedAlerts } from './triage.js';
 import type { Store } from './store.js';
 
 export function createSqlStore(db: Driver): Store {
+  const partitions = new FlowPartitions(db);
   return {
     kind: db.kind,
     migrate: () => migrate(db),
-    ingest: (sensor, events, now, forwardTo) => ingestBatch(db, sensor, events, now, forwardTo ?? []),
+    ingest: (sensor, events, now, forwardTo) => ingestBatch(db, sensor, events, now, forwardTo ?? [], partitions),
     outbox: createOutbox(db),
     listAlerts: (f) => listAlerts(db, f),
     listDeadLetters: (f) => listDeadLetters(db, f),
@@ -69,7 +71,7 @@ export function createSqlStore(db: Driver): Store {
     liftMute: (id, who, now, by) => liftMute(db, id, who, now, by),
     recordAudit: (entry) => db.tx((q) => insertAudit(q, entry)),
     listAudit: (f) => listAudit(db, f),
-    applyRetention: (cutoffs, batchRows) => applyRetention(db, cutoffs, batchRows),
+    applyRetention: (cutoffs, batchRows) => applyRetention(db, cutoffs, batchRows, partitions),
 
     metrics: () => db.read(metricsSnapshot),
     ping: () => db.ping(),

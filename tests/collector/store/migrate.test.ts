@@ -69,8 +69,9 @@ describe.each(BACKENDS)('$name migrations', (backend) => {
       { version: 4, name: 'mutes, alert destinations, flow lookups' },
       { version: 5, name: 'forwarder outbox' },
       { version: 6, name: 'alert operators, sensor spool depth' },
+      { version: 7, name: 'flows partitioned by day (PostgreSQL)' },
     ]);
-    expect(LATEST_VERSION).toBe(6);
+    expect(LATEST_VERSION).toBe(7);
   });
 
   test('migration 2 on a database of version 1: alerts keep their first sensor as owner, devices their sensor, and a record nested too deep reads back', async () => {
