@@ -1,6 +1,8 @@
 // Ingest load: sustained events/s and latency percentiles for the collector on
 // SQLite and PostgreSQL, with autocannon as the load generator on loopback.
 // Usage: node bench/ingest.mjs [--seconds 20] [--batch 100] [--connections 4] [--pg postgres://...]
+// With --pg it also runs two collectors on the one PostgreSQL database, each loaded by its own
+// generator with half the connections, and prints their sum.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -25,20 +27,23 @@ async function startCollector(db) {
 
 function flow(i) {
   return {
-    uid: `Cbench${i}`, community_id: '1:xyz', ts: 1700000000 + i / 1000, duration: 1.2, proto: 'tcp', src_ip: '192.168.1.20', src_port: 40000 + (i % 20000),
+    uid: `Cbench${i}`, community_id: '1:xyz', ts: T0 + (i % 1_000_000) / 1000, duration: 1.2, proto: 'tcp', src_ip: '192.168.1.20', src_port: 40000 + (i % 20000),
     dst_ip: `52.49.${(i >> 8) & 255}.${i & 255}`, dst_port: 443, src_mac: '50:c7:bf:00:c7:03', dst_mac: '00:b5:6d:06:08:ba', src_pkts: 10, src_bytes: 1200,
     dst_pkts: 8, dst_bytes: 4000, state: 'SF', sni: 'devs.tplinkcloud.com', alpn: null, http_host: null, user_agent: null, dns_name: null,
     server_name: 'devs.tplinkcloud.com', dst_country: 'IE', dst_asn: 16509, end_reason: 'closed',
   };
 }
 
-async function run(label, db) {
-  const { url, proc } = await startCollector(db);
+/** Live traffic: flows of the last minutes, so PostgreSQL stores them in today's partition. */
+const T0 = Math.floor(Date.now() / 1000) - 1000;
+
+/** One load generator against one collector; `from` keeps its events' keys apart from another generator's. */
+function load(url, connections, from) {
   const size = Number(o.batch);
-  let n = 0;
-  const result = await autocannon({
+  let n = from;
+  return autocannon({
     url: `${url}/api/v1/events`,
-    connections: Number(o.connections),
+    connections,
     duration: Number(o.seconds),
     requests: [{
       method: 'POST',
@@ -50,15 +55,28 @@ async function run(label, db) {
       },
     }],
   });
-  proc.kill('SIGTERM');
-  const ok = result['2xx'];
-  const eps = (ok * size) / Number(o.seconds);
-  console.log(`${label.padEnd(10)} ${String(Math.round(eps)).padStart(8)} events/s  ${String(Math.round(result.requests.average)).padStart(6)} req/s  p50 ${result.latency.p50} ms  p99 ${result.latency.p99} ms  non-2xx ${result.non2xx}  errors ${result.errors}`);
+}
+
+/** `count` collectors on one database, each with its own generator: events/s summed, the worst p50/p99. */
+async function run(label, db, count = 1) {
+  const collectors = [];
+  for (let i = 0; i < count; i++) collectors.push(await startCollector(db));
+  const each = Math.max(1, Math.round(Number(o.connections) / count));
+  const results = await Promise.all(collectors.map((c, i) => load(c.url, each, i * 1e9)));
+  for (const c of collectors) c.proc.kill('SIGTERM');
+  const size = Number(o.batch);
+  const eps = results.reduce((s, r) => s + (r['2xx'] * size) / Number(o.seconds), 0);
+  const rps = results.reduce((s, r) => s + r.requests.average, 0);
+  const worst = (k) => Math.max(...results.map((r) => r.latency[k]));
+  const sum = (k) => results.reduce((s, r) => s + r[k], 0);
+  console.log(`${label.padEnd(22)} ${String(Math.round(eps)).padStart(8)} events/s  ${String(Math.round(rps)).padStart(6)} req/s  p50 ${worst('p50')} ms  p99 ${worst('p99')} ms  non-2xx ${sum('non2xx')}  errors ${sum('errors')}`);
 }
 
 console.log(`collector ingest: batches of ${o.batch} flow events, ${o.connections} connections, ${o.seconds} s, node ${process.version}`);
 const dir = mkdtempSync(join(tmpdir(), 'phonehome-bench-'));
 await run('sqlite', `sqlite:${join(dir, 'bench.db')}`);
-if (o.pg) await run('postgres', o.pg);
-else console.log('postgres   (skipped: pass --pg postgres://... to measure it)');
+if (o.pg) {
+  await run('postgres', o.pg);
+  await run('postgres, 2 collectors', o.pg, 2);
+} else console.log('postgres   (skipped: pass --pg postgres://... to measure it)');
 rmSync(dir, { recursive: true, force: true });
