@@ -58,11 +58,9 @@ function ingestTables({ text, real, int }: ColumnTypes): string[] {
   ];
 }
 
-/** Flows and the per-device traffic counted from them. */
-function flowTables({ text, real, int }: ColumnTypes): string[] {
-  return [
-    `CREATE TABLE flows (
-        sensor ${text} NOT NULL,
+/** The flows table's columns as migration 1 made them (migration 3 added received_at). */
+function flowColumns({ text, real, int }: Omit<ColumnTypes, 'blob'>): string {
+  return `sensor ${text} NOT NULL,
         uid ${text} NOT NULL,
         ts ${real} NOT NULL,
         src_mac ${text},
@@ -74,7 +72,14 @@ function flowTables({ text, real, int }: ColumnTypes): string[] {
         dst_country ${text},
         src_bytes ${int} NOT NULL,
         dst_bytes ${int} NOT NULL,
-        record ${text} NOT NULL,
+        record ${text} NOT NULL`;
+}
+
+/** Flows and the per-device traffic counted from them. */
+function flowTables({ text, real, int }: ColumnTypes): string[] {
+  return [
+    `CREATE TABLE flows (
+        ${flowColumns({ text, real, int })},
         PRIMARY KEY (sensor, uid)
       )`,
     `CREATE INDEX flows_ts ON flows (ts)`,
@@ -353,19 +358,7 @@ function flowsByDay({ text, real, int }: ColumnTypes, dialect: Dialect): string[
     `ALTER TABLE flows RENAME TO flows_unpartitioned`,
     `ALTER TABLE flows_unpartitioned RENAME CONSTRAINT flows_pkey TO flows_unpartitioned_pkey`,
     `CREATE TABLE flows (
-        sensor ${text} NOT NULL,
-        uid ${text} NOT NULL,
-        ts ${real} NOT NULL,
-        src_mac ${text},
-        src_ip ${text} NOT NULL,
-        dst_ip ${text} NOT NULL,
-        dst_port ${int} NOT NULL,
-        proto ${text} NOT NULL,
-        server_name ${text},
-        dst_country ${text},
-        src_bytes ${int} NOT NULL,
-        dst_bytes ${int} NOT NULL,
-        record ${text} NOT NULL,
+        ${flowColumns({ text, real, int })},
         received_at ${real},
         PRIMARY KEY (sensor, uid, ts)
       ) PARTITION BY RANGE (ts)`,

@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { openStore } from '../../../collector/store/open.js';
+import { MIGRATIONS, migrationStatements, SCHEMA_MIGRATIONS_DDL } from '../../../collector/store/schema.js';
 import type { Store } from '../../../collector/store/store.js';
 import type { AlertRecord, DeviceRecord, FlowRecord, IngestEvent } from '../../../contract/types.js';
 import { analyze } from '../../../sensor/run/analyze.js';
@@ -169,4 +170,15 @@ export function useFreshStore(backend: Backend): () => Store {
     await store?.close();
   });
   return () => store;
+}
+
+/** A new database brought to schema version `n` the way a collector of that version left it. */
+export async function databaseAtVersion(backend: Backend, n: number): Promise<string> {
+  const u = await backend.fresh();
+  await raw(backend, u, SCHEMA_MIGRATIONS_DDL(backend.name));
+  for (const m of MIGRATIONS.slice(0, n)) {
+    for (const sql of migrationStatements(m, backend.name)) await raw(backend, u, sql);
+    await raw(backend, u, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (${m.version}, '${m.name}', 0)`);
+  }
+  return u;
 }

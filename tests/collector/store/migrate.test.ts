@@ -5,11 +5,11 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 import { StoreError } from '../../../collector/errors.js';
 import { openStore } from '../../../collector/store/open.js';
 import { openPostgres } from '../../../collector/store/postgres.js';
-import { LATEST_VERSION, MIGRATIONS, migrationStatements, SCHEMA_MIGRATIONS_DDL } from '../../../collector/store/schema.js';
+import { LATEST_VERSION } from '../../../collector/store/schema.js';
 import { openSqlite } from '../../../collector/store/sqlite.js';
 import type { Store } from '../../../collector/store/store.js';
 import type { AlertRecord } from '../../../contract/types.js';
-import { alertEv, BACKENDS, fx, raw, SENSOR, T0, useFixture } from './backends.js';
+import { alertEv, BACKENDS, databaseAtVersion, fx, raw, SENSOR, T0, useFixture } from './backends.js';
 
 /** A string as an SQL literal. */
 const sq = (v: string) => `'${v.replace(/'/g, "''")}'`;
@@ -17,16 +17,7 @@ const sq = (v: string) => `'${v.replace(/'/g, "''")}'`;
 useFixture();
 
 describe.each(BACKENDS)('$name migrations', (backend) => {
-  /** A new database brought to schema version `n` the way a collector of that version left it. */
-  async function atVersion(n: number): Promise<string> {
-    const u = await backend.fresh();
-    await raw(backend, u, SCHEMA_MIGRATIONS_DDL(backend.name));
-    for (const m of MIGRATIONS.slice(0, n)) {
-      for (const sql of migrationStatements(m, backend.name)) await raw(backend, u, sql);
-      await raw(backend, u, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (${m.version}, '${m.name}', 0)`);
-    }
-    return u;
-  }
+  const atVersion = (n: number) => databaseAtVersion(backend, n);
 
   /** An alert row with only the columns of version 1, as the first collectors wrote it (later columns left NULL). */
   async function insertOldAlert(u: string, a: AlertRecord): Promise<void> {

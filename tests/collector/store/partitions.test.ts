@@ -7,9 +7,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { openStore } from '../../../collector/store/open.js';
 import { partitionOf } from '../../../collector/store/partitions.js';
-import { MIGRATIONS, migrationStatements, SCHEMA_MIGRATIONS_DDL } from '../../../collector/store/schema.js';
 import type { Store } from '../../../collector/store/store.js';
-import { flowEv, flowVariant, postgres, raw, SENSOR, useFixture } from './backends.js';
+import { databaseAtVersion, flowEv, flowVariant, postgres, raw, SENSOR, useFixture } from './backends.js';
 
 useFixture();
 
@@ -90,12 +89,7 @@ describe('flows partitioned by day on PostgreSQL', () => {
   });
 
   test('a database of the previous version keeps its flows through the migration, in the default partition', async () => {
-    const u = await postgres.fresh();
-    await raw(postgres, u, SCHEMA_MIGRATIONS_DDL('postgres'));
-    for (const m of MIGRATIONS.slice(0, 6)) {
-      for (const sql of migrationStatements(m, 'postgres')) await raw(postgres, u, sql);
-      await raw(postgres, u, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (${m.version}, '${m.name}', 0)`);
-    }
+    const u = await databaseAtVersion(postgres, 6);
     for (let i = 0; i < 5; i++) {
       await raw(postgres, u, `INSERT INTO flows (sensor, uid, ts, src_mac, src_ip, dst_ip, dst_port, proto, server_name, dst_country, src_bytes, dst_bytes, record, received_at)
         VALUES ('lab-sensor', 'Cpre${i}', ${NOW - i * DAY}, NULL, '10.0.0.2', '52.0.0.${i}', 443, 'tcp', NULL, 'US', 100, 200, '{}', ${NOW})`);
