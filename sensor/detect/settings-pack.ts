@@ -38,8 +38,8 @@ export const SETTINGS_PACK = join(packageRoot(), 'dist', 'data', 'settings.json'
 /** What the loaders read under rules/: the detections file, the watch lists, the device profiles. */
 const INPUTS = ['detections.yaml', 'watch', 'devices'];
 
-/** The built code whose answers the pack holds: detection, the enrich helpers it calls, the contract. */
-const CODE = [fileURLToPath(new URL('.', import.meta.url)), fileURLToPath(new URL('../enrich', import.meta.url)), fileURLToPath(new URL('../../contract', import.meta.url))];
+/** The built code whose answers the pack holds: detection, the enrich and util helpers it calls, the errors it throws, the contract. */
+const CODE = ['.', '../enrich', '../util', '../errors.js', '../../contract'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
 
 /** Every file at or under each path, in a stable order. */
 function filesUnder(paths: string[]): string[] {
