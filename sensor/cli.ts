@@ -1,16 +1,7 @@
 #!/usr/bin/env node
-import { setFlagsFromString } from 'node:v8';
 import { ExitCode, isPhonehomeError } from '../contract/errors.js';
 import { UsageError } from './errors.js';
 import { terminalSafe, terminalSafeLines } from '../contract/escape.js';
-
-// Every table phonehome keeps is bounded, so what it holds live is too; but V8
-// grows the heap by up to double at each step and a flood (300,000 spoofed
-// MACs, a scan of 2 M destinations) then peaked at 1.6 GiB for some 450 MB of
-// live data. Growth steps of 30 % hold those floods under 800 MB for 2 % more
-// time on ordinary captures (bench/README.md). Not a hard limit: the heap
-// still grows as far as the data needs.
-setFlagsFromString('--heap-growing-percent=30');
 
 const MAIN_HELP = `phonehome: what your connected devices really do on the network
 

@@ -21,6 +21,7 @@ import { parseSsdp } from '../protocols/ssdp.js';
 import { parseClientHello } from '../protocols/tls.js';
 import { CertificateJudge, serverCertificate } from '../protocols/tls-server.js';
 import { ip4String, ip6String, macString } from '../util/addr.js';
+import { boundHeapGrowth } from '../util/heap.js';
 import { PayloadFacts } from './payload-facts.js';
 import { compareFlows, flowRecord } from './records.js';
 
@@ -259,6 +260,7 @@ export class FlowMeter {
 
   /** Releases the flows that ended in this epoch, in canonical order. */
   private endEpoch(): void {
+    boundHeapGrowth();
     const batch = this.ended;
     if (batch.length > 0) {
       this.ended = [];
