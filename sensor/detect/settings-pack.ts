@@ -6,11 +6,12 @@
 // same; otherwise the files are read as usual.
 
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import type { DeviceProfile } from '../../contract/types.js';
+import { writeAtomically } from '../util/files.js';
 import { packageRoot, RULES_DIR } from '../util/paths.js';
 import type { DetectionConfig } from './rule.js';
 
@@ -98,8 +99,6 @@ export async function writeSettingsPack(pack = SETTINGS_PACK, rulesDir = RULES_D
   const json = JSON.stringify({ format: FORMAT, inputs: inputsDigest(rulesDir), code: codeDigest(), value } satisfies Pack);
   if (!isDeepStrictEqual((JSON.parse(json) as Pack).value, value)) return false;
   mkdirSync(dirname(pack), { recursive: true });
-  const tmp = `${pack}.${process.pid}.tmp`;
-  writeFileSync(tmp, json);
-  renameSync(tmp, pack);
+  writeAtomically(pack, json);
   return true;
 }

@@ -1,6 +1,7 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
+import { writeAtomically } from '../util/files.js';
 
 /** The file in a --state folder holding what the learning rules learnt. */
 export const STATE_FILE = 'baseline.json';
@@ -50,19 +51,6 @@ function problem(doc: unknown): string | null {
     if (bad !== undefined) return `rules.${rule} has ${JSON.stringify(bad.slice(0, 80))}, which is not a MAC or address`;
   }
   return null;
-}
-
-/** Writes text whole to a temporary file, synced, then renamed over `file`: a crash leaves the old or the new file, never a mix. */
-function writeAtomically(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
 }
 
 /**

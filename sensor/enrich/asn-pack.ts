@@ -5,7 +5,7 @@
 // carries a checksum; one that does not match, is cut short or damaged is
 // not used.
 
-import { closeSync, fstatSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import * as zlib from 'node:zlib';
 
 /** The arrays of one address family's table, as the CSV reader builds them. */
@@ -136,16 +136,5 @@ export function readAsnPack(file: string): Buffer | null {
     return null;
   } finally {
     closeSync(fd);
-  }
-}
-
-/** Writes `buf` to `file` whole or not at all: a temporary file beside it, renamed over it. */
-export function writeAtomically(file: string, buf: Buffer): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    writeFileSync(tmp, buf);
-    renameSync(tmp, file);
-  } finally {
-    rmSync(tmp, { force: true });
   }
 }

@@ -9,7 +9,8 @@ import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { crc32, packAsnTable, readAsnPack, unpackAsnTable, writeAtomically, type AsnArrays, type AsnSource } from './asn-pack.js';
+import { writeAtomically } from '../util/files.js';
+import { crc32, packAsnTable, readAsnPack, unpackAsnTable, type AsnArrays, type AsnSource } from './asn-pack.js';
 
 /** The package's files: IPv4 ranges as numbers, IPv6 ranges as addresses (both inclusive). */
 export function embeddedAsnFiles(): { ip4: string; ip6: string } {

@@ -1,6 +1,7 @@
-import { closeSync, fsyncSync, openSync, readFileSync, readSync, renameSync, statSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { writeAtomically } from '../util/files.js';
 
 interface FileMark {
   size: number;
@@ -196,16 +197,8 @@ export class ProcessedFiles {
     if (changed) this.save();
   }
 
-  /** Written whole to a temporary file, synced, then renamed over the old one: a crash leaves the old or the new state, never a mix. */
+  /** Written atomically: a crash leaves the old or the new state, never a mix. */
   private save(): void {
-    const tmp = `${this.path}.tmp`;
-    const fd = openSync(tmp, 'w');
-    try {
-      writeSync(fd, `${JSON.stringify({ version: 1, epoch: this.epoch, processed: this.files }, null, 1)}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.path);
+    writeAtomically(this.path, `${JSON.stringify({ version: 1, epoch: this.epoch, processed: this.files }, null, 1)}\n`);
   }
 }
