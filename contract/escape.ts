@@ -46,6 +46,13 @@ export function jsonSafe(json: string): string {
   return json.replace(UNSAFE_IN_JSON, (c) => `\\u${hex(c, 4)}`);
 }
 
+const ANY_UNSAFE_IN_JSON = new RegExp(UNSAFE_IN_JSON.source);
+
+/** True when jsonSafe would change `json`: a test is cheaper than a replace that finds nothing. */
+export function needsJsonSafe(json: string): boolean {
+  return ANY_UNSAFE_IN_JSON.test(json);
+}
+
 const ANY_UNSAFE_TEXT = new RegExp(UNSAFE_TEXT.source, 'u');
 
 /** True when terminalSafe would change `s`. */

@@ -107,6 +107,21 @@ describe('JsonlWriter', () => {
     expect(w.count).toBe(6000);
   });
 
+  it('lines of multi-byte characters across many flushes are the UTF-8 of the JSON text, byte for byte, with C1 and DEL escaped', () => {
+    const f = file();
+    const w = new JsonlWriter(f);
+    const expected: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      // 3-byte euro signs and 4-byte emoji push lines across the 1 MiB flush points at every offset
+      const rec = { i, s: '€'.repeat(i % 701), e: '😀'.repeat(i % 97), c1: i % 5 === 0 ? 'a\u009bb\u007f' : 'plain' };
+      w.write(rec);
+      expected.push(JSON.stringify(rec).replace('\u009b', '\\u009b').replace('\u007f', '\\u007f'));
+    }
+    w.close();
+    expect(readFileSync(f).equals(Buffer.from(`${expected.join('\n')}\n`, 'utf8'))).toBe(true);
+    expect(statSync(f).size).toBeGreaterThan(3 << 20);
+  });
+
   it('records are batched until flush or close; the file is replaced, not appended to', () => {
     const f = file();
     writeFileSync(f, 'old content\n');
