@@ -23,9 +23,9 @@ export class GarbledBatch extends SpoolGarbledError {
 }
 
 /** Writes a whole file and fsyncs it; the disk being full is a SpoolNoSpaceError, and leaves no file behind. */
-function writeFileDurably(path: string, text: string, dir: string): void {
+function writeFileDurably(path: string, content: string | Buffer, dir: string): void {
   try {
-    const data = Buffer.from(text);
+    const data = typeof content === 'string' ? Buffer.from(content) : content;
     const fd = openSync(path, 'w');
     try {
       // A write to a nearly full disk may write part of the data and no error: the next one throws.
@@ -43,8 +43,8 @@ function writeFileDurably(path: string, text: string, dir: string): void {
 }
 
 /** Writes a file durably: a crash leaves either all of it or none (fsync, then rename). */
-function writeDurably(path: string, text: string, dir: string): void {
-  writeFileDurably(`${path}.tmp`, text, dir);
+function writeDurably(path: string, content: string | Buffer, dir: string): void {
+  writeFileDurably(`${path}.tmp`, content, dir);
   renameSync(`${path}.tmp`, path);
 }
 
@@ -145,7 +145,7 @@ export class Spool {
    */
   append(body: string, events?: readonly string[]): number {
     const file = encodeBatchFile(body, events);
-    const bytes = Buffer.byteLength(file);
+    const bytes = file.length;
     const used = this.total + this.external;
     if ((this.entries.length > 0 || this.external > 0) && used + bytes > this.maxBytes) {
       throw new SpoolFullError(`spool ${this.queueDir} is full (${this.entries.length} batches, ${used} bytes of ${this.maxBytes}); the collector has not accepted batches for a while`);
@@ -190,8 +190,8 @@ export class Spool {
     writeFileDurably(`${path}.tmp`, file, this.dir);
     renameSync(path, to);
     renameSync(`${path}.tmp`, path);
-    this.total += Buffer.byteLength(file) - entry.bytes;
-    entry.bytes = Buffer.byteLength(file);
+    this.total += file.length - entry.bytes;
+    entry.bytes = file.length;
     return to;
   }
 

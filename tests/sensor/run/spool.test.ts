@@ -64,12 +64,18 @@ describe('spool', () => {
 
   it('a batch file carries a sha256 line; the body read back is byte for byte the one appended', () => {
     const s = spoolAt(fresh());
-    const body = batch(1, 10);
+    // names off the wire arrive as Latin-1 and astral text: the checksums are of the UTF-8 bytes
+    const wide = JSON.stringify({ kind: 'dns', key: 'dns:1', data: { query: 'caf\u00e9-\u0085-😀.local' } });
+    const plain = batch(1, 10);
+    const body = `${plain.slice(0, plain.lastIndexOf(']'))},${wide}]}`;
     const seq = s.append(body);
     const file = readFileSync(join(s.queueDir, '0000000000000001.json'), 'utf8');
     const [line, rest] = [file.slice(0, file.indexOf('\n')), file.slice(file.indexOf('\n') + 1)];
     expect(rest).toBe(body);
-    expect(JSON.parse(line).sha256).toBe(createHash('sha256').update(body).digest('hex'));
+    const header = JSON.parse(line);
+    expect(header.sha256).toBe(createHash('sha256').update(body, 'utf8').digest('hex'));
+    expect(header.events.at(-1)).toBe(createHash('sha256').update(wide, 'utf8').digest('hex').slice(0, 16));
+    expect(header.events).toHaveLength(2);
     expect(s.read(seq)).toBe(body);
     expect(s.bytes).toBe(Buffer.byteLength(file));
   });
