@@ -114,6 +114,23 @@ describe.each(BACKENDS)('$name store: ingest', (backend) => {
     expect(stored.mac).toBe(mac);
   });
 
+  test('names that mean something inside an SQL array or list (NULL, braces, quotes, backslashes, commas, blanks) are stored as sent', async () => {
+    const base = fx.flows.find((x) => x.dst_country !== null)!;
+    const names = ['NULL', 'null', '', ' padded ', '{a,b}', 'x"y\\z', '\\N', 'a,b', "it's", '(1, 2)'];
+    const flows = names.map((n, i) => ({ ...base, uid: `Cname${i}`, server_name: n, src_mac: `aa:bb:cc:00:00:0${i}` }));
+    const url = await backend.fresh();
+    const s = await openStore(url);
+    try {
+      expect(await s.ingest(SENSOR, flows.map((f) => flowEv(f)), T0)).toMatchObject({ accepted: names.length, refused: [] });
+      expect((await s.metrics()).deviceTraffic.map((t) => t.device).sort()).toEqual(flows.map((f) => f.src_mac).sort());
+    } finally {
+      await s.close();
+    }
+    const rows = await raw<{ uid: string; server_name: string | null; record: string }>(backend, url, `SELECT uid, server_name, record FROM flows ORDER BY uid`);
+    expect(rows.map((r) => [r.uid, r.server_name])).toEqual(flows.map((f) => [f.uid, f.server_name]).sort());
+    for (const r of rows) expect(JSON.parse(r.record)).toEqual(flows.find((f) => f.uid === r.uid));
+  });
+
   test('a flow keeps its TLS fingerprints and certificate facts: the stored record is the flow as the sensor sent it', async () => {
     const tls = fx.flows.find((f) => f.ja4 !== null && f.tls_self_signed !== null)!;
     expect(tls, 'the fixture has a TLS 1.2 flow with a certificate').toBeDefined();
