@@ -114,10 +114,10 @@ describe.each(BACKENDS)('$name store: ingest', (backend) => {
     expect(stored.mac).toBe(mac);
   });
 
-  test('names that mean something inside an SQL array or list (NULL, braces, quotes, backslashes, commas, blanks) are stored as sent', async () => {
+  test('names that mean something inside an SQL array or list (NULL, braces, quotes, backslashes, commas, blanks) are stored as sent, and each record keeps its exact text', async () => {
     const base = fx.flows.find((x) => x.dst_country !== null)!;
-    const names = ['NULL', 'null', '', ' padded ', '{a,b}', 'x"y\\z', '\\N', 'a,b', "it's", '(1, 2)'];
-    const flows = names.map((n, i) => ({ ...base, uid: `Cname${i}`, server_name: n, src_mac: `aa:bb:cc:00:00:0${i}` }));
+    const names = ['NULL', 'null', '', ' padded ', '{a,b}', 'x"y\\z', '\\N', 'a,b', "it's", '(1, 2)', 'tab\there', '\u2028 😀'];
+    const flows = names.map((n, i) => ({ ...base, uid: `Cname${i}`, server_name: n, user_agent: `lone \ud800 ${n}`, src_mac: `aa:bb:cc:00:00:${String(i).padStart(2, '0')}` }));
     const url = await backend.fresh();
     const s = await openStore(url);
     try {
