@@ -225,7 +225,7 @@ async function keepOwned(b: Batch, good: Good[], refused: Rejected[], events: re
   return kept;
 }
 
-/** Records the keys in a few statements and returns those new to the database; within the batch the first of a repeated key counts. */
+/** Records the keys (insertRows) and returns those new to the database; within the batch the first of a repeated key counts. */
 async function claimKeys(b: Batch, good: Good[]): Promise<Set<string>> {
   const rows = good.map(([, p]) => [b.sensor.name, p.key, p.kind, b.now]);
   const got = await insertRows<{ key: string }>(b, 'events', [text('sensor'), text('key'), text('kind'), real('received_at')], rows, `ON CONFLICT (sensor, key) DO NOTHING RETURNING key`);
