@@ -82,8 +82,39 @@ export function encodeBatchFile(body: string, events?: readonly string[]): Buffe
   // The body is encoded once and hashed as bytes: hashing the string encoded it again, and cost
   // seven times as much as the bytes' hash on a batch of 500 events.
   const bytes = Buffer.from(body);
-  const header = { spool: SPOOL_FORMAT, sha256: sha256(bytes), events: list.map(eventHash) };
-  return Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), bytes]);
+  return withHeader(bytes, list.map(eventHash));
+}
+
+function withHeader(body: Buffer, eventHashes: string[]): Buffer {
+  const header = { spool: SPOOL_FORMAT, sha256: sha256(body), events: eventHashes };
+  return Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), body]);
+}
+
+/** Where batch bodies are encoded: reused, grown to the largest batch seen up to a bound (a large evidence capture gets its own). */
+let scratch = Buffer.allocUnsafe(0);
+const SCRATCH_MAX = 8 << 20;
+
+/**
+ * The spool file of the body joinBody(prefix, events) gives, byte for byte
+ * the same as encodeBatchFile's, without making that string: each event is
+ * encoded once into the body's bytes and hashed there.
+ */
+export function encodeBatchParts(prefix: string, events: readonly string[]): Buffer {
+  let worst = 3 * (prefix.length + events.length + 2);
+  for (const e of events) worst += 3 * e.length;
+  if (scratch.length < worst && worst <= SCRATCH_MAX) scratch = Buffer.allocUnsafe(worst);
+  const buf = scratch.length >= worst ? scratch : Buffer.allocUnsafe(worst);
+  let at = buf.write(prefix, 0);
+  const hashes: string[] = new Array<string>(events.length);
+  for (let i = 0; i < events.length; i++) {
+    if (i > 0) buf[at++] = 0x2c; // ','
+    const start = at;
+    at += buf.write(events[i], at);
+    hashes[i] = sha256(buf.subarray(start, at)).slice(0, EVENT_HASH_HEX);
+  }
+  at += buf.write(']}', at);
+  // withHeader copies the body out, so the scratch buffer is free again.
+  return withHeader(buf.subarray(0, at), hashes);
 }
 
 export type DecodedBatch =

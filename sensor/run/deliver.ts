@@ -35,7 +35,7 @@ export class Batcher {
   private events: string[] = [];
   private bytes = 0;
   /** bodies cut while the spool was full (or its disk), oldest first, with their events' text */
-  private held: { body: string; events: string[] }[] = [];
+  private held: { prefix: string; events: string[] }[] = [];
   private heldEvents = 0;
   private timer: NodeJS.Timeout | null = null;
   private full = false;
@@ -90,8 +90,7 @@ export class Batcher {
   /** Cuts the current batch and tries to spool everything held. */
   cut(): void {
     if (this.events.length > 0) {
-      const body = this.body(this.events);
-      this.held.push({ body, events: this.events });
+      this.held.push({ prefix: this.prefix(), events: this.events });
       this.heldEvents += this.events.length;
       this.events = [];
       this.bytes = 0;
@@ -99,10 +98,10 @@ export class Batcher {
     this.spoolHeld();
   }
 
-  private body(events: string[]): string {
+  /** A new batch's body up to its events (see joinBody). */
+  private prefix(): string {
     const head: Omit<IngestBatch, 'events'> = { batch_id: randomUUID(), sensor: this.sensor() };
-    const json = JSON.stringify(head);
-    return `${json.slice(0, -1)},"events":[${events.join(',')}]}`;
+    return `${JSON.stringify(head).slice(0, -1)},"events":[`;
   }
 
   private spoolHeld(): void {
@@ -110,7 +109,7 @@ export class Batcher {
     while (this.held.length > 0) {
       const b = this.held[0];
       try {
-        this.spool.append(b.body, b.events);
+        this.spool.appendEvents(b.prefix, b.events);
       } catch (e) {
         if (!(e instanceof SpoolFullError) && !(e instanceof SpoolNoSpaceError)) throw e;
         this.blocked(e);

@@ -1,7 +1,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { SpoolFullError, SpoolGarbledError, SpoolNoSpaceError } from '../errors.js';
-import { decodeBatchFile, encodeBatchFile, type DecodedBatch } from './batchfile.js';
+import { decodeBatchFile, encodeBatchFile, encodeBatchParts, type DecodedBatch } from './batchfile.js';
 import { releaseLock, takeLock } from './lock.js';
 
 /** A batch file name: the sequence number, zero-padded so name order is delivery order. */
@@ -144,7 +144,15 @@ export class Spool {
    * text, when the caller has it.
    */
   append(body: string, events?: readonly string[]): number {
-    const file = encodeBatchFile(body, events);
+    return this.store(encodeBatchFile(body, events));
+  }
+
+  /** append(joinBody(prefix, events), events), without making the body's string. */
+  appendEvents(prefix: string, events: readonly string[]): number {
+    return this.store(encodeBatchParts(prefix, events));
+  }
+
+  private store(file: Buffer): number {
     const bytes = file.length;
     const used = this.total + this.external;
     if ((this.entries.length > 0 || this.external > 0) && used + bytes > this.maxBytes) {
