@@ -34,7 +34,7 @@ export type SensorInfo = () => IngestBatch['sensor'];
 export class Batcher {
   private events: string[] = [];
   private bytes = 0;
-  /** bodies cut while the spool was full (or its disk), oldest first, with their events' text */
+  /** batches cut while the spool was full (or its disk), oldest first: their body prefix and events' text */
   private held: { prefix: string; events: string[] }[] = [];
   private heldEvents = 0;
   private timer: NodeJS.Timeout | null = null;

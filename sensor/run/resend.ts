@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { SpoolFullError, SpoolNoSpaceError } from '../errors.js';
-import { decodeBatchFile, joinBody, splitBody } from './batchfile.js';
+import { decodeBatchFile, splitBody } from './batchfile.js';
 import type { Spool } from './spool.js';
 
 const REJECTED_RE = /^\d{16}\.json$/;
@@ -33,7 +33,7 @@ export function requeueRejected(spool: Spool, prefix: () => string, log: Logger)
       continue;
     }
     try {
-      spool.append(joinBody(prefix(), split.events), split.events);
+      spool.appendEvents(prefix(), split.events);
     } catch (e) {
       if (!(e instanceof SpoolFullError) && !(e instanceof SpoolNoSpaceError)) throw e;
       log.error({ file: path, code: e.code }, `${e.message}: the rest of rejected/ stays there; run --resend-rejected again once the spool has room`);
