@@ -43,6 +43,9 @@ export class Batcher {
   private noSpaceLogged = false;
   private roomWaiters: (() => void)[] = [];
   private retrying = false;
+  /** held[0] is being written */
+  private inFlight = false;
+  private writtenWaiters: (() => void)[] = [];
   /** wall-clock ms since when batches have been held back (null: they are not) */
   blockedSince: number | null = null;
 
@@ -104,34 +107,77 @@ export class Batcher {
     return `${JSON.stringify(head).slice(0, -1)},"events":[`;
   }
 
+  /**
+   * Writes the oldest held batch; its fsync runs off this thread and, once
+   * done, the next one follows. A batch stays held (and pending) until it
+   * is durable, so a drain waits for it and a failed write keeps it.
+   */
   private spoolHeld(): void {
-    let wrote = false;
-    while (this.held.length > 0) {
-      const b = this.held[0];
-      try {
-        this.spool.appendEvents(b.prefix, b.events);
-      } catch (e) {
-        if (!(e instanceof SpoolFullError) && !(e instanceof SpoolNoSpaceError)) throw e;
-        this.blocked(e);
-        this.retryWhenSpace();
-        break;
-      }
-      this.held.shift();
-      this.heldEvents -= b.events.length;
-      wrote = true;
+    const b = this.held[0];
+    if (this.inFlight || !b) return;
+    let written: Promise<number>;
+    try {
+      written = this.spool.appendEventsSoon(b.prefix, b.events);
+    } catch (e) {
+      this.refused(e);
+      return;
     }
+    this.inFlight = true;
+    written.then(
+      () => {
+        this.inFlight = false;
+        this.held.shift();
+        this.heldEvents -= b.events.length;
+        this.wrote();
+        this.settled();
+        this.spoolHeld();
+      },
+      (e: unknown) => {
+        this.inFlight = false;
+        this.settled();
+        this.refused(e);
+      },
+    );
+  }
+
+  /** A batch reached the spool: reading may go on. */
+  private wrote(): void {
     if (this.held.length === 0 && this.full) {
       this.full = false;
       this.noSpaceLogged = false;
       this.blockedSince = null;
       this.log.warn({ spool_batches: this.spool.batches }, 'spool has room again: reading resumes');
     }
-    if (wrote) this.onSpooled();
+    this.onSpooled();
     if (this.heldEvents + this.events.length < HOLD_EVENTS && this.roomWaiters.length > 0) {
       const waiters = this.roomWaiters;
       this.roomWaiters = [];
       for (const w of waiters) w();
     }
+  }
+
+  /** A full spool or disk holds the batch for a retry; any other failure is a bug, and throws. */
+  private refused(e: unknown): void {
+    if (!(e instanceof SpoolFullError) && !(e instanceof SpoolNoSpaceError)) throw e;
+    this.blocked(e);
+    this.retryWhenSpace();
+  }
+
+  /** A batch is on its way to the disk (held, and not refused). */
+  get writing(): boolean {
+    return this.inFlight;
+  }
+
+  /** Resolves when the batch being written is durable or failed (at once when none is). */
+  whenWritten(): Promise<void> {
+    if (!this.inFlight) return Promise.resolve();
+    return new Promise((resolve) => this.writtenWaiters.push(resolve));
+  }
+
+  private settled(): void {
+    const waiters = this.writtenWaiters;
+    this.writtenWaiters = [];
+    for (const w of waiters) w();
   }
 
   /** The spool refused a batch: counted each time, logged once per state (full, or the disk full). */
@@ -172,11 +218,12 @@ export class Batcher {
     });
   }
 
-  /** Cuts what is left and stops the timer; true when everything reached the spool. */
-  close(): boolean {
+  /** Cuts what is left, stops the timer and waits for the writes under way; true when everything reached the spool. */
+  async close(): Promise<boolean> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.cut();
+    while (this.inFlight) await this.whenWritten();
     return this.held.length === 0;
   }
 }

@@ -131,6 +131,11 @@ export class Drain {
     for (;;) {
       this.batcher.cut();
       if (this.batcher.pending === 0) return true;
+      // A batch on its way to the disk is not a full spool: it is waited for whatever the deadline.
+      if (this.batcher.writing) {
+        await this.batcher.whenWritten();
+        continue;
+      }
       const left = this.deadline() - Date.now();
       if (left <= 0) return false;
       await this.pause(Math.min(left, MAX_TIMER_MS), this.spool.waitForSpace());

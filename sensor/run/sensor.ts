@@ -97,7 +97,7 @@ export async function runSensor(o: SensorOptions): Promise<number> {
   } finally {
     if (intelTimer) clearInterval(intelTimer);
     run.drain.close();
-    run.batcher.close();
+    await run.batcher.close();
     await run.sender.stop();
     await metricsServer?.close();
     run.evidence.dispose();
@@ -274,7 +274,7 @@ async function finish(run: Run): Promise<ExitCode> {
   if (allSpooled) inputs.markRead();
   // Everything read has ended and is in the spool: a restart need not read anything again.
   if (allSpooled) inputs.stoppedCleanly();
-  batcher.close();
+  await batcher.close();
   if (!allSpooled) {
     o.log.error({ events: batcher.pending, spool: spool.queueDir }, `the spool (or its disk) stayed full until --drain-timeout: ${batcher.pending} events could not be spooled (a watched directory's unfinished files are read again by the next run; other input is lost)`);
   }

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { SpoolFullError, SpoolGarbledError, SpoolNoSpaceError } from '../errors.js';
 import { decodeBatchFile, encodeBatchFile, encodeBatchParts, type DecodedBatch } from './batchfile.js';
@@ -22,23 +22,36 @@ export class GarbledBatch extends SpoolGarbledError {
   }
 }
 
+/** A failed write leaves no file behind; the disk being full is a SpoolNoSpaceError. */
+function writeFailed(e: unknown, path: string, dir: string): Error {
+  rmSync(path, { force: true });
+  const code = (e as NodeJS.ErrnoException).code ?? '';
+  return NO_SPACE.has(code) ? new SpoolNoSpaceError(dir, code) : (e as Error);
+}
+
+/** Writes a whole file, not yet synced; returns its open descriptor. Throws as writeFailed says. */
+function writeFileUnsynced(path: string, data: Buffer, dir: string): number {
+  let fd: number | null = null;
+  try {
+    fd = openSync(path, 'w');
+    // A write to a nearly full disk may write part of the data and no error: the next one throws.
+    for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
+    return fd;
+  } catch (e) {
+    if (fd !== null) closeSync(fd);
+    throw writeFailed(e, path, dir);
+  }
+}
+
 /** Writes a whole file and fsyncs it; the disk being full is a SpoolNoSpaceError, and leaves no file behind. */
 function writeFileDurably(path: string, content: string | Buffer, dir: string): void {
+  const fd = writeFileUnsynced(path, typeof content === 'string' ? Buffer.from(content) : content, dir);
   try {
-    const data = typeof content === 'string' ? Buffer.from(content) : content;
-    const fd = openSync(path, 'w');
-    try {
-      // A write to a nearly full disk may write part of the data and no error: the next one throws.
-      for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    fsyncSync(fd);
   } catch (e) {
-    rmSync(path, { force: true });
-    const code = (e as NodeJS.ErrnoException).code ?? '';
-    if (NO_SPACE.has(code)) throw new SpoolNoSpaceError(dir, code);
-    throw e;
+    throw writeFailed(e, path, dir);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -67,6 +80,8 @@ export class Spool {
   private nextSeq = 1;
   /** bytes in the spool directory besides the queue (evidence captures being cut) */
   private external = 0;
+  /** bytes of the batch appendEventsSoon is writing */
+  private writing = 0;
   /** entries of queue/ that are not batches (a directory, another name): skipped */
   readonly foreign: string[] = [];
   private readonly lockPath: string;
@@ -152,18 +167,62 @@ export class Spool {
     return this.store(encodeBatchParts(prefix, events));
   }
 
+  /**
+   * appendEvents with the fsync on libuv's thread pool, so that the caller
+   * goes on reading while the batch reaches the disk. The bound is checked
+   * and the file written before this returns (SpoolFullError and
+   * SpoolNoSpaceError are thrown here); the promise resolves once the batch
+   * is durable and in the queue (before that, delivery does not see it), or
+   * rejects as the write failed, leaving nothing behind. One at a time.
+   */
+  appendEventsSoon(prefix: string, events: readonly string[]): Promise<number> {
+    if (this.writing > 0) throw new Error('appendEventsSoon: the previous batch is still being written');
+    const file = encodeBatchParts(prefix, events);
+    this.checkRoom(file.length);
+    const seq = this.nextSeq;
+    const path = this.path(seq);
+    const fd = writeFileUnsynced(`${path}.tmp`, file, this.dir);
+    // Taken now: a batch appended meanwhile must not take the same name.
+    this.nextSeq++;
+    this.writing = file.length;
+    return new Promise((resolve, reject) => {
+      fsync(fd, (synced) => {
+        let e: unknown = synced;
+        try {
+          closeSync(fd);
+        } catch (closed) {
+          e ??= closed;
+        }
+        this.writing = 0;
+        if (e) return reject(writeFailed(e, `${path}.tmp`, this.dir));
+        try {
+          renameSync(`${path}.tmp`, path);
+        } catch (err) {
+          return reject(writeFailed(err, `${path}.tmp`, this.dir));
+        }
+        this.entries.push({ seq, bytes: file.length });
+        this.total += file.length;
+        resolve(seq);
+      });
+    });
+  }
+
   private store(file: Buffer): number {
-    const bytes = file.length;
-    const used = this.total + this.external;
-    if ((this.entries.length > 0 || this.external > 0) && used + bytes > this.maxBytes) {
-      throw new SpoolFullError(`spool ${this.queueDir} is full (${this.entries.length} batches, ${used} bytes of ${this.maxBytes}); the collector has not accepted batches for a while`);
-    }
+    this.checkRoom(file.length);
     const seq = this.nextSeq;
     writeDurably(this.path(seq), file, this.dir);
     this.nextSeq++;
-    this.entries.push({ seq, bytes });
-    this.total += bytes;
+    this.entries.push({ seq, bytes: file.length });
+    this.total += file.length;
     return seq;
+  }
+
+  /** An empty spool takes any batch, so a single large one cannot wedge it. */
+  private checkRoom(bytes: number): void {
+    const used = this.total + this.external + this.writing;
+    if ((this.entries.length > 0 || this.external > 0 || this.writing > 0) && used + bytes > this.maxBytes) {
+      throw new SpoolFullError(`spool ${this.queueDir} is full (${this.entries.length} batches, ${used} bytes of ${this.maxBytes}); the collector has not accepted batches for a while`);
+    }
   }
 
   /** The oldest batch, which is always the next one to send. */

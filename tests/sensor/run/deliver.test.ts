@@ -56,7 +56,9 @@ describe('batcher', () => {
     const b = new Batcher(s, () => ({ name: 's', version: '1', lag_s: null }), quiet, m, () => {});
     const flow = (i: number) => ({ kind: 'flow' as const, key: `flow:${i}`, data: { uid: `C${i}`, pad: 'y'.repeat(300) } as never });
     for (let i = 0; i < 4000; i++) b.add(flow(i));
-    expect(b.spoolFull).toBe(true);
+    // Batches reach the disk one after another, each fsync off the main thread.
+    expect(b.writing).toBe(true);
+    await waitFor('the spool to fill', () => b.spoolFull);
     expect(b.pending).toBeGreaterThan(0);
     let resumed = false;
     const room = b.room().then(() => (resumed = true));
@@ -66,7 +68,11 @@ describe('batcher', () => {
     // The collector takes everything: held batches reach the spool, in order, nothing dropped.
     const keys: string[] = [];
     while (s.batches > 0 || b.pending > 0) {
-      const head = s.head()!;
+      const head = s.head();
+      if (!head) {
+        await b.whenWritten();
+        continue;
+      }
       keys.push(...(JSON.parse(s.read(head.seq)) as IngestBatch).events.map((e) => e.key));
       s.remove(head.seq);
       await new Promise((ok) => setImmediate(ok));
@@ -76,7 +82,7 @@ describe('batcher', () => {
     expect(resumed).toBe(true);
     expect(b.spoolFull).toBe(false);
     expect(keys).toEqual(Array.from({ length: 4000 }, (_, i) => `flow:${i}`));
-    b.close();
+    expect(await b.close()).toBe(true);
   });
 });
 

@@ -47,7 +47,7 @@ function parts(url: string, opts: { once: boolean; drainTimeoutS: number; maxByt
   const batcher = new Batcher(spool, () => ({ name: 's', version: '1', lag_s: null }), quiet, m, () => sender.notify());
   const drain = new Drain({ once: opts.once, drainTimeoutS: opts.drainTimeoutS }, spool, batcher, sender, quiet);
   cleanups.push(async () => {
-    batcher.close();
+    await batcher.close();
     await sender.stop();
     spool.unlock();
   });
@@ -162,6 +162,16 @@ describe('Drain', () => {
     freed.sender.start();
     expect(await freed.drain.spooled()).toBe(true);
     expect(freed.batcher.pending).toBe(0);
+  });
+
+  it('spooled() waits for a batch still on its way to the disk, even past the deadline', async () => {
+    const p = parts('http://127.0.0.1:9', { once: true, drainTimeoutS: 0 });
+    p.drain.inputEnded();
+    for (let i = 0; i < 10; i++) p.batcher.add(flow(i));
+    p.batcher.cut();
+    expect([p.batcher.writing, p.spool.batches]).toEqual([true, 0]);
+    expect(await p.drain.spooled()).toBe(true);
+    expect([p.batcher.pending, p.spool.batches]).toEqual([0, 1]);
   });
 
   it('a stop cuts the backoff short: a collector that asked for 30 s (Retry-After) is tried again at once', async () => {

@@ -211,7 +211,7 @@ async function rig(spoolDir: string, opts: { maxBytes?: number; analysis?: Analy
       inputs.markRead();
     },
     close: async () => {
-      batcher.close();
+      await batcher.close();
       await sender.stop();
       evidence.dispose();
       spool.unlock();

@@ -4,7 +4,7 @@
 // queue/ skipped. The record of processed files is tests/sensor/run/state.test.ts;
 // one sensor per spool is tests/sensor/run/lock.test.ts.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SpoolFullError } from '../../../sensor/errors.js';
@@ -135,6 +135,24 @@ describe('spool', () => {
     // The directory's name is never written over: new batches come after it.
     expect(s.append(batch(1))).toBe(1);
     expect(readdirSync(join(dir, 'queue')).sort()).toEqual(['0000000000000001.json', '0000000000000003.json', 'notes.txt']);
+  });
+
+  it('a batch whose fsync is under way is not sent yet, counts against the bound, and lands in order, byte for byte', async () => {
+    const dir = fresh();
+    const s = spoolAt(dir, 3000);
+    const prefix = '{"batch_id":"b1","sensor":{"name":"s","version":"1","lag_s":null},"events":[';
+    const events = [JSON.stringify({ kind: 'flow', key: 'flow:1', data: { name: 'café ☃ 𝄞', pad: 'x'.repeat(1500) } })];
+    const landed = s.appendEventsSoon(prefix, events);
+    // Written but not synced: delivery must not see it, and nothing may overtake it.
+    expect([s.batches, s.head()]).toEqual([0, null]);
+    expect(readdirSync(join(dir, 'queue'))).toEqual(['0000000000000001.json.tmp']);
+    expect(() => s.append(batch(2, 1500))).toThrow(SpoolFullError);
+    expect(() => s.appendEventsSoon(prefix, events)).toThrow(/still being written/);
+    expect(await landed).toBe(1);
+    expect(readdirSync(join(dir, 'queue'))).toEqual(['0000000000000001.json']);
+    expect(s.head()).toEqual({ seq: 1, bytes: statSync(join(dir, 'queue', '0000000000000001.json')).size });
+    expect(s.read(1)).toBe(`${prefix}${events[0]}]}`);
+    expect(s.bytes).toBe(s.head()!.bytes);
   });
 
   it('bytes held outside the queue (evidence captures being cut) count against the bound', () => {
