@@ -25,9 +25,18 @@ async function startCollector(db) {
   return { url, proc };
 }
 
+/**
+ * Every event of every run is new to the database: keys and flow uids carry
+ * this invocation's id and a range per generator. A repeated key is a
+ * duplicate the collector acknowledges without storing its flow, which is
+ * cheaper and not what is being measured.
+ */
+const RUN = Date.now().toString(36);
+let nextRange = 0;
+
 function flow(i) {
   return {
-    uid: `Cbench${i}`, community_id: '1:xyz', ts: T0 + (i % 1_000_000) / 1000, duration: 1.2, proto: 'tcp', src_ip: '192.168.1.20', src_port: 40000 + (i % 20000),
+    uid: `Cbench${RUN}x${i}`, community_id: '1:xyz', ts: T0 + (i % 1_000_000) / 1000, duration: 1.2, proto: 'tcp', src_ip: '192.168.1.20', src_port: 40000 + (i % 20000),
     dst_ip: `52.49.${(i >> 8) & 255}.${i & 255}`, dst_port: 443, src_mac: '50:c7:bf:00:c7:03', dst_mac: '00:b5:6d:06:08:ba', src_pkts: 10, src_bytes: 1200,
     dst_pkts: 8, dst_bytes: 4000, state: 'SF', sni: 'devs.tplinkcloud.com', alpn: null, http_host: null, user_agent: null, dns_name: null,
     server_name: 'devs.tplinkcloud.com', dst_country: 'IE', dst_asn: 16509, end_reason: 'closed',
@@ -50,7 +59,7 @@ function load(url, connections, from) {
       headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
       setupRequest: (req) => {
         const events = [];
-        for (let i = 0; i < size; i++, n++) events.push({ kind: 'flow', key: `flow:${n}`, data: flow(n) });
+        for (let i = 0; i < size; i++, n++) events.push({ kind: 'flow', key: `flow:${RUN}:${n}`, data: flow(n) });
         return { ...req, body: JSON.stringify({ batch_id: `b${n}`, sensor: { name: 'bench', version: 'bench', lag_s: 0 }, events }) };
       },
     }],
@@ -62,7 +71,7 @@ async function run(label, db, count = 1) {
   const collectors = [];
   for (let i = 0; i < count; i++) collectors.push(await startCollector(db));
   const each = Math.max(1, Math.round(Number(o.connections) / count));
-  const results = await Promise.all(collectors.map((c, i) => load(c.url, each, i * 1e9)));
+  const results = await Promise.all(collectors.map((c, i) => load(c.url, each, nextRange++ * 1e9)));
   for (const c of collectors) c.proc.kill('SIGTERM');
   const size = Number(o.batch);
   const eps = results.reduce((s, r) => s + (r['2xx'] * size) / Number(o.seconds), 0);
