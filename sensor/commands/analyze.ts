@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { analyze, type AnalyzeResult } from '../run/analyze.js';
 import { phonehomeVersion } from '../util/paths.js';
 import { formatSummary } from '../output/summary.js';
-import { firstFlows, siemFileName, siemLines } from '../output/siem.js';
 import { jsonSafe, terminalSafe } from '../../contract/escape.js';
 import type { SiemFormat } from '../../contract/siem.js';
 import { UsageError } from '../errors.js';
@@ -111,6 +110,8 @@ function printSummary(result: AnalyzeResult, json: boolean): void {
 
 /** The alerts in a SIEM's shape: into the --out folder, or to stdout. */
 async function writeSiem(format: SiemFormat, result: AnalyzeResult, dir: string, toFile: boolean): Promise<void> {
+  // Loaded only with --siem: start-up counts for people who run analyze on many small files.
+  const { firstFlows, siemFileName, siemLines } = await import('../output/siem.js');
   const flows = await firstFlows(result.alerts, join(dir, 'flows.jsonl'));
   const text = siemLines(format, result.alerts, flows, hostname(), phonehomeVersion());
   if (toFile) writeFileSync(join(dir, siemFileName(format)), text);

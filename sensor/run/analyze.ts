@@ -9,7 +9,7 @@ import type { Detector } from '../detect/engine.js';
 import { enrichDevices } from '../enrich/destination.js';
 import { pcapMissing, writeEvidence } from '../output/evidence.js';
 import { JsonlWriter } from '../output/jsonl.js';
-import { analyzeSharded, type ShardedInput } from '../parallel/shards.js';
+import type { ShardedInput } from '../parallel/shards.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { detectorOf, loadAnalysis, type AnalysisOptions, type AnalysisSetup } from '../pipeline/setup.js';
 import { peakRssBytes } from '../util/rss.js';
@@ -132,6 +132,8 @@ async function inShards(run: Run, setup: AnalysisSetup): Promise<{ detector: Det
   ];
   const detector = detectorOf(setup);
   let evictedDevices = 0;
+  // Loaded here: a run in one thread (and start-up on many small files) does without the worker machinery.
+  const { analyzeSharded } = await import('../parallel/shards.js');
   const r = await analyzeSharded(
     stdin ? { streams: streams() } : { files: run.files },
     opts.workers!,
