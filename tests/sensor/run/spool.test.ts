@@ -4,7 +4,7 @@
 // queue/ skipped. The record of processed files is tests/sensor/run/state.test.ts;
 // one sensor per spool is tests/sensor/run/lock.test.ts.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SpoolFullError } from '../../../sensor/errors.js';
@@ -153,6 +153,22 @@ describe('spool', () => {
     expect(s.head()).toEqual({ seq: 1, bytes: statSync(join(dir, 'queue', '0000000000000001.json')).size });
     expect(s.read(1)).toBe(`${prefix}${events[0]}]}`);
     expect(s.bytes).toBe(s.head()!.bytes);
+  });
+
+  it('a batch whose write fails after it was taken leaves nothing in the queue and gives its room back', async () => {
+    const dir = fresh();
+    const s = spoolAt(dir, 3000);
+    const prefix = '{"batch_id":"b1","sensor":{"name":"s","version":"1","lag_s":null},"events":[';
+    const events = [JSON.stringify({ kind: 'flow', key: 'flow:1', data: { pad: 'x'.repeat(1500) } })];
+    const landed = s.appendEventsSoon(prefix, events);
+    // The queue directory goes away while the batch is synced: its rename cannot happen.
+    rmSync(join(dir, 'queue'), { recursive: true });
+    await expect(landed).rejects.toMatchObject({ code: 'ENOENT' });
+    expect([s.batches, s.bytes, s.head()]).toEqual([0, 0, null]);
+    mkdirSync(join(dir, 'queue'));
+    // Its room is free again, and the next batch takes the next name.
+    expect(await s.appendEventsSoon(prefix, events)).toBe(2);
+    expect(readdirSync(join(dir, 'queue'))).toEqual(['0000000000000002.json']);
   });
 
   it('bytes held outside the queue (evidence captures being cut) count against the bound', () => {
