@@ -200,8 +200,7 @@ export class Spool {
         } catch (err) {
           return reject(writeFailed(err, `${path}.tmp`, this.dir));
         }
-        this.entries.push({ seq, bytes: file.length });
-        this.total += file.length;
+        this.enqueued(seq, file.length);
         resolve(seq);
       });
     });
@@ -212,9 +211,20 @@ export class Spool {
     const seq = this.nextSeq;
     writeDurably(this.path(seq), file, this.dir);
     this.nextSeq++;
-    this.entries.push({ seq, bytes: file.length });
-    this.total += file.length;
+    this.enqueued(seq, file.length);
     return seq;
+  }
+
+  /**
+   * A batch is in queue/ now. Entries stay in sequence order, which is
+   * delivery order: a batch synced on the thread pool took its number
+   * before a batch appended meanwhile, and lands after it.
+   */
+  private enqueued(seq: number, bytes: number): void {
+    let i = this.entries.length;
+    while (i > 0 && this.entries[i - 1].seq > seq) i--;
+    this.entries.splice(i, 0, { seq, bytes });
+    this.total += bytes;
   }
 
   /** An empty spool takes any batch, so a single large one cannot wedge it. */

@@ -14,6 +14,7 @@ import { batchBody, freshDirs } from './helpers.js';
 
 const fresh = freshDirs('phonehome-spool-');
 const batch = batchBody;
+const PREFIX = '{"batch_id":"b1","sensor":{"name":"s","version":"1","lag_s":null},"events":[';
 
 const open: Spool[] = [];
 const spoolAt = (dir: string, max = 1 << 20) => {
@@ -140,34 +141,42 @@ describe('spool', () => {
   it('a batch whose fsync is under way is not sent yet, counts against the bound, and lands in order, byte for byte', async () => {
     const dir = fresh();
     const s = spoolAt(dir, 3000);
-    const prefix = '{"batch_id":"b1","sensor":{"name":"s","version":"1","lag_s":null},"events":[';
     const events = [JSON.stringify({ kind: 'flow', key: 'flow:1', data: { name: 'café ☃ 𝄞', pad: 'x'.repeat(1500) } })];
-    const landed = s.appendEventsSoon(prefix, events);
+    const landed = s.appendEventsSoon(PREFIX, events);
     // Written but not synced: delivery must not see it, and nothing may overtake it.
     expect([s.batches, s.head()]).toEqual([0, null]);
     expect(readdirSync(join(dir, 'queue'))).toEqual(['0000000000000001.json.tmp']);
     expect(() => s.append(batch(2, 1500))).toThrow(SpoolFullError);
-    expect(() => s.appendEventsSoon(prefix, events)).toThrow(/still being written/);
+    expect(() => s.appendEventsSoon(PREFIX, events)).toThrow(/still being written/);
     expect(await landed).toBe(1);
     expect(readdirSync(join(dir, 'queue'))).toEqual(['0000000000000001.json']);
     expect(s.head()).toEqual({ seq: 1, bytes: statSync(join(dir, 'queue', '0000000000000001.json')).size });
-    expect(s.read(1)).toBe(`${prefix}${events[0]}]}`);
+    expect(s.read(1)).toBe(`${PREFIX}${events[0]}]}`);
     expect(s.bytes).toBe(s.head()!.bytes);
+  });
+
+  it('a batch appended while another is being synced goes after it, as its number says', async () => {
+    const s = spoolAt(fresh());
+    const landed = s.appendEventsSoon(PREFIX, [JSON.stringify({ kind: 'flow', key: 'flow:1', data: {} })]);
+    expect(s.append(batch(2))).toBe(2);
+    expect(await landed).toBe(1);
+    expect([s.batches, s.head()!.seq]).toEqual([2, 1]);
+    s.remove(1);
+    expect(s.head()!.seq).toBe(2);
   });
 
   it('a batch whose write fails after it was taken leaves nothing in the queue and gives its room back', async () => {
     const dir = fresh();
     const s = spoolAt(dir, 3000);
-    const prefix = '{"batch_id":"b1","sensor":{"name":"s","version":"1","lag_s":null},"events":[';
     const events = [JSON.stringify({ kind: 'flow', key: 'flow:1', data: { pad: 'x'.repeat(1500) } })];
-    const landed = s.appendEventsSoon(prefix, events);
+    const landed = s.appendEventsSoon(PREFIX, events);
     // The queue directory goes away while the batch is synced: its rename cannot happen.
     rmSync(join(dir, 'queue'), { recursive: true });
     await expect(landed).rejects.toMatchObject({ code: 'ENOENT' });
     expect([s.batches, s.bytes, s.head()]).toEqual([0, 0, null]);
     mkdirSync(join(dir, 'queue'));
     // Its room is free again, and the next batch takes the next name.
-    expect(await s.appendEventsSoon(prefix, events)).toBe(2);
+    expect(await s.appendEventsSoon(PREFIX, events)).toBe(2);
     expect(readdirSync(join(dir, 'queue'))).toEqual(['0000000000000002.json']);
   });
 
