@@ -280,4 +280,22 @@ if (want('sensor')) {
   const outStream = measure('replay-analyze-out', 'sh', ['-c', `${replay} | '${process.execPath}' '${CLI}' analyze - --out '${outDir}' > /dev/null`], reps);
   execFileSync('rm', ['-rf', outDir]);
   console.log(`the same stream into phonehome analyze -: ${fmt(pkts / onStream.wall)}packets/s; analyze - --out: ${fmt(pkts / outStream.wall)}packets/s; cat (the stream alone): ${fmt(pkts / sink.wall)}packets/s`);
+  streamPeers(replay, spool);
+}
+
+/**
+ * The sensor and Argus each reading the same live stream through a pipe, timed
+ * alike: the whole pipeline, start-up and the replayer included. Argus reading a
+ * file never waits for a writer, so this is the like-for-like peer of the sensor.
+ */
+function streamPeers(replay, spool) {
+  const argus = ['/usr/sbin/argus', '/usr/bin/argus'].find((p) => existsSync(p));
+  if (!argus) return console.log('argus not installed: the live-stream comparison is left out');
+  const records = join(tmpdir(), `phonehome-bench-stream-${process.pid}.argus`);
+  const peer = measure('replay-argus', 'sh', ['-c', `${replay} | '${argus}' -r - -w '${records}'`], reps);
+  // --once: read the stream to its end, spool every event, give up delivering to
+  // the unreachable collector almost at once (exit 1: batches stay in the spool).
+  const sensor = measure('replay-sensor-once', 'sh', ['-c', `rm -rf '${spool}'; ${replay} | '${process.execPath}' '${CLI}' sensor --input - --once --drain-timeout 0.05 --collector http://127.0.0.1:9 --token bench-token-0123456789 --spool '${spool}' --spool-max-mb 4096 --log-level fatal`], reps);
+  execFileSync('rm', ['-rf', spool, records]);
+  console.log(`the same stream, whole pipeline timed alike: sensor --once ${fmt(pkts / sensor.wall)}packets/s, argus -r - ${fmt(pkts / peer.wall)}packets/s: the sensor ${(peer.wall / sensor.wall).toFixed(2)}x Argus's packets/s`);
 }
