@@ -5,8 +5,7 @@
 // carries a checksum; one that does not match, is cut short or damaged is
 // not used.
 
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import * as zlib from 'node:zlib';
+import { crc32 } from '../util/packed.js';
 
 /** The arrays of one address family's table, as the CSV reader builds them. */
 export interface AsnArrays {
@@ -77,12 +76,6 @@ export function packAsnTable(family: 4 | 6, source: AsnSource, a: AsnArrays): Bu
   return out;
 }
 
-/** zlib's CRC-32 of `data` continued from `value`; null where this Node has none (before 20.15). */
-export function crc32(data: Uint8Array, value = 0): number | null {
-  const f = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
-  return f ? f(data, value) >>> 0 : null;
-}
-
 /** CRC-32 of the whole file but the checksum itself. */
 function checksum(buf: Buffer): number | null {
   const head = crc32(buf.subarray(0, CRC_AT));
@@ -92,7 +85,7 @@ function checksum(buf: Buffer): number | null {
 /**
  * The arrays in a packed table, as views on `buf` (no copy), or null when it
  * is not one made from `source` for this family by this format, or is
- * damaged. `buf` must start 8-aligned in its memory (readAsnPack's does).
+ * damaged. `buf` must start 8-aligned in its memory (readAligned's does).
  */
 export function unpackAsnTable(buf: Buffer, family: 4 | 6, source: AsnSource): AsnArrays | null {
   if (buf.length < HEADER || buf.toString('latin1', 0, 8) !== MAGIC || buf.byteOffset % 8 !== 0) return null;
@@ -111,30 +104,4 @@ export function unpackAsnTable(buf: Buffer, family: 4 | 6, source: AsnSource): A
   const [starts, ends, asns, orgAsns, orgStarts, orgEnds] = views;
   at = align8(at);
   return { starts, ends, asns, orgAsns, orgStarts, orgEnds, orgBytes: buf.subarray(at, at + orgBytes) };
-}
-
-/** A packed file's bytes in memory of its own (8-aligned), or null when it cannot be read. */
-export function readAsnPack(file: string): Buffer | null {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    const size = fstatSync(fd).size;
-    // allocUnsafeSlow: never a slice of the shared pool, so the typed arrays' offsets stay aligned
-    const buf = Buffer.allocUnsafeSlow(size);
-    let got = 0;
-    while (got < size) {
-      const n = readSync(fd, buf, got, size - got, got);
-      if (n === 0) return null;
-      got += n;
-    }
-    return buf;
-  } catch {
-    return null;
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -10,7 +10,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeAtomically } from '../util/files.js';
-import { crc32, packAsnTable, readAsnPack, unpackAsnTable, type AsnArrays, type AsnSource } from './asn-pack.js';
+import { crc32, readAligned } from '../util/packed.js';
+import { packAsnTable, unpackAsnTable, type AsnArrays, type AsnSource } from './asn-pack.js';
 
 /** The package's files: IPv4 ranges as numbers, IPv6 ranges as addresses (both inclusive). */
 export function embeddedAsnFiles(): { ip4: string; ip6: string } {
@@ -454,7 +455,7 @@ function packedArrays(file: string | undefined, csv: string, family: 4 | 6): Asn
   if (file === undefined) return null;
   try {
     const source = asnSource(csv);
-    const buf = source && readAsnPack(file);
+    const buf = source && readAligned(file);
     return source && buf && unpackAsnTable(buf, family, source);
   } catch {
     return null;

@@ -11,7 +11,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { crc32, packAsnTable, unpackAsnTable, type AsnArrays } from '../../../sensor/enrich/asn-pack.js';
+import { packAsnTable, unpackAsnTable, type AsnArrays } from '../../../sensor/enrich/asn-pack.js';
+import { crc32 } from '../../../sensor/util/packed.js';
 import { AsnTable, Ip4Ranges, Ip6Ranges, asnSource, embeddedAsnFiles, packedAsnFiles, writeAsnPacks } from '../../../sensor/enrich/asn-table.js';
 import { GeoIp } from '../../../sensor/enrich/geoip.js';
 import { isSpecialIp } from '../../../sensor/util/addr.js';
