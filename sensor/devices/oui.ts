@@ -1,5 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeAtomically } from '../util/files.js';
+import { crc32, readAligned } from '../util/packed.js';
+import { packOui, unpackOui, type OuiSource } from './oui-pack.js';
 
 export interface Manufacturer {
   vendor: string;
@@ -9,8 +14,8 @@ export interface Manufacturer {
 
 /** The IEEE registry: the entry (name and address lines) of a block, keyed by its 6, 7 or 9 upper-case hex digits. */
 export interface OuiRegistry {
-  /** how the file was read: its lines indexed, or parsed whole */
-  readonly shape: 'lines' | 'json';
+  /** how the registry was read: the build's pack, the file's lines indexed, or the file parsed whole */
+  readonly shape: 'packed' | 'lines' | 'json';
   get(key: string): string | undefined;
 }
 
@@ -143,12 +148,49 @@ export function readOuiRegistry(buf: Buffer): OuiRegistry {
   return indexLines(buf) ?? parseWhole(buf);
 }
 
-function load(): OuiRegistry {
-  // oui-data is a 5 MB JSON file: indexed once, and only when a device needs naming.
-  if (!registry) {
-    const require = createRequire(import.meta.url);
-    registry = readOuiRegistry(readFileSync(require.resolve('oui-data')));
+/** oui-data's registry file. */
+const ouiFile = (): string => createRequire(import.meta.url).resolve('oui-data');
+
+/** Where the build writes the packed registry: dist/data, beside the built code (dist/sensor/devices). */
+export const OUI_PACK = fileURLToPath(new URL('../../data/oui.bin', import.meta.url));
+
+let readerCrc: number | null | undefined;
+
+/**
+ * What a pack made from `file` now would be made from: the version of the
+ * package holding it, the file's size, and the code that reads entries (this
+ * module and the pack's); null when any is unreadable.
+ */
+export function ouiSource(file = ouiFile()): OuiSource | null {
+  try {
+    const self = fileURLToPath(import.meta.url);
+    readerCrc ??= crc32(Buffer.concat([readFileSync(self), readFileSync(self.replace(/oui\.(ts|js)$/, 'oui-pack.$1'))]));
+    const { version } = JSON.parse(readFileSync(join(dirname(file), 'package.json'), 'utf8')) as { version?: unknown };
+    return typeof version === 'string' && readerCrc !== null ? { version, size: statSync(file).size, reader: readerCrc } : null;
+  } catch {
+    return null;
   }
+}
+
+/** The registry in the pack `pack`, when it was made from `file` as it is now and by this code; else null. */
+export function packedRegistry(pack = OUI_PACK, file = ouiFile()): OuiRegistry | null {
+  const source = ouiSource(file);
+  const buf = source && readAligned(pack);
+  return source && buf && unpackOui(buf, source);
+}
+
+/** Packs oui-data's registry for runs to map (npm run build); null where this Node cannot checksum it (before 20.15). */
+export function writeOuiPack(pack = OUI_PACK, file = ouiFile()): string | null {
+  const source = ouiSource(file);
+  if (!source) return null;
+  mkdirSync(dirname(pack), { recursive: true });
+  writeAtomically(pack, packOui(source, JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>));
+  return pack;
+}
+
+function load(): OuiRegistry {
+  // oui-data is a 5 MB JSON file: the build's pack is mapped instead, or the file indexed once, and only when a device needs naming.
+  registry ??= packedRegistry() ?? readOuiRegistry(readFileSync(ouiFile()));
   return registry;
 }
 
