@@ -29,24 +29,34 @@ export class JsonlWriter {
 
   /** A record already in JSON (serialised by a worker thread). */
   writeLine(json: string): void {
-    const line = needsJsonSafe(json) ? jsonSafe(json) : json;
     this.count++;
-    const worst = line.length * 3 + 1;
+    const worst = json.length * 3 + 1;
     if (this.used + worst > BUFFER_BYTES) {
       this.flush();
       if (worst > BUFFER_BYTES) {
-        writeSync(this.fd, `${line}\n`);
+        writeSync(this.fd, `${needsJsonSafe(json) ? jsonSafe(json) : json}\n`);
         return;
       }
     }
-    this.used += this.buf.write(line, this.used);
+    this.used += this.buf.write(json, this.used);
     this.buf[this.used++] = 0x0a;
     if (this.used >= FLUSH_AT) this.flush();
   }
 
+  /**
+   * Writes the lines gathered, escaped by jsonSafe. Every character it escapes
+   * is DEL or starts with byte 0xC2 or 0xE2 in UTF-8: three byte searches of
+   * the whole buffer (most buffers have none of them) replace a test of each
+   * line's text, and only a buffer that has one is decoded and tested.
+   */
   flush(): void {
+    let out = this.buf.subarray(0, this.used);
+    if (out.indexOf(0x7f) >= 0 || out.indexOf(0xc2) >= 0 || out.indexOf(0xe2) >= 0) {
+      const text = out.toString('utf8');
+      if (needsJsonSafe(text)) out = Buffer.from(jsonSafe(text));
+    }
     let done = 0;
-    while (done < this.used) done += writeSync(this.fd, this.buf, done, this.used - done);
+    while (done < out.length) done += writeSync(this.fd, out, done, out.length - done);
     this.used = 0;
   }
 
