@@ -45,7 +45,7 @@ export class Batcher {
   private retrying = false;
   /** held[0] is being written */
   private inFlight = false;
-  private writtenWaiters: (() => void)[] = [];
+  private writtenWaiters: ((durable: boolean) => void)[] = [];
   /** wall-clock ms since when batches have been held back (null: they are not) */
   blockedSince: number | null = null;
 
@@ -129,12 +129,12 @@ export class Batcher {
         this.held.shift();
         this.heldEvents -= b.events.length;
         this.wrote();
-        this.settled();
+        this.settled(true);
         this.spoolHeld();
       },
       (e: unknown) => {
         this.inFlight = false;
-        this.settled();
+        this.settled(false);
         this.refused(e);
       },
     );
@@ -168,16 +168,16 @@ export class Batcher {
     return this.inFlight;
   }
 
-  /** Resolves when the batch being written is durable or failed (at once when none is). */
-  whenWritten(): Promise<void> {
-    if (!this.inFlight) return Promise.resolve();
+  /** Resolves when the batch being written is durable (true) or failed and is held (false); at once, true, when none is. */
+  whenWritten(): Promise<boolean> {
+    if (!this.inFlight) return Promise.resolve(true);
     return new Promise((resolve) => this.writtenWaiters.push(resolve));
   }
 
-  private settled(): void {
+  private settled(durable: boolean): void {
     const waiters = this.writtenWaiters;
     this.writtenWaiters = [];
-    for (const w of waiters) w();
+    for (const w of waiters) w(durable);
   }
 
   /** The spool refused a batch: counted each time, logged once per state (full, or the disk full). */

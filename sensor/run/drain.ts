@@ -132,10 +132,8 @@ export class Drain {
       this.batcher.cut();
       if (this.batcher.pending === 0) return true;
       // A batch on its way to the disk is not a full spool: it is waited for whatever the deadline.
-      if (this.batcher.writing) {
-        await this.batcher.whenWritten();
-        continue;
-      }
+      // One whose write failed (the disk is full) stays held, and the deadline applies as to a full spool.
+      if (this.batcher.writing && (await this.batcher.whenWritten())) continue;
       const left = this.deadline() - Date.now();
       if (left <= 0) return false;
       await this.pause(Math.min(left, MAX_TIMER_MS), this.spool.waitForSpace());
