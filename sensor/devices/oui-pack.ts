@@ -1,8 +1,9 @@
 // The IEEE registry packed by the build beside the built code: each block's
-// key as a number, sorted, and the part of its entry a lookup reads (the
-// first line and the last), so that naming a run's first device maps 1.6 MB
+// key as a number, sorted, the part of its entry a lookup reads (the first
+// line and the last), and the country code of each last line, so that naming
+// a run's first device maps 1.7 MB
 // instead of reading and indexing the 5.6 MB JSON file (about 80 ms of the
-// 0.44 s a small capture takes). As with the AS tables' pack, a file names
+// 0.44 s a small capture takes) and builds no table of country names. As with the AS tables' pack, a file names
 // the JSON it was made from (the package's version and the file's size) and
 // the code that reads it, and carries a checksum; one that does not match,
 // is cut short or damaged is not used.
@@ -23,8 +24,8 @@ export const OUI_PACK_FORMAT = 1;
 /** Written in the machine's byte order: a file from a machine of the other order reads back as another number. */
 const BYTE_ORDER = 0x01020304;
 const VERSION_BYTES = 64;
-/** After the magic, 12 words: format, byte order, size (low, high), reader, checksum, keys of 6, 7 and 9 digits, entries, entry bytes, version length. */
-const WORDS = 12;
+/** After the magic, 13 words: format, byte order, size (low, high), reader, checksum, keys of 6, 7 and 9 digits, entries, entry bytes, country bytes, version length. */
+const WORDS = 13;
 const CRC_AT = 8 + 5 * 4;
 const VERSION_AT = 8 + WORDS * 4;
 const HEADER = VERSION_AT + VERSION_BYTES;
@@ -42,9 +43,9 @@ export function entryEnds(entry: string): string {
   return first < 0 ? entry : `${entry.slice(0, first)}\n${entry.slice(entry.lastIndexOf('\n') + 1)}`;
 }
 
-/** Section sizes in bytes: keys (float64) by length, their entries' numbers by length, entry ends, entry bytes. */
-function layout(counts: number[], entries: number, entryBytes: number): { sizes: number[]; total: number } {
-  const sizes = [...counts.map((n) => n * 8), ...counts.map((n) => n * 4), entries * 4, entryBytes];
+/** Section sizes in bytes: keys (float64) by length, their entries' numbers by length, entry ends, entry bytes, the countries' JSON. */
+function layout(counts: number[], entries: number, entryBytes: number, countryBytes: number): { sizes: number[]; total: number } {
+  const sizes = [...counts.map((n) => n * 8), ...counts.map((n) => n * 4), entries * 4, entryBytes, countryBytes];
   return { sizes, total: sizes.reduce((at, s) => align8(at) + s, HEADER) };
 }
 
@@ -54,8 +55,14 @@ function checksum(buf: Buffer): number | null {
   return head === null ? null : crc32(buf.subarray(CRC_AT + 4), head);
 }
 
-/** The packed form of a registry's entries (key: 6, 7 or 9 upper-case hex digits). */
-export function packOui(source: OuiSource, registry: Record<string, string>): Buffer {
+/** The last line of an entry that has more than one: the country of the registered address. */
+const lastLine = (entry: string): string | null => (entry.includes('\n') ? entry.slice(entry.lastIndexOf('\n') + 1) : null);
+
+/**
+ * The packed form of a registry's entries (key: 6, 7 or 9 upper-case hex
+ * digits), with countryCode's answer for each distinct last line.
+ */
+export function packOui(source: OuiSource, registry: Record<string, string>, countryCode: (name: string) => string | null): Buffer {
   const version = Buffer.from(source.version, 'utf8');
   if (version.length > VERSION_BYTES) throw new Error(`package version too long to record: ${source.version}`);
   // Entries are kept once: many blocks share a manufacturer's name and country.
@@ -72,6 +79,8 @@ export function packOui(source: OuiSource, registry: Record<string, string>): Bu
       .sort((a, b) => a[0] - b[0]),
   );
   const bytes = [...texts.keys()].map((t) => Buffer.from(t, 'utf8'));
+  const names = new Set([...texts.keys()].map(lastLine).filter((n) => n !== null));
+  const countries = Buffer.from(JSON.stringify([...names].map((n) => [n, countryCode(n)])), 'utf8');
   const ends = new Uint32Array(bytes.length);
   bytes.reduce((at, b, i) => (ends[i] = at + b.length), 0);
   const sections = [
@@ -79,28 +88,37 @@ export function packOui(source: OuiSource, registry: Record<string, string>): Bu
     ...byLength.map((rows) => Uint32Array.from(rows, (r) => r[1])),
     ends,
     Buffer.concat(bytes),
+    countries,
   ].map((t) => new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
   const counts = byLength.map((rows) => rows.length);
-  const out = Buffer.alloc(layout(counts, bytes.length, sections[7].length).total);
+  const out = Buffer.alloc(layout(counts, bytes.length, sections[7].length, countries.length).total);
   sections.reduce((at, s) => (out.set(s, align8(at)), align8(at) + s.length), HEADER);
   out.write(MAGIC, 0, 'latin1');
   const header = new Uint32Array(out.buffer, out.byteOffset + 8, WORDS);
-  header.set([OUI_PACK_FORMAT, BYTE_ORDER, source.size % 2 ** 32, Math.floor(source.size / 2 ** 32), source.reader, 0, ...counts, bytes.length, sections[7].length, version.length]);
+  header.set([OUI_PACK_FORMAT, BYTE_ORDER, source.size % 2 ** 32, Math.floor(source.size / 2 ** 32), source.reader, 0, ...counts, bytes.length, sections[7].length, countries.length, version.length]);
   version.copy(out, VERSION_AT);
   header[5] = checksum(out) ?? 0;
   return out;
 }
 
-/** A packed registry: `get` gives entryEnds of the entry, enough for manufacturerIn. */
+/** A packed registry: `get` gives entryEnds of the entry, enough for manufacturerIn, and countryOf the code of its last line. */
 export class PackedOui {
   readonly shape = 'packed';
+  private countries: Map<string, string | null> | null = null;
 
   constructor(
     private readonly keys: Float64Array[],
     private readonly entryOf: Uint32Array[],
     private readonly ends: Uint32Array,
     private readonly bytes: Buffer,
+    private readonly countryJson: Buffer,
   ) {}
+
+  /** The country code the build found for an entry's last line; undefined for a line no entry ends with. */
+  countryOf(name: string): string | null | undefined {
+    this.countries ??= new Map(JSON.parse(this.countryJson.toString('utf8')) as [string, string | null][]);
+    return this.countries.get(name);
+  }
 
   get(key: string): string | undefined {
     const c = KEY_LENGTHS.indexOf(key.length as 6 | 7 | 9);
@@ -129,11 +147,11 @@ export class PackedOui {
  */
 export function unpackOui(buf: Buffer, source: OuiSource): PackedOui | null {
   if (buf.length < HEADER || buf.toString('latin1', 0, 8) !== MAGIC || buf.byteOffset % 8 !== 0) return null;
-  const [format, order, sizeLow, sizeHigh, reader, crc, n6, n7, n9, entries, entryBytes, versionLength] = new Uint32Array(buf.buffer, buf.byteOffset + 8, WORDS);
+  const [format, order, sizeLow, sizeHigh, reader, crc, n6, n7, n9, entries, entryBytes, countryBytes, versionLength] = new Uint32Array(buf.buffer, buf.byteOffset + 8, WORDS);
   if (format !== OUI_PACK_FORMAT || order !== BYTE_ORDER || sizeLow + sizeHigh * 2 ** 32 !== source.size || reader !== source.reader) return null;
   if (versionLength > VERSION_BYTES || buf.toString('utf8', VERSION_AT, VERSION_AT + versionLength) !== source.version) return null;
   const counts = [n6, n7, n9];
-  const { sizes, total } = layout(counts, entries, entryBytes);
+  const { sizes, total } = layout(counts, entries, entryBytes, countryBytes);
   if (buf.length !== total || checksum(buf) !== crc) return null;
   const at: number[] = [];
   sizes.reduce((offset, s) => (at.push(align8(offset)), align8(offset) + s), HEADER);
@@ -143,5 +161,6 @@ export function unpackOui(buf: Buffer, source: OuiSource): PackedOui | null {
     counts.map((n, i) => view(Uint32Array, 3 + i, n)),
     view(Uint32Array, 6, entries),
     buf.subarray(at[7], at[7] + entryBytes),
+    buf.subarray(at[8], at[8] + countryBytes),
   );
 }

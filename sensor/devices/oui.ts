@@ -17,6 +17,8 @@ export interface OuiRegistry {
   /** how the registry was read: the build's pack, the file's lines indexed, or the file parsed whole */
   readonly shape: 'packed' | 'lines' | 'json';
   get(key: string): string | undefined;
+  /** the country code of an entry's last line, when the registry knows it already (undefined: work it out) */
+  countryOf?(name: string): string | null | undefined;
 }
 
 let registry: OuiRegistry | null = null;
@@ -159,12 +161,14 @@ let readerCrc: number | null | undefined;
 /**
  * What a pack made from `file` now would be made from: the version of the
  * package holding it, the file's size, and the code that reads entries (this
- * module and the pack's); null when any is unreadable.
+ * module and the pack's, and the CLDR data it names countries with); null
+ * when any is unreadable.
  */
 export function ouiSource(file = ouiFile()): OuiSource | null {
   try {
     const self = fileURLToPath(import.meta.url);
-    readerCrc ??= crc32(Buffer.concat([readFileSync(self), readFileSync(self.replace(/oui\.(ts|js)$/, 'oui-pack.$1'))]));
+    // The pack holds country codes from this Node's CLDR names: another CLDR makes another pack.
+    readerCrc ??= crc32(Buffer.concat([readFileSync(self), readFileSync(self.replace(/oui\.(ts|js)$/, 'oui-pack.$1')), Buffer.from(process.versions.cldr ?? '')]));
     const { version } = JSON.parse(readFileSync(join(dirname(file), 'package.json'), 'utf8')) as { version?: unknown };
     return typeof version === 'string' && readerCrc !== null ? { version, size: statSync(file).size, reader: readerCrc } : null;
   } catch {
@@ -184,7 +188,7 @@ export function writeOuiPack(pack = OUI_PACK, file = ouiFile()): string | null {
   const source = ouiSource(file);
   if (!source) return null;
   mkdirSync(dirname(pack), { recursive: true });
-  writeAtomically(pack, packOui(source, JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>));
+  writeAtomically(pack, packOui(source, JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>, countryCode));
   return pack;
 }
 
@@ -195,7 +199,7 @@ function load(): OuiRegistry {
 }
 
 /** English country name (as the IEEE registry spells it, CLDR names) to its ISO code. */
-function countryCode(name: string): string | null {
+export function countryCode(name: string): string | null {
   if (!countryCodes) {
     countryCodes = new Map();
     const names = new Intl.DisplayNames(['en'], { type: 'region' });
@@ -225,7 +229,10 @@ export function manufacturerIn(db: OuiRegistry, mac: number): Manufacturer | nul
   const entry = db.get(hex.slice(0, 9)) ?? db.get(hex.slice(0, 7)) ?? db.get(hex.slice(0, 6));
   if (!entry) return null;
   const lines = entry.split('\n');
-  return { vendor: lines[0].trim(), country: lines.length > 1 ? countryCode(lines[lines.length - 1]) : null };
+  if (lines.length === 1) return { vendor: lines[0].trim(), country: null };
+  const last = lines[lines.length - 1];
+  const known = db.countryOf?.(last);
+  return { vendor: lines[0].trim(), country: known === undefined ? countryCode(last) : known };
 }
 
 /** Manufacturer of a MAC (48-bit number) from the IEEE registry; null for unregistered and locally administered addresses. */

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { manufacturerIn, ouiSource, packedRegistry, readOuiRegistry, writeOuiPack, type Manufacturer } from '../../../sensor/devices/oui.js';
+import { countryCode, manufacturerIn, ouiSource, packedRegistry, readOuiRegistry, writeOuiPack, type Manufacturer } from '../../../sensor/devices/oui.js';
 import { entryEnds, packOui, unpackOui, type OuiSource } from '../../../sensor/devices/oui-pack.js';
 import { readAligned } from '../../../sensor/util/packed.js';
 
@@ -27,7 +27,7 @@ function aligned(bytes: Buffer): Buffer {
 const same = (a: Manufacturer | null, b: Manufacturer | null) => a === b || (a !== null && b !== null && a.vendor === b.vendor && a.country === b.country);
 
 describe('the packed registry', () => {
-  const packed = unpackOui(aligned(packOui(SOURCE, OUI)), SOURCE)!;
+  const packed = unpackOui(aligned(packOui(SOURCE, OUI, countryCode)), SOURCE)!;
   const whole = readOuiRegistry(Buffer.from(JSON.stringify(OUI)));
 
   it('names every block of oui-data as a lookup in JSON.parse of its file does: first, last and a middle address of each', () => {
@@ -51,15 +51,26 @@ describe('the packed registry', () => {
 
   it('keeps quotes, backslashes and non-ASCII names as JSON.parse reads them', () => {
     const registry = { '001788': 'Quote "Q" and backslash \\ Corp\nStraße 1\nMünchen\nGermany', '0055DA1': 'Café Ltd\nParis\nFrance', '70B3D5001': '東京 Co\nJapan' };
-    const p = unpackOui(aligned(packOui(SOURCE, registry)), SOURCE)!;
+    const p = unpackOui(aligned(packOui(SOURCE, registry, countryCode)), SOURCE)!;
     expect(manufacturerIn(p, 0x001788000001)).toEqual({ vendor: 'Quote "Q" and backslash \\ Corp', country: 'DE' });
     expect(manufacturerIn(p, 0x0055da100001)).toEqual({ vendor: 'Café Ltd', country: 'FR' });
     expect(manufacturerIn(p, 0x70b3d5001001)).toEqual({ vendor: '東京 Co', country: 'JP' });
   });
+
+  it('gives the country code the build found for each last line, without working it out again', () => {
+    const registry = { '001788': 'A Corp\nBerlin\nGermany', '001789': 'B Corp\nGermany', '00178A': 'C Corp' };
+    const p = unpackOui(aligned(packOui(SOURCE, registry, (name) => (name === 'Germany' ? 'ZZ' : null))), SOURCE)!;
+    expect([0x001788000001, 0x001789000001, 0x00178a000001].map((m) => manufacturerIn(p, m))).toEqual([
+      { vendor: 'A Corp', country: 'ZZ' },
+      { vendor: 'B Corp', country: 'ZZ' },
+      { vendor: 'C Corp', country: null },
+    ]);
+    expect([p.countryOf('Germany'), p.countryOf('France')]).toEqual(['ZZ', undefined]);
+  });
 });
 
 describe('a pack that does not match is not used', () => {
-  const bytes = packOui(SOURCE, OUI);
+  const bytes = packOui(SOURCE, OUI, countryCode);
 
   it('made from another version or size of the file, or by other code', () => {
     expect(unpackOui(aligned(bytes), SOURCE)).not.toBeNull();
