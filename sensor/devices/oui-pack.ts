@@ -1,29 +1,18 @@
 // The IEEE registry packed by the build beside the built code: each block's
 // key as a number, sorted, the part of its entry a lookup reads (the first
-// line and the last), and the country code of each last line, so that naming
-// a run's first device maps 1.7 MB
-// instead of reading and indexing the 5.6 MB JSON file (about 80 ms of the
-// 0.44 s a small capture takes) and builds no table of country names. As with the AS tables' pack, a file names
-// the JSON it was made from (the package's version and the file's size) and
-// the code that reads it, and carries a checksum; one that does not match,
-// is cut short or damaged is not used.
+// line and the last), and the country code of each last line. Naming a run's
+// first device then maps 1.7 MB instead of reading and indexing the 5.6 MB
+// JSON file and naming every region to find a code (about 100 ms of the
+// 0.44 s a small capture took). As with the AS tables' pack, a file names the
+// JSON it was made from (the package's version and the file's size) and the
+// code that reads it, and carries a checksum; one that does not match, is cut
+// short or damaged is not used.
 
-import { crc32 } from '../util/packed.js';
-
-/** What a pack was made from. */
-export interface OuiSource {
-  version: string;
-  size: number;
-  /** CRC-32 of the code that reads entries (a pack made for other code is not used) */
-  reader: number;
-}
+import { align8, BYTE_ORDER, checksumBut, type PackSource, VERSION_BYTES } from '../util/packed.js';
 
 const MAGIC = 'PHOUIPK\n';
 /** Raised whenever the layout changes. */
 export const OUI_PACK_FORMAT = 1;
-/** Written in the machine's byte order: a file from a machine of the other order reads back as another number. */
-const BYTE_ORDER = 0x01020304;
-const VERSION_BYTES = 64;
 /** After the magic, 13 words: format, byte order, size (low, high), reader, checksum, keys of 6, 7 and 9 digits, entries, entry bytes, country bytes, version length. */
 const WORDS = 13;
 const CRC_AT = 8 + 5 * 4;
@@ -31,8 +20,6 @@ const VERSION_AT = 8 + WORDS * 4;
 const HEADER = VERSION_AT + VERSION_BYTES;
 /** The lengths of the registry's keys: MA-L (24 bits), MA-M (28), MA-S (36). */
 const KEY_LENGTHS = [6, 7, 9] as const;
-
-const align8 = (n: number) => (n + 7) & ~7;
 
 /**
  * What of an entry a lookup reads: its first line (the name) and, when it
@@ -49,12 +36,6 @@ function layout(counts: number[], entries: number, entryBytes: number, countryBy
   return { sizes, total: sizes.reduce((at, s) => align8(at) + s, HEADER) };
 }
 
-/** CRC-32 of the whole file but the checksum itself. */
-function checksum(buf: Buffer): number | null {
-  const head = crc32(buf.subarray(0, CRC_AT));
-  return head === null ? null : crc32(buf.subarray(CRC_AT + 4), head);
-}
-
 /** The last line of an entry that has more than one: the country of the registered address. */
 const lastLine = (entry: string): string | null => (entry.includes('\n') ? entry.slice(entry.lastIndexOf('\n') + 1) : null);
 
@@ -62,7 +43,7 @@ const lastLine = (entry: string): string | null => (entry.includes('\n') ? entry
  * The packed form of a registry's entries (key: 6, 7 or 9 upper-case hex
  * digits), with countryCode's answer for each distinct last line.
  */
-export function packOui(source: OuiSource, registry: Record<string, string>, countryCode: (name: string) => string | null): Buffer {
+export function packOui(source: PackSource, registry: Record<string, string>, countryCode: (name: string) => string | null): Buffer {
   const version = Buffer.from(source.version, 'utf8');
   if (version.length > VERSION_BYTES) throw new Error(`package version too long to record: ${source.version}`);
   // Entries are kept once: many blocks share a manufacturer's name and country.
@@ -97,7 +78,7 @@ export function packOui(source: OuiSource, registry: Record<string, string>, cou
   const header = new Uint32Array(out.buffer, out.byteOffset + 8, WORDS);
   header.set([OUI_PACK_FORMAT, BYTE_ORDER, source.size % 2 ** 32, Math.floor(source.size / 2 ** 32), source.reader, 0, ...counts, bytes.length, sections[7].length, countries.length, version.length]);
   version.copy(out, VERSION_AT);
-  header[5] = checksum(out) ?? 0;
+  header[5] = checksumBut(out, CRC_AT) ?? 0;
   return out;
 }
 
@@ -145,14 +126,14 @@ export class PackedOui {
  * not one made from `source` by this format, or is damaged. `buf` must start
  * 8-aligned in its memory (readAligned's does).
  */
-export function unpackOui(buf: Buffer, source: OuiSource): PackedOui | null {
+export function unpackOui(buf: Buffer, source: PackSource): PackedOui | null {
   if (buf.length < HEADER || buf.toString('latin1', 0, 8) !== MAGIC || buf.byteOffset % 8 !== 0) return null;
   const [format, order, sizeLow, sizeHigh, reader, crc, n6, n7, n9, entries, entryBytes, countryBytes, versionLength] = new Uint32Array(buf.buffer, buf.byteOffset + 8, WORDS);
   if (format !== OUI_PACK_FORMAT || order !== BYTE_ORDER || sizeLow + sizeHigh * 2 ** 32 !== source.size || reader !== source.reader) return null;
   if (versionLength > VERSION_BYTES || buf.toString('utf8', VERSION_AT, VERSION_AT + versionLength) !== source.version) return null;
   const counts = [n6, n7, n9];
   const { sizes, total } = layout(counts, entries, entryBytes, countryBytes);
-  if (buf.length !== total || checksum(buf) !== crc) return null;
+  if (buf.length !== total || checksumBut(buf, CRC_AT) !== crc) return null;
   const at: number[] = [];
   sizes.reduce((offset, s) => (at.push(align8(offset)), align8(offset) + s), HEADER);
   const view = <T>(Type: new (b: ArrayBufferLike, o: number, n: number) => T, i: number, n: number): T => new Type(buf.buffer, buf.byteOffset + at[i], n);

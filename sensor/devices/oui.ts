@@ -3,8 +3,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeAtomically } from '../util/files.js';
-import { crc32, readAligned } from '../util/packed.js';
-import { packOui, unpackOui, type OuiSource } from './oui-pack.js';
+import { crc32, type PackSource, readAligned } from '../util/packed.js';
+import { packOui, unpackOui } from './oui-pack.js';
 
 export interface Manufacturer {
   vendor: string;
@@ -164,7 +164,7 @@ let readerCrc: number | null | undefined;
  * module and the pack's, and the CLDR data it names countries with); null
  * when any is unreadable.
  */
-export function ouiSource(file = ouiFile()): OuiSource | null {
+export function ouiSource(file = ouiFile()): PackSource | null {
   try {
     const self = fileURLToPath(import.meta.url);
     // The pack holds country codes from this Node's CLDR names: another CLDR makes another pack.

@@ -5,7 +5,7 @@
 // carries a checksum; one that does not match, is cut short or damaged is
 // not used.
 
-import { crc32 } from '../util/packed.js';
+import { align8, BYTE_ORDER, checksumBut, type PackSource, VERSION_BYTES } from '../util/packed.js';
 
 /** The arrays of one address family's table, as the CSV reader builds them. */
 export interface AsnArrays {
@@ -21,27 +21,14 @@ export interface AsnArrays {
   orgBytes: Buffer;
 }
 
-/** What a packed table was made from: the data package's version, the CSV's size in bytes, and the reader's code. */
-export interface AsnSource {
-  version: string;
-  size: number;
-  /** CRC-32 of the module that reads the CSV: a table packed by other code (an older build) is not used */
-  reader: number;
-}
-
 const MAGIC = 'PHASNTB\n';
 /** Raised whenever the layout changes. */
 export const ASN_PACK_FORMAT = 1;
-/** Written in the machine's byte order: a file from a machine of the other order reads back as another number. */
-const BYTE_ORDER = 0x01020304;
-const VERSION_BYTES = 64;
 /** After the magic (8 bytes), 11 words: format, byte order, family, size (low, high), reader, checksum, rows, org count, org bytes, version length; then the version. */
 const WORDS = 11;
 const CRC_AT = 8 + 6 * 4;
 const VERSION_AT = 8 + WORDS * 4;
 const HEADER = VERSION_AT + VERSION_BYTES;
-
-const align8 = (n: number) => (n + 7) & ~7;
 
 /** Section sizes in bytes, each starting 8-aligned after the header. */
 function layout(family: 4 | 6, rows: number, orgs: number, orgBytes: number): { sizes: number[]; total: number } {
@@ -56,7 +43,7 @@ function sections(a: AsnArrays): Uint8Array[] {
 }
 
 /** The packed form of one family's arrays. */
-export function packAsnTable(family: 4 | 6, source: AsnSource, a: AsnArrays): Buffer {
+export function packAsnTable(family: 4 | 6, source: PackSource, a: AsnArrays): Buffer {
   const version = Buffer.from(source.version, 'utf8');
   if (version.length > VERSION_BYTES) throw new Error(`package version too long to record: ${source.version}`);
   const { total } = layout(family, a.asns.length, a.orgAsns.length, a.orgBytes.length);
@@ -72,14 +59,8 @@ export function packAsnTable(family: 4 | 6, source: AsnSource, a: AsnArrays): Bu
   const header = new Uint32Array(out.buffer, out.byteOffset + 8, WORDS);
   header.set(words);
   version.copy(out, VERSION_AT);
-  header[6] = checksum(out) ?? 0;
+  header[6] = checksumBut(out, CRC_AT) ?? 0;
   return out;
-}
-
-/** CRC-32 of the whole file but the checksum itself. */
-function checksum(buf: Buffer): number | null {
-  const head = crc32(buf.subarray(0, CRC_AT));
-  return head === null ? null : crc32(buf.subarray(CRC_AT + 4), head);
 }
 
 /**
@@ -87,13 +68,13 @@ function checksum(buf: Buffer): number | null {
  * is not one made from `source` for this family by this format, or is
  * damaged. `buf` must start 8-aligned in its memory (readAligned's does).
  */
-export function unpackAsnTable(buf: Buffer, family: 4 | 6, source: AsnSource): AsnArrays | null {
+export function unpackAsnTable(buf: Buffer, family: 4 | 6, source: PackSource): AsnArrays | null {
   if (buf.length < HEADER || buf.toString('latin1', 0, 8) !== MAGIC || buf.byteOffset % 8 !== 0) return null;
   const [format, order, fam, sizeLow, sizeHigh, reader, crc, rows, orgs, orgBytes, versionLength] = new Uint32Array(buf.buffer, buf.byteOffset + 8, WORDS);
   if (format !== ASN_PACK_FORMAT || order !== BYTE_ORDER || fam !== family || sizeLow + sizeHigh * 2 ** 32 !== source.size || reader !== source.reader) return null;
   if (versionLength > VERSION_BYTES || buf.toString('utf8', VERSION_AT, VERSION_AT + versionLength) !== source.version) return null;
   const { sizes, total } = layout(family, rows, orgs, orgBytes);
-  if (buf.length !== total || checksum(buf) !== crc) return null;
+  if (buf.length !== total || checksumBut(buf, CRC_AT) !== crc) return null;
   const views: Uint32Array[] = [];
   let at = HEADER;
   for (const size of sizes.slice(0, 6)) {

@@ -10,8 +10,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeAtomically } from '../util/files.js';
-import { crc32, readAligned } from '../util/packed.js';
-import { packAsnTable, unpackAsnTable, type AsnArrays, type AsnSource } from './asn-pack.js';
+import { crc32, type PackSource, readAligned } from '../util/packed.js';
+import { packAsnTable, unpackAsnTable, type AsnArrays } from './asn-pack.js';
 
 /** The package's files: IPv4 ranges as numbers, IPv6 ranges as addresses (both inclusive). */
 export function embeddedAsnFiles(): { ip4: string; ip6: string } {
@@ -32,7 +32,7 @@ let readerCrc: number | null | undefined;
  * own code (so that a build's tables are not used by code whose reader
  * changed since); null when any is unreadable.
  */
-export function asnSource(csv: string): AsnSource | null {
+export function asnSource(csv: string): PackSource | null {
   try {
     readerCrc ??= crc32(readFileSync(fileURLToPath(import.meta.url)));
     const { version } = JSON.parse(readFileSync(join(dirname(csv), 'package.json'), 'utf8')) as { version?: unknown };

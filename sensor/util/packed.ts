@@ -1,8 +1,29 @@
-// Helpers of the tables the build packs beside the built code (the AS tables,
-// the IEEE registry): a checksum, and a file read into memory of its own.
+// What the tables the build packs beside the built code (the AS tables, the
+// IEEE registry) share: a pack starts with an 8-byte magic, header words in
+// the machine's byte order (a format number, the byte order, a CRC-32 of the
+// rest of the file), the version of the package the data came from, then
+// sections of typed arrays, each 8-aligned.
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import * as zlib from 'node:zlib';
+
+/**
+ * What a pack was made from: the data package's version, the data file's
+ * size in bytes, and a CRC-32 of the code that reads it (a pack made by other
+ * code, an older build, is not used).
+ */
+export interface PackSource {
+  version: string;
+  size: number;
+  reader: number;
+}
+
+/** Written in the machine's byte order: a file from a machine of the other order reads back as another number. */
+export const BYTE_ORDER = 0x01020304;
+/** Room for the package's version after the header words. */
+export const VERSION_BYTES = 64;
+
+export const align8 = (n: number): number => (n + 7) & ~7;
 
 /** zlib's CRC-32 of `data` continued from `value`; null where this Node has none (before 20.15). */
 export function crc32(data: Uint8Array, value = 0): number | null {
@@ -34,4 +55,10 @@ export function readAligned(file: string): Buffer | null {
   } finally {
     closeSync(fd);
   }
+}
+
+/** CRC-32 of a whole pack but its checksum, the word at byte `at`. */
+export function checksumBut(buf: Buffer, at: number): number | null {
+  const head = crc32(buf.subarray(0, at));
+  return head === null ? null : crc32(buf.subarray(at + 4), head);
 }

@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { countryCode, manufacturerIn, ouiSource, packedRegistry, readOuiRegistry, writeOuiPack, type Manufacturer } from '../../../sensor/devices/oui.js';
-import { entryEnds, packOui, unpackOui, type OuiSource } from '../../../sensor/devices/oui-pack.js';
-import { readAligned } from '../../../sensor/util/packed.js';
+import { entryEnds, packOui, unpackOui } from '../../../sensor/devices/oui-pack.js';
+import { type PackSource, readAligned } from '../../../sensor/util/packed.js';
 
 const FILE = createRequire(import.meta.url).resolve('oui-data');
 const OUI = JSON.parse(readFileSync(FILE, 'utf8')) as Record<string, string>;
-const SOURCE: OuiSource = { version: '2.1.9-test', size: 5_642_072, reader: 0x12345678 };
+const SOURCE: PackSource = { version: '2.1.9-test', size: 5_642_072, reader: 0x12345678 };
 const dir = mkdtempSync(join(tmpdir(), 'phonehome-oui-pack-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
