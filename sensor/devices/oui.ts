@@ -12,7 +12,7 @@ export interface Manufacturer {
   country: string | null;
 }
 
-/** The IEEE registry: the entry (name and address lines) of a block, keyed by its 6, 7 or 9 upper-case hex digits. */
+/** The IEEE registry: the entry (name and address lines; the pack keeps the first and the last, all manufacturerIn reads) of a block, keyed by its 6, 7 or 9 upper-case hex digits. */
 export interface OuiRegistry {
   /** how the registry was read: the build's pack, the file's lines indexed, or the file parsed whole */
   readonly shape: 'packed' | 'lines' | 'json';
