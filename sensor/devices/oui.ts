@@ -1,9 +1,9 @@
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeAtomically } from '../util/files.js';
-import { crc32, type PackSource, readAligned } from '../util/packed.js';
+import { crc32, type PackSource, packSource, readAligned } from '../util/packed.js';
 import { packOui, unpackOui } from './oui-pack.js';
 
 export interface Manufacturer {
@@ -165,15 +165,10 @@ let readerCrc: number | null | undefined;
  * when any is unreadable.
  */
 export function ouiSource(file = ouiFile()): PackSource | null {
-  try {
-    const self = fileURLToPath(import.meta.url);
-    // The pack holds country codes from this Node's CLDR names: another CLDR makes another pack.
-    readerCrc ??= crc32(Buffer.concat([readFileSync(self), readFileSync(self.replace(/oui\.(ts|js)$/, 'oui-pack.$1')), Buffer.from(process.versions.cldr ?? '')]));
-    const { version } = JSON.parse(readFileSync(join(dirname(file), 'package.json'), 'utf8')) as { version?: unknown };
-    return typeof version === 'string' && readerCrc !== null ? { version, size: statSync(file).size, reader: readerCrc } : null;
-  } catch {
-    return null;
-  }
+  const self = fileURLToPath(import.meta.url);
+  // The pack holds country codes from this Node's CLDR names: another CLDR makes another pack.
+  const code = () => Buffer.concat([readFileSync(self), readFileSync(self.replace(/oui\.(ts|js)$/, 'oui-pack.$1')), Buffer.from(process.versions.cldr ?? '')]);
+  return packSource(file, () => (readerCrc ??= crc32(code())));
 }
 
 /** The registry in the pack `pack`, when it was made from `file` as it is now and by this code; else null. */

@@ -5,12 +5,12 @@
 // build writes the arrays packed beside the code (asn-pack.ts), and a run
 // maps those when they were made from the installed CSV.
 
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeAtomically } from '../util/files.js';
-import { crc32, type PackSource, readAligned } from '../util/packed.js';
+import { crc32, type PackSource, packSource, readAligned } from '../util/packed.js';
 import { packAsnTable, unpackAsnTable, type AsnArrays } from './asn-pack.js';
 
 /** The package's files: IPv4 ranges as numbers, IPv6 ranges as addresses (both inclusive). */
@@ -33,13 +33,7 @@ let readerCrc: number | null | undefined;
  * changed since); null when any is unreadable.
  */
 export function asnSource(csv: string): PackSource | null {
-  try {
-    readerCrc ??= crc32(readFileSync(fileURLToPath(import.meta.url)));
-    const { version } = JSON.parse(readFileSync(join(dirname(csv), 'package.json'), 'utf8')) as { version?: unknown };
-    return typeof version === 'string' && readerCrc !== null ? { version, size: statSync(csv).size, reader: readerCrc } : null;
-  } catch {
-    return null;
-  }
+  return packSource(csv, () => (readerCrc ??= crc32(readFileSync(fileURLToPath(import.meta.url)))));
 }
 
 /**

@@ -4,7 +4,8 @@
 // rest of the file), the version of the package the data came from, then
 // sections of typed arrays, each 8-aligned.
 
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import * as zlib from 'node:zlib';
 
 /**
@@ -16,6 +17,21 @@ export interface PackSource {
   version: string;
   size: number;
   reader: number;
+}
+
+/**
+ * What a pack made from `file` now would be made from: the version of the
+ * package holding it (its package.json), the file's size, and `reader()`, a
+ * CRC-32 of the code that reads it; null when any is unreadable.
+ */
+export function packSource(file: string, reader: () => number | null): PackSource | null {
+  try {
+    const code = reader();
+    const { version } = JSON.parse(readFileSync(join(dirname(file), 'package.json'), 'utf8')) as { version?: unknown };
+    return typeof version === 'string' && code !== null ? { version, size: statSync(file).size, reader: code } : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Written in the machine's byte order: a file from a machine of the other order reads back as another number. */
