@@ -95,23 +95,25 @@ function tally(rows: FlowRow[], inserted: Set<string>): { traffic: Traffic[]; de
     } else traffic.set(k, [r.device, r.country, 1, r.srcBytes]);
     destinations.set(`${r.device}\n${r.dstIp}`, [r.device, r.dstIp]);
   }
-  return { traffic: [...traffic.values()], destinations: [...destinations.values()] };
+  // In one order for every batch, so that two batches updating the same rows take their locks alike and cannot deadlock.
+  const byKey = (x: [string, unknown], y: [string, unknown]) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0);
+  return { traffic: [...traffic].sort(byKey).map(([, t]) => t), destinations: [...destinations.values()] };
 }
 
 /**
  * Stores a batch's flows with a few multi-row statements instead of three
  * round trips per flow (which held PostgreSQL to a few thousand flows/s).
  * A uid seen before, or twice in the batch, is stored and counted once.
+ * Returns the traffic to count, which countIngest adds.
  */
-async function applyFlows(b: Batch, rows: FlowRow[]): Promise<void> {
+async function applyFlows(b: Batch, rows: FlowRow[]): Promise<Traffic[]> {
   const { now } = b;
   // PostgreSQL's flows are partitioned by time, which its unique key must hold (migration 7).
   const key = b.db.kind === 'postgres' ? '(sensor, uid, ts)' : '(sensor, uid)';
   const got = await insertRows<{ uid: string }>(b, 'flows', FLOW_COLUMNS, rows.map((r) => [...r.params, now]), `ON CONFLICT ${key} DO NOTHING RETURNING uid`);
   const { traffic, destinations } = tally(rows, new Set(got.map((r) => r.uid)));
-  await insertRows(b, 'device_traffic', [text('device'), text('country'), int('flows'), int('bytes_out')], traffic,
-    `ON CONFLICT (device, country) DO UPDATE SET flows = device_traffic.flows + excluded.flows, bytes_out = device_traffic.bytes_out + excluded.bytes_out`);
   await insertRows(b, 'device_destinations', [text('device'), text('dst_ip')], destinations, `ON CONFLICT (device, dst_ip) DO NOTHING`);
+  return traffic;
 }
 
 /** Stores an alert its sensor owns; returns true when it is new to the database. */
@@ -261,14 +263,23 @@ async function keepDeadLetters(b: Batch, refused: Rejected[]): Promise<void> {
   await insertRows(b, 'dead_letters', columns, rows, '');
 }
 
-async function countIngest(b: Batch, accepted: number, kinds: Map<string, number>): Promise<void> {
+/**
+ * The counters: every batch of a device or a sensor updates the same rows,
+ * and on PostgreSQL a row stays locked until its transaction commits. They
+ * are updated last, right before the commit: updated first, a concurrent
+ * batch waited on them through all the rest of the other's statements, and
+ * four connections stored little more than one.
+ */
+async function countIngest(b: Batch, accepted: number, kinds: Map<string, number>, traffic: Traffic[]): Promise<void> {
+  await insertRows(b, 'device_traffic', [text('device'), text('country'), int('flows'), int('bytes_out')], traffic,
+    `ON CONFLICT (device, country) DO UPDATE SET flows = device_traffic.flows + excluded.flows, bytes_out = device_traffic.bytes_out + excluded.bytes_out`);
   await b.q.run(
     `INSERT INTO sensors (name, version, last_seen, lag_s, spool_batches, spool_bytes, events) VALUES (?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (name) DO UPDATE SET version = excluded.version, last_seen = excluded.last_seen, lag_s = excluded.lag_s,
              spool_batches = excluded.spool_batches, spool_bytes = excluded.spool_bytes, events = sensors.events + excluded.events`,
     [b.sensor.name, b.sensor.version, b.now, b.sensor.lag_s, b.sensor.spool_batches ?? null, b.sensor.spool_bytes ?? null, accepted],
   );
-  for (const [kind, n] of kinds) {
+  for (const [kind, n] of [...kinds].sort(([x], [y]) => (x < y ? -1 : 1))) {
     await b.q.run(
       `INSERT INTO ingest_counts (sensor, kind, events) VALUES (?, ?, ?)
              ON CONFLICT (sensor, kind) DO UPDATE SET events = ingest_counts.events + excluded.events`,
@@ -305,19 +316,20 @@ function storeChecked(db: Driver, sensor: Batch['sensor'], checked: { good: Good
     const refused = [...checked.refused];
     const good = await keepOwned(b, checked.good, refused, events);
     const applied = await applyNew(b, good, await claimKeys(b, good));
-    // Flows touch only their own tables, so they go last, together.
-    await applyFlows(b, applied.flows);
+    // Flows touch only their own tables, so they go together.
+    const traffic = await applyFlows(b, applied.flows);
     await keepDeadLetters(b, refused);
-    await countIngest(b, applied.accepted, applied.kinds);
     // With the alerts, so that what was stored is also what will be forwarded, whatever happens next.
     await enqueue(q, forwardTo, [...applied.fresh], now);
+    // Read back after every write of the alerts: has_pcap and the latest evidence of an alert that grew within the batch.
+    const newAlerts = await loadAlerts(q, [...applied.fresh]);
+    await countIngest(b, applied.accepted, applied.kinds, traffic);
     refused.sort((x, y) => x.index - y.index);
     return {
       accepted: applied.accepted,
       duplicates: applied.duplicates,
       refused: refused.map(({ index, key, code, reason }) => ({ index, key, code, reason })),
-      // Read back at the end: has_pcap and the latest evidence of an alert that grew within the batch.
-      newAlerts: await loadAlerts(q, [...applied.fresh]),
+      newAlerts,
     };
   });
 }
