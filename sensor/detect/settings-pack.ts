@@ -42,7 +42,7 @@ const INPUTS = ['detections.yaml', 'watch', 'devices'];
 /** The built code whose answers the pack holds: detection, the enrich and util helpers it calls, the errors it throws, the contract. */
 const CODE = ['.', '../enrich', '../util', '../errors.js', '../../contract'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
 
-/** Every file at or under each path, in a stable order. */
+/** Every file at or under each path, in a stable order; source maps change nothing a run does, and were half of the bytes read at every start. */
 function filesUnder(paths: string[]): string[] {
   const out: string[] = [];
   const walk = (p: string): void => {
@@ -55,7 +55,7 @@ function filesUnder(paths: string[]): string[] {
     }
     for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       if (e.isDirectory()) walk(join(p, e.name));
-      else if (e.isFile()) out.push(join(p, e.name));
+      else if (e.isFile() && !e.name.endsWith('.map')) out.push(join(p, e.name));
     }
   };
   for (const p of paths) walk(p);
