@@ -1,4 +1,12 @@
 import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+
+/**
+ * The embedded country data as its package also ships it, IPv4 and IPv6 in
+ * one tree: the oracle's file. The sensor reads the package's per-family
+ * files, which must answer alike.
+ */
+export const COMBINED_COUNTRY_MMDB = createRequire(import.meta.url).resolve('@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb');
 
 /** Country code of an address per libmaxminddb's mmdblookup (the reference reader), or null. */
 export function mmdbCountry(db: string, ip: string): string | null {

@@ -7,11 +7,10 @@ import { describe, expect, it } from 'vitest';
 import type { AlertRecord, FlowRecord } from '../../../contract/types.js';
 import { parseProfileYaml, profileToYaml } from '../../../sensor/detect/profiles/yaml.js';
 import { loadDetectionConfig } from '../../../sensor/detect/config.js';
-import { defaultDatabase } from '../../../sensor/enrich/geoip.js';
 import { isSpecialIp } from '../../../sensor/util/addr.js';
 import { phonehome } from '../../helpers/cli.js';
 import { corpusAvailable, corpusDevices } from '../../helpers/corpus.js';
-import { mmdbCountry } from '../../helpers/mmdblookup.js';
+import { mmdbCountry, COMBINED_COUNTRY_MMDB } from '../../helpers/mmdblookup.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'phonehome-corpus-detect-'));
 const jsonl = <T>(f: string): T[] => readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as T);
@@ -25,7 +24,7 @@ describe.skipIf(!corpusAvailable())('detections on the corpus', () => {
       const r = phonehome(['analyze', dev.dir, '--out', out, '--no-profiles']);
       expect(r.code, r.stderr).toBe(0);
       const flows = jsonl<FlowRecord>(join(out, 'flows.jsonl')).filter((f) => f.src_mac === dev.mac && !isSpecialIp(f.dst_ip));
-      const countries = new Map(flows.map((f) => [f.dst_ip, mmdbCountry(defaultDatabase(), f.dst_ip)]));
+      const countries = new Map(flows.map((f) => [f.dst_ip, mmdbCountry(COMBINED_COUNTRY_MMDB, f.dst_ip)]));
       const inChina = [...countries].filter(([, c]) => c === 'CN').map(([ip]) => ip);
       const inWatched = [...countries].filter(([, c]) => c !== null && watched.has(c)).map(([ip]) => ip);
       const alerted = new Set(jsonl<AlertRecord>(join(out, 'alerts.jsonl')).filter((a) => a.rule === 'geo-callback' && a.device.mac === dev.mac).flatMap((a) => a.evidence.addresses ?? [a.destination!.ip!]));

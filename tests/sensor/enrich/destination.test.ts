@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { DeviceRecord, FlowRecord } from '../../../contract/types.js';
 import type { DeviceFacts } from '../../../sensor/devices/inventory.js';
 import { enrichFlow } from '../../../sensor/enrich/destination.js';
-import { defaultDatabase, GeoIp } from '../../../sensor/enrich/geoip.js';
+import { GeoIp } from '../../../sensor/enrich/geoip.js';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -14,7 +14,7 @@ import { tcpSession, type Endpoint } from '../../helpers/build.js';
 import { fixture, GEOIP_DIR } from '../../helpers/corpus.js';
 import { ASN_DB, capture, COUNTRY_DB, notInternet } from '../../helpers/detection.js';
 import { tcp6Session } from '../../helpers/frames.js';
-import { mmdbCountry, mmdbValue } from '../../helpers/mmdblookup.js';
+import { COMBINED_COUNTRY_MMDB, mmdbCountry, mmdbValue } from '../../helpers/mmdblookup.js';
 import { phonehomeView } from '../../helpers/phonehome.js';
 import { phonehome } from '../../helpers/cli.js';
 
@@ -47,7 +47,7 @@ describe('enrichFlow', () => {
     const geo = await GeoIp.open([]);
     const special = ['10.1.2.3', '192.168.1.1', '100.64.0.1', '169.254.1.1', '198.51.100.7', '203.0.113.9', '192.0.2.5', '198.18.0.1', '2001:db8::1', 'fd00::1'];
     // The embedded database answers for some of them: leaving them out is enrichFlow's doing.
-    expect(special.filter((ip) => mmdbCountry(defaultDatabase(), ip) !== null).length).toBeGreaterThan(2);
+    expect(special.filter((ip) => mmdbCountry(COMBINED_COUNTRY_MMDB, ip) !== null).length).toBeGreaterThan(2);
     for (const rec of await flowsTo(special)) {
       expect(notInternet(rec.dst_ip), rec.dst_ip).toBe(true);
       const e = enrichFlow(rec, facts, true, geo);
@@ -90,7 +90,7 @@ describe('enrichFlow', () => {
         continue;
       }
       pub++;
-      if (!countryOf.has(rec.dst_ip)) countryOf.set(rec.dst_ip, mmdbCountry(defaultDatabase(), rec.dst_ip));
+      if (!countryOf.has(rec.dst_ip)) countryOf.set(rec.dst_ip, mmdbCountry(COMBINED_COUNTRY_MMDB, rec.dst_ip));
       expect(e.dst!.country, rec.dst_ip).toBe(countryOf.get(rec.dst_ip));
       expect([rec.dst_country, rec.dst_asn, rec.dst_as_org], rec.dst_ip).toEqual([e.dst!.country, e.dst!.asn, e.dst!.as_org]);
     }
@@ -110,7 +110,7 @@ describe('devices.json destinations', () => {
     expect(dests.length).toBeGreaterThan(5);
     for (const x of dests) {
       expect(Object.keys(x).slice(0, 5)).toEqual(['ip', 'name', 'country', 'asn', 'as_org']);
-      expect(x.country, x.ip).toBe(mmdbCountry(defaultDatabase(), x.ip));
+      expect(x.country, x.ip).toBe(mmdbCountry(COMBINED_COUNTRY_MMDB, x.ip));
       const f = flows.find((g) => g.dst_ip === x.ip && g.dst_country !== null);
       if (f) expect([x.asn, x.as_org], x.ip).toEqual([f.dst_asn, f.dst_as_org]);
     }

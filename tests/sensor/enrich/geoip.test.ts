@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import maxmind from 'maxmind';
-import { defaultDatabase, GeoIp, GeoIpError } from '../../../sensor/enrich/geoip.js';
+import { defaultDatabases, GeoIp, GeoIpError } from '../../../sensor/enrich/geoip.js';
 import { verifyMmdb } from '../../../sensor/enrich/mmdb-verify.js';
 import { isSpecialIp } from '../../../sensor/util/addr.js';
 import { phonehome } from '../../helpers/cli.js';
 import { fixture, GEOIP_DIR } from '../../helpers/corpus.js';
-import { mmdbCountry } from '../../helpers/mmdblookup.js';
+import { COMBINED_COUNTRY_MMDB, mmdbCountry } from '../../helpers/mmdblookup.js';
 import { phonehomeView } from '../../helpers/phonehome.js';
 
 const GEO = GEOIP_DIR;
@@ -112,9 +112,13 @@ describe('GeoIP errors and defaults', () => {
     expect(r.stderr).toMatch(/not a readable MaxMind DB file/);
   });
 
-  it('the embedded country database is well formed in every value (it is not re-checked at start-up)', async () => {
-    const reader = await maxmind.open(defaultDatabase());
-    expect(verifyMmdb(readFileSync(defaultDatabase()), reader.metadata.nodeCount, reader.metadata.recordSize)).toBeNull();
+  it('the embedded country database is well formed in every value, in each family\'s file (they are not re-checked at start-up)', async () => {
+    const files = defaultDatabases();
+    for (const [family, file] of [[4, files.ip4], [6, files.ip6]] as const) {
+      const reader = await maxmind.open(file);
+      expect(reader.metadata.ipVersion, file).toBe(family);
+      expect(verifyMmdb(readFileSync(file), reader.metadata.nodeCount, reader.metadata.recordSize), file).toBeNull();
+    }
   });
 
   it('the embedded country database answers as mmdblookup does for every public address in the fixtures', async () => {
@@ -122,7 +126,23 @@ describe('GeoIP errors and defaults', () => {
     const view = await phonehomeView(['HueBridge', 'TP-LinkPlugHS110', 'WeMoSwitch', 'D-LinkCam', 'EdimaxCam1', 'Withings'].map(fixture));
     const ips = [...new Set(view.flows.flatMap((f) => [f.src_ip, f.dst_ip]).filter((ip) => !isSpecialIp(ip)))];
     expect(ips.length).toBeGreaterThan(10);
-    for (const ip of ips) expect(geo.lookup(ip).country, ip).toBe(mmdbCountry(defaultDatabase(), ip));
+    for (const ip of ips) expect(geo.lookup(ip).country, ip).toBe(mmdbCountry(COMBINED_COUNTRY_MMDB, ip));
+  });
+
+  it('the per-family files answer as mmdblookup does on the package\'s combined file: IPv4, IPv6, and IPv4 written ::a.b.c.d', async () => {
+    const geo = await GeoIp.open([]);
+    const ips = fc.sample(
+      fc.oneof(fc.ipV4(), fc.ipV6().filter((ip) => !ip.includes('.')), fc.ipV4().map((v4) => `::${v4}`)),
+      { numRuns: 240, seed: 16 },
+    );
+    let known = 0;
+    for (const ip of ips) {
+      const want = mmdbCountry(COMBINED_COUNTRY_MMDB, ip);
+      expect(geo.lookup(ip).country, ip).toBe(want);
+      if (want !== null) known++;
+    }
+    // The comparison compared something: most random IPv4 addresses have a country.
+    expect(known).toBeGreaterThan(60);
   });
 });
 

@@ -6,10 +6,10 @@
 import { readFileSync } from 'node:fs';
 import maxmind, { Reader } from 'maxmind';
 import { describe, expect, it } from 'vitest';
-import { defaultDatabase } from '../../../sensor/enrich/geoip.js';
 import { Ip4Tree, treeRecord } from '../../../sensor/enrich/mmdb-tree.js';
 import { rng } from '../../helpers/scenarios.js';
 import { dotted, ip4Number, layout, mmdbresolve, readRecord, testDb, withRecordSize } from './mmdb.js';
+import { COMBINED_COUNTRY_MMDB } from '../../helpers/mmdblookup.js';
 
 const DBS = ['GeoLite2-Country-Test', 'GeoLite2-City-Test', 'GeoLite2-ASN-Test'] as const;
 const SIZES = [24, 28, 32] as const;
@@ -130,7 +130,7 @@ describe('Ip4Tree', () => {
   }
 
   it('the embedded database (an IPv6 tree of 24-bit records): random addresses land where the library finds them', async () => {
-    const file = defaultDatabase();
+    const file = COMBINED_COUNTRY_MMDB;
     const buf = readFileSync(file);
     const { recordSize, ipVersion } = (await maxmind.open(file)).metadata;
     expect([recordSize, ipVersion]).toEqual([24, 6]);

@@ -10,9 +10,8 @@ import { dnsResponse, packet, tcpSession, udpFrame } from '../../helpers/build.j
 import { tcp6Session } from '../../helpers/frames.js';
 import { ETH_ARP, ETH_IPV6, ethernet, icmp, ip4Bytes, ip6Bytes, ipv6, macBytes } from '../decode/frames.js';
 import { capture } from '../../helpers/detection.js';
-import { mmdbCountry } from '../../helpers/mmdblookup.js';
+import { mmdbCountry, COMBINED_COUNTRY_MMDB } from '../../helpers/mmdblookup.js';
 import { ROUTER } from '../../helpers/scenarios.js';
-import { defaultDatabase } from '../../../sensor/enrich/geoip.js';
 import { fixture } from '../../helpers/corpus.js';
 
 const NETS = ['198.51.100.0/24', '203.0.113.128/25', '8.8.8.8', '2001:db8:1::/48', '2a02:1234:5678:9a00::/56'];
@@ -65,7 +64,7 @@ describe('--local-networks', () => {
   it('a device with a public address is a device, and its callback is judged, once its network is named', () => {
     // A university host on public addressing calls an address the embedded database (read by mmdblookup) places in CN.
     const server = '114.114.114.114';
-    expect(mmdbCountry(defaultDatabase(), server)).toBe('CN');
+    expect(mmdbCountry(COMBINED_COUNTRY_MMDB, server)).toBe('CN');
     const dev = { mac: '02:11:22:33:44:55', ip: '141.30.5.10', port: 40000 };
     const file = capture([
       packet(1000, udpFrame({ ...ROUTER, ip: '141.30.0.1' }, { ...dev, port: 5353 }, dnsResponse(1, 'cloud.example.net', [server]))),
@@ -112,7 +111,7 @@ describe('learnt on the link, with no flag', () => {
 
   it('a dual-stack device calling a watched country over IPv6 from its global address is a device with a geo-callback', () => {
     const server6 = '240e:ff:e020::1';
-    expect(mmdbCountry(defaultDatabase(), server6)).toBe('CN');
+    expect(mmdbCountry(COMBINED_COUNTRY_MMDB, server6)).toBe('CN');
     const dev = { mac: '02:11:22:33:44:66', ip: '2a02:8071:1:2::66', port: 40000 };
     const file = capture([
       advert(1000, dev.mac, dev.ip),

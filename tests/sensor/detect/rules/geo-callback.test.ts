@@ -10,14 +10,13 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { AlertRecord } from '../../../../contract/types.js';
 import { loadDetectionConfig } from '../../../../sensor/detect/config.js';
-import { defaultDatabase } from '../../../../sensor/enrich/geoip.js';
 import { ConfigError } from '../../../../sensor/errors.js';
 import { isSpecialIp } from '../../../../sensor/util/addr.js';
 import { asnRows4, nameMatcher, numberToDotted, oracleAsn, shippedOperators, type AsnRow } from '../../../helpers/asn-data.js';
 import { type Endpoint } from '../../../helpers/build.js';
 import { alertsOf, ASN_DB, capture, COUNTRY_DB, detectionsFile, runPipeline, sourceRecord, tempDir, type PipelineRun } from '../../../helpers/detection.js';
 import { tcp6Session } from '../../../helpers/frames.js';
-import { mmdbCountry } from '../../../helpers/mmdblookup.js';
+import { mmdbCountry, COMBINED_COUNTRY_MMDB } from '../../../helpers/mmdblookup.js';
 import { ROUTER, rng, Scenario } from '../../../helpers/scenarios.js';
 
 const T0 = 1_700_000_000;
@@ -129,7 +128,7 @@ const operatorNames = operators.map(nameMatcher);
 const countryCache = new Map<string, string | null>();
 /** The embedded country database's answer per mmdblookup. */
 const countryOf = (ip: string) => {
-  if (!countryCache.has(ip)) countryCache.set(ip, mmdbCountry(defaultDatabase(), ip));
+  if (!countryCache.has(ip)) countryCache.set(ip, mmdbCountry(COMBINED_COUNTRY_MMDB, ip));
   return countryCache.get(ip)!;
 };
 /** The AS of an address per the CSV rows, and whether the shipped list names its operator. */
