@@ -21,6 +21,8 @@ let maxmindLib: MaxMind | null = null;
 /** The MaxMind DB reader is loaded when a database is opened: a run that looks nothing up (an empty capture) never pays for it. */
 const maxmind = (): MaxMind => (maxmindLib ??= createRequire(import.meta.url)('maxmind') as MaxMind);
 
+type Family = 'ip4' | 'ip6';
+
 /**
  * The embedded default: CC0 country data from RIR delegations and geofeeds,
  * no key or download needed. The package's IPv4 and IPv6 files hold the
@@ -28,7 +30,7 @@ const maxmind = (): MaxMind => (maxmindLib ??= createRequire(import.meta.url)('m
  * lookup, so a capture of IPv4 destinations reads 3 MB instead of 7.8
  * (fresh memory costs a page fault per 4 kB, 4 ms a megabyte on some VMs).
  */
-export function defaultDatabases(): { ip4: string; ip6: string } {
+export function defaultDatabases(): Record<Family, string> {
   const req = createRequire(import.meta.url);
   const file = (family: 4 | 6) => req.resolve(`@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country-ipv${family}.mmdb`);
   return { ip4: file(4), ip6: file(6) };
@@ -122,40 +124,31 @@ export class GeoIp {
   /** IPv4 answers completed from the embedded AS table, by its row: the last one made (rows seldom span countries) */
   private byRow: (GeoInfo | undefined)[] = [];
   /** the databases asked for each family: the user's, then the embedded file of that family once a lookup opened it */
-  private readonly dbs4: Db[];
-  private readonly dbs6: Db[];
+  private readonly dbs: Record<Family, Db[]>;
 
   private constructor(
     dbs: Db[],
     /** the embedded AS number and organisation table; null without the defaults */
     private readonly asn: AsnTable | null,
     /** the embedded country database of each family, until a lookup of that family opens it */
-    private pending: { ip4: string | null; ip6: string | null },
+    private readonly pending: Record<Family, string | null>,
   ) {
-    this.dbs4 = [...dbs];
-    this.dbs6 = [...dbs];
+    this.dbs = { ip4: [...dbs], ip6: [...dbs] };
   }
 
-  /** The databases for IPv4 addresses, the embedded one read on first use. */
-  private v4(): Db[] {
-    if (this.pending.ip4 !== null) {
-      this.dbs4.push(openDb(this.pending.ip4));
-      this.pending.ip4 = null;
+  /** The databases for one family's addresses, its embedded file read on first use. */
+  private databases(family: Family): Db[] {
+    const file = this.pending[family];
+    if (file !== null) {
+      this.dbs[family].push(openDb(file));
+      this.pending[family] = null;
     }
-    return this.dbs4;
-  }
-
-  private v6(): Db[] {
-    if (this.pending.ip6 !== null) {
-      this.dbs6.push(openDb(this.pending.ip6));
-      this.pending.ip6 = null;
-    }
-    return this.dbs6;
+    return this.dbs[family];
   }
 
   static async open(files: string[], opts: { withDefault?: boolean } = {}): Promise<GeoIp> {
     const withDefault = opts.withDefault !== false;
-    let embedded: { ip4: string | null; ip6: string | null } = { ip4: null, ip6: null };
+    let embedded: Record<Family, string | null> = { ip4: null, ip6: null };
     if (withDefault) {
       // Read on the first lookup; a package missing its files is refused now, not mid-capture.
       try {
@@ -179,7 +172,7 @@ export class GeoIp {
     const b = parseIp6(ip);
     // ::a.b.c.d: a MaxMind DB tree keeps IPv4 under these 96 zero bits, where the combined embedded file answered it.
     if (b !== null && b.readUInt32BE(0) === 0 && b.readUInt32BE(4) === 0 && b.readUInt32BE(8) === 0) return this.lookup4(b.readUInt32BE(12), `${b[12]}.${b[13]}.${b[14]}.${b[15]}`);
-    const dbs = this.v6();
+    const dbs = this.databases('ip6');
     let info = this.combine(dbs, dbs.map((db) => {
       try {
         return (db.reader.get(ip) as Record<string, unknown> | null) ?? null;
@@ -206,7 +199,7 @@ export class GeoIp {
   }
 
   private databases4(n: number, ip: string): GeoInfo {
-    const dbs = this.v4();
+    const dbs = this.databases('ip4');
     if (dbs.length === 0) return NONE;
     let key: number | string = dbs[0].ip4.find(n);
     for (let i = 1; i < dbs.length; i++) key = `${key},${dbs[i].ip4.find(n)}`;
