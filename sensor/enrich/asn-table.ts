@@ -10,8 +10,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeAtomically } from '../util/files.js';
-import { crc32, type PackSource, packSource, readAligned } from '../util/packed.js';
-import { packAsnTable, unpackAsnTable, type AsnArrays } from './asn-pack.js';
+import { crc32, DamagedBlock, type PackSource, packSource, readAligned } from '../util/packed.js';
+import { type AsnBlocks, openAsnBlocks, packAsnTable, unpackAsnTable, type AsnArrays } from './asn-pack.js';
 
 /** The package's files: IPv4 ranges as numbers, IPv6 ranges as addresses (both inclusive). */
 export function embeddedAsnFiles(): { ip4: string; ip6: string } {
@@ -321,13 +321,31 @@ abstract class Ranges {
     return this.asns.length;
   }
 
+  asnAt(row: number): number {
+    return this.asns[row];
+  }
+
+  orgOf(asn: number): string | null {
+    return this.orgs.of(asn);
+  }
+
   get byteLength(): number {
     return this.starts.byteLength + this.ends.byteLength + this.asns.byteLength + this.orgs.byteLength;
   }
 }
 
+/** What an IPv4 lookup asks of the table: the row of an address, its AS number, the AS's name. */
+export interface Ip4Lookup {
+  readonly rows: number;
+  /** the row holding `ip` (an unsigned 32-bit number), or -1 */
+  find(ip: number): number;
+  asnAt(row: number): number;
+  /** the name, or null when there is none or it only repeats the number */
+  orgOf(asn: number): string | null;
+}
+
 /** IPv4 ranges: start and end (inclusive) per row. */
-export class Ip4Ranges extends Ranges {
+export class Ip4Ranges extends Ranges implements Ip4Lookup {
 
   /** The row holding `ip` (an unsigned 32-bit number), or -1. */
   find(ip: number): number {
@@ -476,6 +494,98 @@ function minusOne(a: Uint32Array, at: number, out: Uint32Array, o: number): void
 }
 
 /**
+ * Blocks read from the pack before the whole table is read instead (1 MB of
+ * 8): a lookup of an address in a new part of the table reads about eight
+ * (starts, ends, AS numbers, names), so this serves a capture's first few
+ * dozen destinations, and a capture of many costs at most this more than
+ * reading the whole table at once.
+ */
+const BLOCKS_BEFORE_WHOLE = 256;
+
+/**
+ * IPv4 lookups answered from the packed table a 4 kB block at a time (each
+ * block checked when first read), then, once BLOCKS_BEFORE_WHOLE were read
+ * or at a damaged block, from the whole table (`whole`, which reads the pack
+ * whole or, when it is damaged, the CSV). The rows are the same either way.
+ * A small capture reads a few dozen blocks instead of 8 MB.
+ */
+class Ip4Blocks implements Ip4Lookup {
+  private table: Ip4Ranges | null = null;
+  private readonly names = new Map<number, string | null>();
+
+  constructor(
+    private readonly pack: AsnBlocks,
+    private readonly whole: () => Ip4Ranges,
+  ) {}
+
+  get rows(): number {
+    return this.pack.rows;
+  }
+
+  find(ip: number): number {
+    if (this.table || this.pack.file.read >= BLOCKS_BEFORE_WHOLE) return this.full().find(ip);
+    return this.orWhole(() => {
+      const { file, at } = this.pack;
+      let lo = 0;
+      let hi = this.pack.rows - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >>> 1;
+        if (file.u32(at.starts + mid * 4) <= ip) lo = mid + 1;
+        else hi = mid - 1;
+      }
+      return hi >= 0 && ip <= file.u32(at.ends + hi * 4) ? hi : -1;
+    }, (t) => t.find(ip));
+  }
+
+  asnAt(row: number): number {
+    if (this.table) return this.table.asnAt(row);
+    return this.orWhole(() => this.pack.file.u32(this.pack.at.asns + row * 4), (t) => t.asnAt(row));
+  }
+
+  orgOf(asn: number): string | null {
+    if (this.table) return this.table.orgOf(asn);
+    let name = this.names.get(asn);
+    if (name === undefined) this.names.set(asn, (name = this.orWhole(() => this.decode(asn), (t) => t.orgOf(asn))));
+    return name;
+  }
+
+  private decode(asn: number): string | null {
+    const { file, at, orgs } = this.pack;
+    let lo = 0;
+    let hi = orgs - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = file.u32(at.orgAsns + mid * 4);
+      if (v === asn) {
+        const name = file.text(at.orgBytes + file.u32(at.orgStarts + mid * 4), at.orgBytes + file.u32(at.orgEnds + mid * 4));
+        return name === '' || name === `AS${asn}` ? null : name;
+      }
+      if (v < asn) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return null;
+  }
+
+  /** fromBlocks(), or fromWhole(the whole table) once a block was found damaged. */
+  private orWhole<T>(fromBlocks: () => T, fromWhole: (t: Ip4Ranges) => T): T {
+    try {
+      return fromBlocks();
+    } catch (e) {
+      if (!(e instanceof DamagedBlock)) throw e;
+      return fromWhole(this.full());
+    }
+  }
+
+  private full(): Ip4Ranges {
+    if (!this.table) {
+      this.table = this.whole();
+      this.pack.file.close();
+    }
+    return this.table;
+  }
+}
+
+/**
  * AS number and organisation of an address from the embedded data; each
  * family is read on its first lookup. One per process (the shards of
  * --workers each read their own).
@@ -483,6 +593,8 @@ function minusOne(a: Uint32Array, at: number, out: Uint32Array, o: number): void
 export class AsnTable {
   private v4: Ip4Ranges | null = null;
   private v6: Ip6Ranges | null = null;
+  /** the packed IPv4 table opened for block reads; null when it cannot be */
+  private blocks4: Ip4Blocks | null | undefined;
 
   constructor(
     private readonly files = embeddedAsnFiles(),
@@ -492,6 +604,17 @@ export class AsnTable {
 
   get ip4(): Ip4Ranges {
     return (this.v4 ??= Ip4Ranges.open(this.files.ip4, this.packed?.ip4));
+  }
+
+  /** IPv4 lookups: from the packed table's blocks while there are few (Ip4Blocks), else from the whole table. */
+  lookup4(): Ip4Lookup {
+    if (this.v4) return this.v4;
+    if (this.blocks4 === undefined) {
+      const source = this.packed ? asnSource(this.files.ip4) : null;
+      const pack = source && openAsnBlocks(this.packed!.ip4, 4, source);
+      this.blocks4 = pack ? new Ip4Blocks(pack, () => this.ip4) : null;
+    }
+    return this.blocks4 ?? this.ip4;
   }
 
   get ip6(): Ip6Ranges {

@@ -195,7 +195,7 @@ export class GeoIp {
    */
   private lookup4(n: number, ip: string): GeoInfo {
     const info = this.databases4(n, ip);
-    return info.asn === null && this.asn ? this.withTableAsn4(info, this.asn.ip4.find(n)) : info;
+    return info.asn === null && this.asn ? this.withTableAsn4(info, this.asn.lookup4().find(n)) : info;
   }
 
   private databases4(n: number, ip: string): GeoInfo {
@@ -216,10 +216,10 @@ export class GeoIp {
     if (row < 0) return info;
     const memo = this.byRow[row];
     if (memo !== undefined && memo.country === info.country) return memo;
-    const t = this.asn!.ip4;
+    const t = this.asn!.lookup4();
     if (this.byRow.length === 0) this.byRow = new Array<GeoInfo | undefined>(t.rows);
-    const asn = t.asns[row];
-    return (this.byRow[row] = { country: info.country, asn, as_org: t.orgs.of(asn) });
+    const asn = t.asnAt(row);
+    return (this.byRow[row] = { country: info.country, asn, as_org: t.orgOf(asn) });
   }
 
   /** Likewise for IPv6 (answers are cached by address); IPv4-mapped and IPv4-compatible addresses are read as IPv4, as MaxMind DB trees do. */
@@ -230,7 +230,7 @@ export class GeoIp {
     const w1 = b.readUInt32BE(4);
     const w2 = b.readUInt32BE(8);
     const w3 = b.readUInt32BE(12);
-    if (w0 === 0 && w1 === 0 && (w2 === 0 || w2 === 0xffff)) return this.withTableAsn4(info, this.asn!.ip4.find(w3));
+    if (w0 === 0 && w1 === 0 && (w2 === 0 || w2 === 0xffff)) return this.withTableAsn4(info, this.asn!.lookup4().find(w3));
     const t = this.asn!.ip6;
     const row = t.find(w0, w1, w2, w3);
     if (row < 0) return info;

@@ -11,9 +11,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { packAsnTable, unpackAsnTable, type AsnArrays } from '../../../sensor/enrich/asn-pack.js';
+import { openAsnBlocks, packAsnTable, unpackAsnTable, type AsnArrays } from '../../../sensor/enrich/asn-pack.js';
 import { crc32 } from '../../../sensor/util/packed.js';
-import { AsnTable, Ip4Ranges, Ip6Ranges, asnSource, embeddedAsnFiles, packedAsnFiles, writeAsnPacks } from '../../../sensor/enrich/asn-table.js';
+import { AsnTable, Ip4Ranges, Ip6Ranges, asnSource, embeddedAsnFiles, packedAsnFiles, writeAsnPacks, type Ip4Lookup } from '../../../sensor/enrich/asn-table.js';
 import { GeoIp } from '../../../sensor/enrich/geoip.js';
 import { isSpecialIp } from '../../../sensor/util/addr.js';
 import { asnRows4, asnRows6, bigintToIp6, dottedToNumber, mmdbAsn, numberToDotted, oracleAsn, specialPurposeAsn, type AsnRow } from '../../helpers/asn-data.js';
@@ -250,6 +250,57 @@ describe('the packed tables the build writes', () => {
       expect(unpackAsnTable(aligned(good), family, source)).not.toBeNull();
       for (const [what, bad] of damaged(good)) expect(unpackAsnTable(aligned(bad), family, source), `IPv${family}: ${what}`).toBeNull();
     }
+  });
+
+  /** `got` answers `ip` as the CSV's table does: its row, the row's AS number, and the AS's name. */
+  function expectSameAnswer(got: Ip4Lookup, ip: number): void {
+    const row = got.find(ip);
+    expect(row, `row of ${ip}`).toBe(csv4.find(ip));
+    if (row < 0) return;
+    expect(got.asnAt(row), `AS of ${ip}`).toBe(csv4.asnAt(row));
+    expect(got.orgOf(got.asnAt(row)), `name of AS${csv4.asnAt(row)}`).toBe(csv4.orgOf(csv4.asnAt(row)));
+  }
+
+  it('read a block at a time, the IPv4 table answers as the CSV does; after a megabyte of blocks it is read whole, and answers alike', () => {
+    const t = new AsnTable(files, packed);
+    const rand = rng(5);
+    // A small capture's destinations: from blocks, the table never read whole.
+    for (let k = 0; k < 20; k++) expectSameAnswer(t.lookup4(), Math.floor(rand() * 2 ** 32));
+    expect(t.loaded().ip4).toBe(false);
+    for (let k = 0; k < 1000; k++) expectSameAnswer(t.lookup4(), Math.floor(rand() * 2 ** 32));
+    expect(t.loaded().ip4).toBe(true);
+    expect(t.lookup4()).toBe(t.ip4);
+  });
+
+  it('a damaged block is never answered from: the lookup that meets it and every later one answer from the CSV', () => {
+    const source = asnSource(files.ip4)!;
+    const intact = openAsnBlocks(packed.ip4, 4, source)!;
+    intact.file.close();
+    const ip = 0x08080808;
+    const row = csv4.find(ip);
+    expect(row).toBeGreaterThanOrEqual(0);
+    const dir = join(tmp, 'block');
+    mkdirSync(dir);
+    const good = readFileSync(packed.ip4);
+    const write = (name: string, change: (b: Buffer) => void): string => {
+      const b = Buffer.from(good);
+      change(b);
+      writeFileSync(join(dir, name), b);
+      return join(dir, name);
+    };
+    // The AS number of 8.8.8.8's row, one bit off.
+    const asn = write('asn.bin', (b) => (b[intact.at.asns + row * 4] ^= 0x01));
+    const t = new AsnTable(files, { ip4: asn, ip6: packed.ip6 });
+    expect(t.lookup4().find(ip)).toBe(row);
+    expect(t.lookup4().asnAt(row)).toBe(csv4.asnAt(row));
+    expect(t.loaded().ip4).toBe(true);
+    expect(t.ip4.packed).toBe(false);
+    for (let k = 0; k < 50; k++) expectSameAnswer(t.lookup4(), (0x08080808 + k * 7919) >>> 0);
+    // Damage in the header or the block table: not opened for blocks at all.
+    expect(openAsnBlocks(write('header.bin', (b) => (b[8 + 7 * 4] ^= 0x01)), 4, source), 'row count').toBeNull();
+    expect(openAsnBlocks(write('table.bin', (b) => (b[b.length - 2] ^= 0x01)), 4, source), 'block table').toBeNull();
+    expect(openAsnBlocks(write('cut.bin', (b) => b.fill(0, b.length - 8)), 4, source), 'zeroed tail').toBeNull();
+    expect(openAsnBlocks(join(dir, 'none.bin'), 4, source), 'missing').toBeNull();
   });
 
   it('a table with a stale, damaged or unreadable packed file answers from the CSV, as if there were none', () => {
