@@ -121,8 +121,14 @@ export class GeoIp {
   private readonly cache = new Map<string, GeoInfo>();
   /** IPv4 answers by the records the address leads to in each database */
   private readonly byRecords = new Map<number | string, GeoInfo>();
-  /** IPv4 answers completed from the embedded AS table, by its row: the last one made (rows seldom span countries) */
-  private byRow: (GeoInfo | undefined)[] = [];
+  /**
+   * IPv4 answers completed from the embedded AS table: the last one made for
+   * each row of it (rows seldom span countries), as its place in rowAnswers
+   * plus one. Zeroed typed memory is touched only where written; an array
+   * of 412,000 holes took 14 ms to make.
+   */
+  private byRow: Int32Array | null = null;
+  private readonly rowAnswers: GeoInfo[] = [];
   /** the databases asked for each family: the user's, then the embedded file of that family once a lookup opened it */
   private readonly dbs: Record<Family, Db[]>;
 
@@ -214,12 +220,15 @@ export class GeoIp {
   /** `info` (which has no AS) with the AS number and organisation of row `row` of the embedded IPv4 table. */
   private withTableAsn4(info: GeoInfo, row: number): GeoInfo {
     if (row < 0) return info;
-    const memo = this.byRow[row];
-    if (memo !== undefined && memo.country === info.country) return memo;
     const t = this.asn!.lookup4();
-    if (this.byRow.length === 0) this.byRow = new Array<GeoInfo | undefined>(t.rows);
+    const byRow = (this.byRow ??= new Int32Array(t.rows));
+    const k = byRow[row];
+    if (k > 0 && this.rowAnswers[k - 1].country === info.country) return this.rowAnswers[k - 1];
     const asn = t.asnAt(row);
-    return (this.byRow[row] = { country: info.country, asn, as_org: t.orgOf(asn) });
+    const answer = { country: info.country, asn, as_org: t.orgOf(asn) };
+    if (k > 0) this.rowAnswers[k - 1] = answer;
+    else byRow[row] = this.rowAnswers.push(answer);
+    return answer;
   }
 
   /** Likewise for IPv6 (answers are cached by address); IPv4-mapped and IPv4-compatible addresses are read as IPv4, as MaxMind DB trees do. */
