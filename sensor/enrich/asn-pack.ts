@@ -5,8 +5,8 @@
 // carries a checksum; one that does not match, is cut short or damaged is
 // not used.
 
-import { closeSync, fstatSync, openSync } from 'node:fs';
-import { align8, BLOCK, BlockFile, blockCrcs, BYTE_ORDER, checksumBut, crc32, nativeU32, type PackSource, readAt, VERSION_BYTES } from '../util/packed.js';
+import { closeSync, fstatSync } from 'node:fs';
+import { align8, BLOCK, BlockFile, blockCrcs, BYTE_ORDER, checksumBut, crc32, nativeU32, openToRead, type PackSource, readAt, VERSION_BYTES } from '../util/packed.js';
 
 /** The arrays of one address family's table, as the CSV reader builds them. */
 export interface AsnArrays {
@@ -125,12 +125,8 @@ function pread(fd: number, at: number, count: number): Buffer | null {
  * read (BlockFile), the header's block now.
  */
 export function openAsnBlocks(file: string, family: 4 | 6, source: PackSource): AsnBlocks | null {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch {
-    return null;
-  }
+  const fd = openToRead(file);
+  if (fd === null) return null;
   try {
     const h = headerOf(pread(fd, 0, HEADER) ?? Buffer.alloc(0), family, source);
     if (!h) throw new Error('not this table');

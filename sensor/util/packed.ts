@@ -58,14 +58,19 @@ export function readAt(fd: number, buf: Uint8Array, at: number): boolean {
   return true;
 }
 
-/** A file's bytes in memory of its own, 8-aligned (typed arrays can view it in place), or null when it cannot be read. */
-export function readAligned(file: string): Buffer | null {
-  let fd: number;
+/** A descriptor of `file` open for reading, or null when it cannot be opened. */
+export function openToRead(file: string): number | null {
   try {
-    fd = openSync(file, 'r');
+    return openSync(file, 'r');
   } catch {
     return null;
   }
+}
+
+/** A file's bytes in memory of its own, 8-aligned (typed arrays can view it in place), or null when it cannot be read. */
+export function readAligned(file: string): Buffer | null {
+  const fd = openToRead(file);
+  if (fd === null) return null;
   try {
     const size = fstatSync(fd).size;
     // allocUnsafeSlow: never a slice of the shared pool, so the typed arrays' offsets stay aligned
