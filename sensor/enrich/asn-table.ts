@@ -3,7 +3,8 @@
 // once into sorted typed arrays and searched by halving. A family is read on
 // its first lookup, so a run that looks nothing up never pays for it; the
 // build writes the arrays packed beside the code (asn-pack.ts), and a run
-// maps those when they were made from the installed CSV.
+// maps those when they were made from the installed CSV. A run's first IPv4
+// lookups read only the checked blocks of the pack they need (Ip4Blocks).
 
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
