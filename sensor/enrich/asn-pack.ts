@@ -6,7 +6,7 @@
 // not used.
 
 import { closeSync, fstatSync } from 'node:fs';
-import { align8, BLOCK, BlockFile, blockCrcs, BYTE_ORDER, checksumBut, crc32, nativeU32, openToRead, type PackSource, readAt, VERSION_BYTES } from '../util/packed.js';
+import { align8, BLOCK, BlockFile, blockCrcs, BYTE_ORDER, checksumBut, crc32, nativeU32, openToRead, type PackSource, readBytes, VERSION_BYTES } from '../util/packed.js';
 
 /** The arrays of one address family's table, as the CSV reader builds them. */
 export interface AsnArrays {
@@ -112,12 +112,6 @@ export interface AsnBlocks {
   at: { starts: number; ends: number; asns: number; orgAsns: number; orgStarts: number; orgEnds: number; orgBytes: number };
 }
 
-/** `count` bytes at `at` of an open file; null when there are fewer. */
-function pread(fd: number, at: number, count: number): Buffer | null {
-  const b = Buffer.alloc(count);
-  return readAt(fd, b, at) ? b : null;
-}
-
 /**
  * The packed table in `file` opened to be read a block at a time, or null
  * when it is not one made from `source` for this family by this format, or
@@ -128,11 +122,11 @@ export function openAsnBlocks(file: string, family: 4 | 6, source: PackSource): 
   const fd = openToRead(file);
   if (fd === null) return null;
   try {
-    const h = headerOf(pread(fd, 0, HEADER) ?? Buffer.alloc(0), family, source);
+    const h = headerOf(readBytes(fd, 0, HEADER) ?? Buffer.alloc(0), family, source);
     if (!h) throw new Error('not this table');
     const { offsets, table, total } = layout(family, h.rows, h.orgs, h.orgBytes);
     if (fstatSync(fd).size !== total) throw new Error('cut short or grown');
-    const raw = pread(fd, table, total - table);
+    const raw = readBytes(fd, table, total - table);
     if (!raw || crc32(raw) !== h.tableCrc) throw new Error('block table damaged');
     const crcs = new Uint32Array(new Uint8Array(raw).buffer);
     const blocks = new BlockFile(fd, table, crcs, ZEROED);

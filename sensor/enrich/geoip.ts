@@ -157,13 +157,16 @@ export class GeoIp {
     let embedded: Record<Family, string | null> = { ip4: null, ip6: null };
     if (withDefault) {
       // Read on the first lookup; a package missing its files is refused now, not mid-capture.
+      let country: Record<Family, string>;
+      let asn: Record<Family, string>;
       try {
-        embedded = defaultDatabases();
-        for (const file of [embedded.ip4!, embedded.ip6!, ...Object.values(embeddedAsnFiles())]) if (!existsSync(file)) throw new GeoIpError(file, 'no such file');
+        country = defaultDatabases();
+        asn = embeddedAsnFiles();
       } catch (e) {
-        if (e instanceof GeoIpError) throw e;
         throw new GeoIpError('@ip-location-db', `the embedded databases are not installed (${(e as Error).message.split('\n')[0]})`);
       }
+      for (const file of [country.ip4, country.ip6, asn.ip4, asn.ip6]) if (!existsSync(file)) throw new GeoIpError(file, 'no such file');
+      embedded = country;
     }
     // A user's databases are opened and checked now; the embedded ones (checked by the test suite) at the first lookup of their family.
     const dbs = files.map((file) => openDb(file));

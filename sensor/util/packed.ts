@@ -58,6 +58,12 @@ export function readAt(fd: number, buf: Uint8Array, at: number): boolean {
   return true;
 }
 
+/** `count` bytes of an open file from offset `at`; null when the file ends first. */
+export function readBytes(fd: number, at: number, count: number): Buffer | null {
+  const b = Buffer.alloc(count);
+  return readAt(fd, b, at) ? b : null;
+}
+
 /** A descriptor of `file` open for reading, or null when it cannot be opened. */
 export function openToRead(file: string): number | null {
   try {
@@ -150,14 +156,13 @@ export class BlockFile {
     const at = i * BLOCK;
     const length = Math.min(BLOCK, this.end - at);
     if (this.fd === null || i >= this.crcs.length || length <= 0) throw new DamagedBlock(`block ${i} is past the checked part of the file`);
-    const b = Buffer.allocUnsafe(length);
-    let whole: boolean;
+    let b: Buffer | null;
     try {
-      whole = readAt(this.fd, b, at);
+      b = readBytes(this.fd, at, length);
     } catch (e) {
       throw new DamagedBlock(`block ${i} cannot be read: ${(e as Error).message}`);
     }
-    if (!whole || blockCrc(b, at, this.zeroed) !== this.crcs[i]) throw new DamagedBlock(`block ${i} does not match its checksum`);
+    if (!b || blockCrc(b, at, this.zeroed) !== this.crcs[i]) throw new DamagedBlock(`block ${i} does not match its checksum`);
     this.blocks.set(i, b);
     return b;
   }
